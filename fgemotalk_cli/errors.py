@@ -1,0 +1,50 @@
+"""Exceptions with messages meant for a person.
+
+Every error a user can cause (bad input, missing file, no face, missing weights) is an
+``FgError``. The CLI catches ``FgError`` once, prints its message as one line on stderr and
+exits with code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class FgError(Exception):
+    """Base class: the message is printed to the user as is."""
+
+    exit_code = 2
+
+
+class InputError(FgError):
+    """A file or argument the user gave cannot be used (missing, unreadable, malformed)."""
+
+
+class AUError(InputError):
+    """An Action Unit string, preset or timeline is invalid."""
+
+
+class MediaError(InputError):
+    """A video, audio or image file cannot be decoded or written."""
+
+
+class NoFaceError(InputError):
+    """No face was found where one is required."""
+
+
+class OutputExistsError(FgError):
+    """The output file exists and --overwrite was not given."""
+
+
+class CheckpointError(FgError):
+    """A neural checkpoint is missing, foreign, corrupted or does not fit the request."""
+
+
+class WeightsError(FgError):
+    """A weights file needed for a loss backbone or an encoder is missing or wrong."""
+
+
+class EngineUnavailableError(FgError):
+    """The requested engine cannot run (for example the neural engine without a checkpoint)."""
+
+
+class ConfigError(FgError):
+    """A training or model configuration is invalid."""

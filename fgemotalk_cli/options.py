@@ -1,0 +1,73 @@
+"""Options shared by every command that renders frames, as one dataclass with defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from fgemotalk_cli.errors import EngineUnavailableError, InputError
+
+EngineName = Literal["auto", "warp", "neural"]
+ENGINES: tuple[str, ...] = ("auto", "warp", "neural")
+CHECKPOINT_ENV = "FGEMOTALK_CHECKPOINT"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: engine, device, output handling. Defaults are what the CLI uses."""
+
+    engine: EngineName = "auto"
+    checkpoint: Path | None = None
+    device: str = "auto"
+    overwrite: bool = False
+    show_progress: bool = True
+    face_index: int = 0
+    batch_size: int = 8
+    crf: int = 18
+    paste_back: bool = True
+    compare: bool = False
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not '{self.engine}'")
+        if self.batch_size < 1:
+            raise InputError("--batch-size must be at least 1")
+        if not 0 <= self.crf <= 51:
+            raise InputError("--crf must be within 0..51 (lower is better quality)")
+        if self.face_index < 0:
+            raise InputError("--face-index must be 0 or more")
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise InputError(f"--device must be auto, cpu or cuda[:N], not '{self.device}'")
+
+    def configured_checkpoint(self) -> Path | None:
+        """The checkpoint from --checkpoint or FGEMOTALK_CHECKPOINT, if any."""
+        if self.checkpoint is not None:
+            return self.checkpoint
+        from_env = os.environ.get(CHECKPOINT_ENV)
+        return Path(from_env) if from_env else None
+
+    def resolved_engine(self) -> Literal["warp", "neural"]:
+        """`auto` picks neural only when a checkpoint is configured."""
+        checkpoint = self.configured_checkpoint()
+        if self.engine == "neural" and checkpoint is None:
+            raise EngineUnavailableError(
+                "the neural engine needs a trained checkpoint: pass --checkpoint PATH or set "
+                f"{CHECKPOINT_ENV}; train one with 'fgemotalk train configs/stage1_256.yaml' "
+                "(none can be downloaded), or use --engine warp"
+            )
+        if self.engine == "auto":
+            return "neural" if checkpoint is not None else "warp"
+        return self.engine  # type: ignore[return-value]
+
+
+def select_device(requested: str = "auto") -> str:
+    """Resolve ``auto`` to ``cuda`` when a GPU is present, else ``cpu``."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {requested} was asked for but no CUDA device is available")
+    return requested
