@@ -6,10 +6,12 @@ Every command is a thin skin over :mod:`fgemotalk_cli.api`. User errors arrive a
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -25,23 +27,46 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``app.command`` that turns FgError into one stderr line and exit code 2.
+
+    Doing it per command (not only in :func:`main`) gives the same behaviour under Typer's
+    CliRunner, which calls the app directly.
+    """
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def guarded(*call_args: Any, **call_kwargs: Any) -> None:
+            try:
+                function(*call_args, **call_kwargs)
+            except FgError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(error.exit_code) from None
+
+        return app.command(*args, **kwargs)(guarded)
+
+    return register
+
+
 # Options shared by the rendering commands. Typer needs them spelled out per command; these
 # aliases keep the spelling (and the help text) in one place.
-OutputOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Output file.")]
+OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
 AuOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--au", help="AU=INTENSITY (0..5), repeatable or comma separated: 12=4,1=2.5"),
 ]
 PresetOpt = Annotated[
-    Optional[str], typer.Option("--preset", help="Preset name (see 'presets') or a YAML file.")
+    str | None, typer.Option("--preset", help="Preset name (see 'presets') or a YAML file.")
 ]
 TimelineOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--au-timeline", help="YAML keyframes time -> AU vector, interpolated."),
 ]
 EngineOpt = Annotated[str, typer.Option("--engine", help="auto | warp | neural")]
 CheckpointOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--checkpoint", help="Neural checkpoint (or FGEMOTALK_CHECKPOINT).",
                  envvar="FGEMOTALK_CHECKPOINT"),
 ]
@@ -55,7 +80,7 @@ CompareOpt = Annotated[
 ]
 PasteOpt = Annotated[
     bool,
-    typer.Option("--paste-back/--no-paste-back", help="Paste into the full frame or keep the crop."),
+    typer.Option("--paste-back/--no-paste-back", help="Paste into the frame or keep the crop."),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per engine batch.")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="H.264 quality, 0..51, lower is better.")]
@@ -93,7 +118,7 @@ def _report(result: object, as_json: bool, quiet: bool) -> None:
     typer.echo(str(summary.get("output", "")))
 
 
-@app.command(
+@command(
     epilog="Example: fgemotalk reenact face.png driver.mp4 --au 12=4 -o out.mp4",
 )
 def reenact(
@@ -132,7 +157,7 @@ def reenact(
     _report(result, as_json, quiet)
 
 
-@app.command(
+@command(
     epilog="Example: fgemotalk speak face.png speech.wav --preset sad --head-motion 0.5",
 )
 def speak(
@@ -143,7 +168,7 @@ def speak(
     preset: PresetOpt = None,
     au_timeline: TimelineOpt = None,
     transcript: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--transcript", help="Text (or a .txt file) for forced alignment."),
     ] = None,
     language: Annotated[
@@ -183,7 +208,7 @@ def speak(
     _report(result, as_json, quiet)
 
 
-@app.command(
+@command(
     "edit-au",
     epilog=(
         "Examples: fgemotalk edit-au face.png --au 1=5 -o brows.png | "
@@ -201,7 +226,7 @@ def edit_au(
         bool, typer.Option("--grid", help="Write a sheet: one row per AU, intensities 0..5.")
     ] = False,
     grid_aus: Annotated[
-        Optional[str], typer.Option("--grid-aus", help="Comma separated AUs for --grid.")
+        str | None, typer.Option("--grid-aus", help="Comma separated AUs for --grid.")
     ] = None,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
@@ -242,7 +267,7 @@ def _parse_au_list(text: str) -> list[int]:
     return numbers
 
 
-@app.command(epilog="Example: fgemotalk presets")
+@command(epilog="Example: fgemotalk presets")
 def presets(as_json: JsonOpt = False) -> None:
     """List the bundled expression presets and their AU vectors."""
     from fgemotalk_cli.aus import bundled_presets
@@ -261,7 +286,7 @@ def presets(as_json: JsonOpt = False) -> None:
     Console().print(view)
 
 
-@app.command(epilog="Example: fgemotalk aus")
+@command(epilog="Example: fgemotalk aus")
 def aus(as_json: JsonOpt = False) -> None:
     """List the supported Action Units with their FACS names and face regions."""
     from fgemotalk_cli.aus import CATALOGUE
@@ -281,20 +306,20 @@ def aus(as_json: JsonOpt = False) -> None:
     Console().print(view)
 
 
-@app.command(epilog="Example: fgemotalk eval out.mp4 --reference driver.mp4 --source face.png")
+@command(epilog="Example: fgemotalk eval out.mp4 --reference driver.mp4 --source face.png")
 def eval(  # noqa: A001 - the subcommand is called eval
     generated: Annotated[Path, typer.Argument(help="Generated video.")],
     reference: Annotated[
-        Optional[Path], typer.Option("--reference", help="Ground-truth / driving video.")
+        Path | None, typer.Option("--reference", help="Ground-truth / driving video.")
     ] = None,
     source: Annotated[
-        Optional[Path], typer.Option("--source", help="Source portrait for identity.")
+        Path | None, typer.Option("--source", help="Source portrait for identity.")
     ] = None,
     emotion: Annotated[
-        Optional[str], typer.Option("--emotion", help="Target emotion for ACC_emo.")
+        str | None, typer.Option("--emotion", help="Target emotion for ACC_emo.")
     ] = None,
     lpips_weights: Annotated[
-        Optional[Path], typer.Option("--lpips-weights", help="Local LPIPS backbone weights.")
+        Path | None, typer.Option("--lpips-weights", help="Local LPIPS backbone weights.")
     ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -312,7 +337,7 @@ def eval(  # noqa: A001 - the subcommand is called eval
             typer.echo(f"{key}: {value}")
 
 
-@app.command(epilog="Example: fgemotalk info runs/stage1/checkpoint.pt")
+@command(epilog="Example: fgemotalk info runs/stage1/checkpoint.pt")
 def info(
     checkpoint: Annotated[Path, typer.Argument(help="A neural checkpoint file.")],
     as_json: JsonOpt = False,
@@ -328,7 +353,7 @@ def info(
             typer.echo(f"{key}: {value}")
 
 
-@app.command(
+@command(
     epilog=(
         "Example: fgemotalk train configs/stage1_256.yaml  "
         "(multi-GPU: torchrun --nproc_per_node=8 -m fgemotalk_cli train configs/stage1_512.yaml)"
@@ -337,7 +362,7 @@ def info(
 def train(
     config: Annotated[Path, typer.Argument(help="Training YAML (see configs/).")],
     resume: Annotated[
-        Optional[Path], typer.Option("--resume", help="Checkpoint to resume from exactly.")
+        Path | None, typer.Option("--resume", help="Checkpoint to resume from exactly.")
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -351,7 +376,7 @@ def train(
     run_training(config, resume=resume, show_progress=not quiet)
 
 
-@app.command(
+@command(
     epilog="Example: fgemotalk prepare videos/ data/hdtf_256 --size 256",
 )
 def prepare(
@@ -372,16 +397,18 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run the app, turn FgError into one stderr line and exit code 2."""
+    """Console entry point; returns the exit code (2 for anything the user must fix)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
-    except FgError as error:
+        code = app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
+    except FgError as error:  # raised outside a command, e.g. while parsing a value
         typer.echo(f"error: {error}", err=True)
         return error.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted: no output written", err=True)
         return 130
+    except typer.Exit as done:
+        return done.exit_code
     except Exception as error:
         # Typer's parser errors (unknown option, missing argument): one line, exit 2 like ours.
         # Typer vendors click, so these are recognised by shape rather than by class.
@@ -389,4 +416,5 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"error: {error.format_message()}", err=True)
             return int(error.exit_code)
         raise
-    return 0
+    # Without standalone mode, click hands back the code of a typer.Exit instead of raising.
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,74 @@
+"""One video output: reserved up front, encoded frame by frame, audio muxed, renamed at the end.
+
+The target is checked before any work (an existing file stops the run unless ``overwrite``);
+frames go to a hidden temporary file beside it; the audio is muxed into a second temporary file
+that is renamed onto the target only when everything succeeded. Any exception, Ctrl-C included,
+removes both temporaries.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.progress import frame_progress
+
+
+class EncodedOutput(AbstractContextManager["EncodedOutput"]):
+    def __init__(self, target: Path, options: RunOptions, fps: Fraction,
+                 audio_source: Path | None) -> None:
+        self.target = target
+        self.options = options
+        self.fps = fps
+        self.audio_source = audio_source
+        self.frames_written = 0
+        self._writer = None
+        self._reservation = None
+        self._final_temp: Path | None = None
+        self._video_only: Path | None = None
+
+    def __enter__(self) -> EncodedOutput:
+        from fgemotalk_cli.atomic import atomic_output
+
+        self._reservation = atomic_output(self.target, overwrite=self.options.overwrite)
+        self._final_temp = Path(self._reservation.__enter__())
+        self._video_only = self._final_temp.with_name(f".{self._final_temp.stem}.video.mp4")
+        return self
+
+    def progress(self, description: str, total: int | None):
+        return frame_progress(description, total, self.options.show_progress)
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._writer is None:
+            from fgemotalk_cli.video import VideoWriter
+
+            self._writer = VideoWriter(self._video_only, fps=self.fps, crf=self.options.crf)
+        self._writer.write(frame)
+        self.frames_written += 1
+
+    def finish(self) -> bool:
+        """Close the encoder and mux the audio; returns whether the output has audio."""
+        from fgemotalk_cli.errors import InputError
+        from fgemotalk_cli.video import mux_audio
+
+        if self._writer is None or self.frames_written == 0:
+            raise InputError("nothing to write: no frames were produced")
+        self._writer.close()
+        self._writer = None
+        return mux_audio(self._video_only, self.audio_source, self._final_temp)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> bool | None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            if self._video_only is not None:
+                self._video_only.unlink(missing_ok=True)
+            self._reservation.__exit__(kind, error, trace)  # type: ignore[union-attr]
+        return None

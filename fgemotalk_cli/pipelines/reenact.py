@@ -1,0 +1,108 @@
+"""`reenact`: stream the driver, track its face, let the engine render, encode, mux its audio."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from fgemotalk_cli.aus import ExpressionControl
+from fgemotalk_cli.engines import DriverSample, load_engine
+from fgemotalk_cli.errors import InputError, NoFaceError
+from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.common import RunStats, fit_within, load_source_face, side_by_side
+from fgemotalk_cli.pipelines.output import EncodedOutput
+
+# One Euro filter settings for landmark tracks, in face-normalised units per second: strong
+# smoothing when still (no jitter), little lag when the head moves fast.
+SMOOTHING_MIN_CUTOFF = 1.5
+SMOOTHING_BETA = 0.4
+
+
+def run_reenact(source_path: Path, driver_path: Path, output: Path, control: ExpressionControl,
+                options: RunOptions, neutral_frame: int) -> RunStats:
+    from fgemotalk_cli.video import probe_video
+
+    info = probe_video(driver_path)
+    with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded:
+        engine = load_engine(options)
+        source = load_source_face(source_path, options.face_index)
+        state = engine.prepare(source.image, source.landmarks)
+        stats = RunStats(engine=engine.name, fps=info.fps)
+        engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
+        samples = _tracked_driver(driver_path, stats, info.frame_count)
+        height = source.image.shape[0]
+        with encoded.progress("reenact", info.frame_count) as progress:
+            while batch := list(islice(samples, options.batch_size)):
+                aus = [control.at(sample.time_seconds) for sample in batch]
+                frames = engine.reenact(state, batch, aus, control.au_mode)
+                for sample, frame in zip(batch, frames):
+                    if options.compare:
+                        frame = side_by_side([source.image, sample.image, frame], height)
+                    encoded.write(frame)
+                progress.advance(len(batch))
+        stats.frames = encoded.frames_written
+        stats.has_audio = encoded.finish()
+    if stats.frames_without_face:
+        stats.warnings.append(
+            f"{stats.frames_without_face} of {stats.frames} driver frames had no face; "
+            "their motion was carried over from the nearest tracked frame"
+        )
+    return stats
+
+
+def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
+    """The driver frame that counts as neutral, with its landmarks (a face is required)."""
+    from fgemotalk_cli.faces import FaceMeshDetector
+    from fgemotalk_cli.video import iter_frames
+
+    frame = next(islice(iter_frames(driver_path), neutral_frame, None), None)
+    if frame is None:
+        raise InputError(f"--neutral-frame {neutral_frame} is past the end of {driver_path.name}")
+    with FaceMeshDetector(video_mode=False) as detector:
+        faces = detector.detect(fit_within(frame.image, 1024))
+    if not faces:
+        raise NoFaceError(
+            f"no face in frame {neutral_frame} of the driving video {driver_path.name}; "
+            "pick another reference with --neutral-frame"
+        )
+    image = fit_within(frame.image, 1024)
+    return DriverSample(image, faces[0], frame.time_seconds)
+
+
+def _tracked_driver(driver_path: Path, stats: RunStats,
+                    expected_frames: int | None) -> Iterator[DriverSample]:
+    """Driver frames with smoothed landmarks; frames without a face carry the last track."""
+    from fgemotalk_cli.faces import FaceLandmarks, FaceMeshDetector
+    from fgemotalk_cli.smoothing import OneEuroFilter
+    from fgemotalk_cli.video import iter_frames
+
+    smoother: OneEuroFilter | None = None
+    last: FaceLandmarks | None = None
+    pending_without_face: list = []
+    with FaceMeshDetector(video_mode=True) as detector:
+        for frame in iter_frames(driver_path):
+            image = fit_within(frame.image, 1024)
+            faces = detector.detect(image)
+            if not faces:
+                stats.frames_without_face += 1
+                if last is None:
+                    # Nothing tracked yet: hold these until the first face appears.
+                    pending_without_face.append((image, frame.time_seconds))
+                    continue
+                yield DriverSample(image, last, frame.time_seconds)
+                continue
+            face = faces[0]
+            scale = max(face.interocular_distance(), 1.0)
+            if smoother is None:
+                smoother = OneEuroFilter(min_cutoff=SMOOTHING_MIN_CUTOFF, beta=SMOOTHING_BETA)
+            smoothed = smoother(face.points / scale, frame.time_seconds) * scale
+            last = FaceLandmarks(points=smoothed.astype(np.float32), image_size=face.image_size)
+            for held_image, held_time in pending_without_face:
+                yield DriverSample(held_image, last, held_time)
+            pending_without_face.clear()
+            yield DriverSample(image, last, frame.time_seconds)
+    if pending_without_face:
+        raise NoFaceError(f"no face found in any frame of the driving video {driver_path.name}")

@@ -1,0 +1,78 @@
+"""`speak`: audio -> per-frame mouth, blinks and head motion -> engine frames, muxed with the audio.
+
+The output length follows the audio: ``ceil(duration * fps)`` frames, and the muxer trims the
+audio to the video so both agree within one frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from fgemotalk_cli.aus import ExpressionControl
+from fgemotalk_cli.engines import SpeechSample, load_engine
+from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
+from fgemotalk_cli.pipelines.output import EncodedOutput
+
+SPEECH_SAMPLE_RATE = 16000
+MOUTH_CONTROLS = ("jaw_open", "lip_width", "rounding", "closure", "lip_to_teeth")
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    transcript: str | None = None
+    language: str = "en"
+    head_motion: float = 0.5
+    blinks: bool = True
+    fps: Fraction = Fraction(25)
+    seed: int = 0
+
+
+def run_speak(source_path: Path, audio_path: Path, output: Path, control: ExpressionControl,
+              options: RunOptions, settings: SpeechSettings) -> RunStats:
+    from fgemotalk_cli.audio import load_audio
+    from fgemotalk_cli.speech import blink_track, head_motion_track, mouth_track
+
+    with EncodedOutput(output, options, settings.fps, audio_source=audio_path) as encoded:
+        wave, _ = load_audio(audio_path, sample_rate=SPEECH_SAMPLE_RATE, mono=True)
+        if wave.size < SPEECH_SAMPLE_RATE // 10:
+            raise InputError(f"audio {audio_path.name} is shorter than 0.1 s")
+        n_frames = math.ceil(wave.size / SPEECH_SAMPLE_RATE * settings.fps)
+        engine = load_engine(options)
+        source = load_source_face(source_path, options.face_index)
+        state = engine.prepare(source.image, source.landmarks)
+        stats = RunStats(engine=engine.name, fps=settings.fps)
+        mouth = mouth_track(wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames,
+                            transcript=settings.transcript, language=settings.language)
+        stats.warnings.extend(mouth.warnings)
+        blinks = (blink_track(n_frames, settings.fps, seed=settings.seed) if settings.blinks
+                  else [0.0] * n_frames)
+        head = head_motion_track(mouth.energy, settings.fps, settings.head_motion,
+                                 seed=settings.seed)
+        engine.attach_audio(state, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames)
+        height = source.image.shape[0]
+        with encoded.progress("speak", n_frames) as progress:
+            for start in range(0, n_frames, options.batch_size):
+                indices = range(start, min(start + options.batch_size, n_frames))
+                samples = [
+                    SpeechSample(
+                        mouth={name: float(getattr(mouth, name)[i]) for name in MOUTH_CONTROLS},
+                        blink=float(blinks[i]),
+                        head_degrees=(float(head[i, 0]), float(head[i, 1]), float(head[i, 2])),
+                        wave_index=i,
+                    )
+                    for i in indices
+                ]
+                aus = [control.at(i / float(settings.fps)) for i in indices]
+                for frame in engine.speak(state, samples, aus):
+                    if options.compare:
+                        frame = side_by_side([source.image, frame], height)
+                    encoded.write(frame)
+                progress.advance(len(samples))
+        stats.frames = encoded.frames_written
+        stats.has_audio = encoded.finish()
+    return stats
