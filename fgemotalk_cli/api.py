@@ -102,6 +102,7 @@ def reenact(
     if neutral_frame < 0:
         raise InputError("--neutral-frame must be 0 or more")
     options = options or RunOptions()
+    options.resolved_engine()  # fail before any work when the engine cannot run
     target = Path(output) if output else _default_output(source, driver, suffix=".mp4")
     _ensure_suffix(target, (".mp4", ".mov", ".mkv"), "reenact")
     started = time.perf_counter()
@@ -136,6 +137,7 @@ def speak(
     if transcript is not None and transcript.endswith(".txt"):
         transcript = require_file(transcript, "transcript file").read_text(encoding="utf-8")
     options = options or RunOptions()
+    options.resolved_engine()
     target = Path(output) if output else _default_output(source, audio, suffix=".mp4")
     _ensure_suffix(target, (".mp4", ".mov", ".mkv"), "speak")
     settings = SpeechSettings(
@@ -159,6 +161,7 @@ def edit_au(
 
     input_path = require_file(input_path, "input")
     options = options or RunOptions()
+    options.resolved_engine()
     suffix = input_path.suffix.lower()
     started = time.perf_counter()
     if suffix in VIDEO_SUFFIXES:
@@ -186,6 +189,7 @@ def au_grid(
 
     input_path = require_file(input_path, "input image")
     options = options or RunOptions()
+    options.resolved_engine()
     target = Path(output) if output else _default_output(input_path, suffix=".png", tag="au_grid")
     _ensure_suffix(target, (".png", ".jpg", ".jpeg"), "grid")
     started = time.perf_counter()

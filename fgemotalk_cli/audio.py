@@ -9,11 +9,17 @@ libswresample inside PyAV so that it never needs the whole clip.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from fgemotalk_cli.errors import InputError, MediaError
+
+# Sample rates the AAC encoder accepts; anything else is converted to 48 kHz.
+AAC_SAMPLE_RATES = frozenset(
+    {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+)
 
 # Suffixes that libsndfile reads exactly (sample-accurate length, no decoder delay).
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".w64", ".rf64"})
@@ -99,27 +105,28 @@ def audio_stream_rate(path: str | Path) -> int:
 
 def has_audio_stream(path: str | Path) -> bool:
     """Whether a media file has at least one audio stream (raises if it cannot be opened)."""
+    container = open_media(path, "media file")
+    try:
+        return len(container.streams.audio) > 0
+    finally:
+        container.close()
+
+
+def open_media(path: str | Path, what: str = "media file"):  # -> av.container.InputContainer
+    """Open any file with PyAV; a missing or unreadable file raises an error for a person."""
     import av
 
-    path = _check_file(path, "media file")
+    path = _check_file(path, what)
     try:
-        with av.open(str(path)) as container:
-            return len(container.streams.audio) > 0
+        return av.open(str(path))
     except av.FFmpegError as error:
-        raise MediaError(f"cannot read {path}: not a media file or damaged ({error})") from error
+        reason = getattr(error, "strerror", None) or str(error)
+        raise MediaError(f"cannot read {path}: not a media file or damaged ({reason})") from None
 
 
 def open_audio_container(path: str | Path):  # -> av.container.InputContainer
-    """Open a file with PyAV and make sure it has an audio stream; errors meant for a person."""
-    import av
-
-    path = _check_file(path)
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as error:
-        raise MediaError(
-            f"cannot read audio from {path}: not a media file or damaged ({error})"
-        ) from error
+    """Open a file with PyAV and make sure it has an audio stream."""
+    container = open_media(path, "audio file")
     if not container.streams.audio:
         container.close()
         raise MediaError(f"{path} has no audio stream")
@@ -155,3 +162,94 @@ def iter_audio_blocks(
             raise MediaError(f"cannot decode the audio of {path}: {error}") from error
     finally:
         container.close()
+
+
+class AacTrack:
+    """A source's audio as AAC packets, cut or padded to exactly a video's length.
+
+    The window is ``round(video_seconds * rate)`` samples long, starting ``offset_seconds``
+    into the source (negative: that much leading silence). Used by ``video.mux_audio``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        source_rate: int,
+        source_channels: int,
+        video_seconds: Fraction,
+        offset_seconds: float,
+    ) -> None:
+        self.path = path
+        self.rate = source_rate if source_rate in AAC_SAMPLE_RATES else 48000
+        self.channels = 1 if source_channels == 1 else 2
+        self.layout = "mono" if self.channels == 1 else "stereo"
+        self.total = round(video_seconds * self.rate)
+        self.offset = round(offset_seconds * self.rate)
+        self.padded = 0
+        self.truncated = False
+
+    @classmethod
+    def for_source(
+        cls, path: str | Path, video_seconds: Fraction, offset_seconds: float | None
+    ) -> AacTrack | None:
+        """The track to mux from ``path``; None for a video that has no audio stream."""
+        container = open_media(path, "audio source")
+        try:
+            if not container.streams.audio:
+                if container.streams.video:
+                    return None
+                raise MediaError(f"{path} has no audio stream")
+            audio = container.streams.audio[0]
+            if offset_seconds is None:
+                offset_seconds = 0.0
+                video = container.streams.video[0] if container.streams.video else None
+                if video is not None and None not in (video.start_time, audio.start_time):
+                    offset_seconds = float(
+                        video.start_time * video.time_base - audio.start_time * audio.time_base
+                    )
+            return cls(path, int(audio.rate), audio.channels, video_seconds, offset_seconds)
+        finally:
+            container.close()
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """(channels, n) float32 blocks: leading silence or skip, source, trailing silence."""
+        remaining, skip = self.total, max(self.offset, 0)
+        if self.offset < 0:
+            lead = min(-self.offset, remaining)
+            self.padded += lead
+            remaining -= lead
+            yield np.zeros((self.channels, lead), np.float32)
+        for block in iter_audio_blocks(self.path, self.rate, self.channels):
+            if skip:
+                dropped = min(skip, block.shape[1])
+                block, skip = block[:, dropped:], skip - dropped
+            if block.shape[1] > remaining:
+                # Anything past the video's end is cut; no need to decode the rest.
+                self.truncated = True
+                if remaining:
+                    yield block[:, :remaining]
+                remaining = 0
+                break
+            remaining -= block.shape[1]
+            yield block
+        if remaining:
+            self.padded += remaining
+            for start in range(0, remaining, self.rate):  # one second at a time
+                yield np.zeros((self.channels, min(self.rate, remaining - start)), np.float32)
+
+    def packets(self, stream) -> Iterator:
+        import av
+
+        written = 0
+        for block in self._blocks():
+            if block.shape[1] == 0:
+                continue
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block), format="fltp", layout=self.layout
+            )
+            frame.sample_rate = self.rate
+            frame.pts = written
+            frame.time_base = Fraction(1, self.rate)
+            written += block.shape[1]
+            yield from stream.encode(frame)
+        yield from stream.encode(None)

@@ -282,7 +282,8 @@ class EmotionClassifier:
         """Emotion probabilities for one face crop (RGB or gray, any size; resized to 64x64)."""
         return dict(zip(EMOTIONS, map(float, self.probabilities([face])[0]), strict=True))
 
-    def predict_image(self, image: np.ndarray, box: FaceBox | None = None) -> dict[str, float] | None:
+    def predict_image(self, image: np.ndarray,
+                      box: FaceBox | None = None) -> dict[str, float] | None:
         """Probabilities for ``box`` or for the largest face dlib finds; None if there is none."""
         if box is None:
             if self._detector is None:

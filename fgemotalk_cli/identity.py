@@ -138,7 +138,7 @@ class IdentityEmbedder:
         self._jitters = max(0, int(jitters))
 
     def embed(self, rgb: np.ndarray, box: FaceBox | None = None) -> np.ndarray | None:
-        """The descriptor (float64, shape (128,)) of ``box`` or of the largest face; None if none."""
+        """Descriptor (float64, shape (128,)) of ``box`` or of the largest face; None if none."""
         import dlib
 
         image = _as_rgb_uint8(rgb)

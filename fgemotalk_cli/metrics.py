@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.errors import InputError, WeightsError
 
 if TYPE_CHECKING:
     from fgemotalk_cli.faces import FaceLandmarks, HeadPose

@@ -17,15 +17,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from fgemotalk_cli.audio import iter_audio_blocks, open_audio_container
+from fgemotalk_cli.audio import AacTrack
 from fgemotalk_cli.errors import InputError, MediaError
 
 T = TypeVar("T")
 
-# Sample rates the AAC encoder accepts; anything else is converted to 48 kHz.
-AAC_SAMPLE_RATES = frozenset(
-    {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
-)
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709: tag outputs so every player converts colours alike.
 _RANGE_TV = 1  # AVCOL_RANGE_MPEG (limited range), what players expect from yuv420p H.264.
 
@@ -82,7 +78,9 @@ def _open_video(path: str | Path):  # -> av.container.InputContainer
         container = av.open(str(path))
     except av.FFmpegError as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise MediaError(f"cannot read video {path}: not a video file or damaged ({reason})")
+        raise MediaError(
+            f"cannot read video {path}: not a video file or damaged ({reason})"
+        ) from None
     if not container.streams.video:
         container.close()
         raise MediaError(f"{path} has no video stream")
@@ -118,16 +116,6 @@ def _orient(image: np.ndarray, orientation: tuple[bool, bool, bool]) -> np.ndarr
     if flip_columns:
         image = image[:, ::-1]
     return np.ascontiguousarray(image)
-
-
-def _clockwise_degrees(orientation: tuple[bool, bool, bool]) -> int:
-    """The clockwise turn of an orientation, ignoring a mirror (reported in VideoInfo)."""
-    return {
-        (False, False, False): 0,
-        (True, False, True): 90,
-        (False, True, True): 180,
-        (True, True, False): 270,
-    }.get(orientation, 0)
 
 
 def _fps_of(stream) -> Fraction:
@@ -170,7 +158,9 @@ def probe_video(path: str | Path) -> VideoInfo:
             duration_seconds=duration,
             frame_count=int(frame_count),
             has_audio=bool(container.streams.audio),
-            rotation_degrees=_clockwise_degrees(orientation),
+            # FFmpeg reports counter-clockwise degrees; we report the clockwise turn, like the
+            # legacy "rotate" tag. A mirror in the matrix is applied but not reported.
+            rotation_degrees=round(-first.rotation / 90) * 90 % 360,
             codec=stream.codec_context.name,
         )
     finally:
@@ -375,21 +365,23 @@ def mux_audio(
     """Copy the video stream of ``video_path`` and add ``audio_source``'s audio as AAC.
 
     The audio is cut or padded with silence to the video's exact length. ``audio_source``
-    may be an audio file (wav, flac, mp3, m4a, ...) or a video (its first audio track), or
-    None for no audio. ``audio_offset_seconds`` skips that much source audio (negative:
-    delays it with silence); by default a video source is aligned to its own first video
-    frame, since that is the frame our output starts from, and an audio file starts at 0.
-    Mono stays mono; more channels become stereo.
+    may be an audio file (wav, flac, mp3, m4a, ...), a video (its first audio track; a video
+    without audio gives a silent output, as a driver without sound should), or None.
+    ``audio_offset_seconds`` skips that much source audio (negative: delays it with
+    silence); by default a video source is aligned to its own first video frame, since that
+    is the frame our output starts from, and an audio file starts at 0. Mono stays mono;
+    more channels become stereo.
     """
     import av
 
     video_path, output_path = Path(video_path), Path(output_path)
+    video_seconds = _stream_end_seconds(video_path)
+    audio = None
+    if audio_source is not None:
+        audio = AacTrack.for_source(audio_source, video_seconds, audio_offset_seconds)
     source = _open_video(video_path)
     try:
         video_in = source.streams.video[0]
-        video_seconds = _stream_end_seconds(video_path, video_in.index)
-        if audio_source is not None and audio_offset_seconds is None:
-            audio_offset_seconds = _video_audio_offset(audio_source)
         options = {"movflags": "+faststart"} if output_path.suffix.lower() in _MP4_SUFFIXES else {}
         try:
             output = av.open(str(output_path), "w", options=options)
@@ -398,9 +390,7 @@ def mux_audio(
         with output:
             video_out = output.add_stream_from_template(video_in)
             packets: list[Iterator] = [_copied_packets(source, video_in, video_out)]
-            audio = None
-            if audio_source is not None:
-                audio = _AudioTrack(audio_source, video_seconds, audio_offset_seconds or 0.0)
+            if audio is not None:
                 audio_out = output.add_stream(
                     "aac", rate=audio.rate, layout=audio.layout, bit_rate=audio_bitrate
                 )
@@ -425,34 +415,21 @@ def _decode_seconds(packet) -> Fraction:
     return packet.dts * packet.time_base
 
 
-def _stream_end_seconds(path: Path, stream_index: int) -> Fraction:
-    """End time of a stream (last pts + duration) minus its first pts, from packets only."""
+def _stream_end_seconds(path: Path) -> Fraction:
+    """End time of the video stream (last pts + duration) minus its first pts, from packets."""
     container = _open_video(path)
     try:
-        stream = container.streams[stream_index]
+        stream = container.streams.video[0]
         first = end = None
         for packet in container.demux(stream):
             if packet.pts is None:
                 continue
             first = packet.pts if first is None else min(first, packet.pts)
-            end = max(end or packet.pts, packet.pts + (packet.duration or 0))
+            packet_end = packet.pts + (packet.duration or 0)
+            end = packet_end if end is None else max(end, packet_end)
         if first is None:
             raise MediaError(f"video has no frames: {path}")
         return Fraction(end - first) * stream.time_base
-    finally:
-        container.close()
-
-
-def _video_audio_offset(audio_source: str | Path) -> float:
-    """Seconds of audio before the first video frame in a file with both; 0 otherwise."""
-    container = open_audio_container(audio_source)
-    try:
-        if not container.streams.video:
-            return 0.0
-        video, audio = container.streams.video[0], container.streams.audio[0]
-        if video.start_time is None or audio.start_time is None:
-            return 0.0
-        return float(video.start_time * video.time_base - audio.start_time * audio.time_base)
     finally:
         container.close()
 
@@ -463,65 +440,3 @@ def _copied_packets(container, stream_in, stream_out) -> Iterator:
             continue
         packet.stream = stream_out
         yield packet
-
-
-class _AudioTrack:
-    """Source audio cut to a window of exactly ``round(video_seconds * rate)`` samples."""
-
-    def __init__(self, path: str | Path, video_seconds: Fraction, offset_seconds: float) -> None:
-        container = open_audio_container(path)
-        try:
-            stream = container.streams.audio[0]
-            source_rate, channels = int(stream.rate), stream.channels
-        finally:
-            container.close()
-        self.path = path
-        self.rate = source_rate if source_rate in AAC_SAMPLE_RATES else 48000
-        self.channels = 1 if channels == 1 else 2
-        self.layout = "mono" if self.channels == 1 else "stereo"
-        self.total = round(video_seconds * self.rate)
-        self.offset = round(offset_seconds * self.rate)
-        self.padded = 0
-        self.truncated = False
-
-    def _blocks(self) -> Iterator[np.ndarray]:
-        """(channels, n) float32 blocks: leading silence or skip, source, trailing silence."""
-        remaining, skip = self.total, max(self.offset, 0)
-        if self.offset < 0:
-            lead = min(-self.offset, remaining)
-            self.padded += lead
-            remaining -= lead
-            yield np.zeros((self.channels, lead), np.float32)
-        for block in iter_audio_blocks(self.path, self.rate, self.channels):
-            if skip:
-                dropped = min(skip, block.shape[1])
-                block, skip = block[:, dropped:], skip - dropped
-            if remaining == 0:
-                self.truncated = self.truncated or block.shape[1] > 0
-                if self.truncated:
-                    break
-                continue
-            block = block[:, :remaining]
-            remaining -= block.shape[1]
-            yield block
-        if remaining:
-            self.padded += remaining
-            for start in range(0, remaining, self.rate):  # one second at a time
-                yield np.zeros((self.channels, min(self.rate, remaining - start)), np.float32)
-
-    def packets(self, stream) -> Iterator:
-        import av
-
-        written = 0
-        for block in self._blocks():
-            if block.shape[1] == 0:
-                continue
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(block), format="fltp", layout=self.layout
-            )
-            frame.sample_rate = self.rate
-            frame.pts = written
-            frame.time_base = Fraction(1, self.rate)
-            written += block.shape[1]
-            yield from stream.encode(frame)
-        yield from stream.encode(None)

@@ -47,12 +47,16 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         if self._writer is None:
             from fgemotalk_cli.video import VideoWriter
 
-            self._writer = VideoWriter(self._video_only, fps=self.fps, crf=self.options.crf)
+            # veryfast: x264's quality per bit barely changes at this CRF, and the encoder
+            # must not be the bottleneck of a real-time engine.
+            self._writer = VideoWriter(self._video_only, fps=self.fps, crf=self.options.crf,
+                                       preset="veryfast")
         self._writer.write(frame)
         self.frames_written += 1
 
     def finish(self) -> bool:
         """Close the encoder and mux the audio; returns whether the output has audio."""
+        from fgemotalk_cli.audio import has_audio_stream
         from fgemotalk_cli.errors import InputError
         from fgemotalk_cli.video import mux_audio
 
@@ -60,7 +64,11 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
             raise InputError("nothing to write: no frames were produced")
         self._writer.close()
         self._writer = None
-        return mux_audio(self._video_only, self.audio_source, self._final_temp)
+        audio = self.audio_source
+        if audio is not None and not has_audio_stream(audio):
+            audio = None  # a silent driver (no audio track) gives a silent output
+        muxed = mux_audio(self._video_only, audio, self._final_temp)
+        return muxed.audio_duration_seconds is not None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> bool | None:

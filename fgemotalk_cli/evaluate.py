@@ -1,0 +1,417 @@
+"""``fgemotalk eval``: measure a generated video, and the AU-response study.
+
+:func:`evaluate_video` streams the generated video (and a reference, when given) frame by frame
+and reports the paper's metrics: PSNR, SSIM and LPIPS against the reference, APD/AED
+substitutes from the face mesh (see :mod:`fgemotalk_cli.metrics`), ACC_emo with fer's emotion
+classifier, plus identity distance to the source portrait and temporal jitter [ours].
+
+:func:`au_response_study` checks that AU sliders do what they say: for each AU and intensity it
+edits a set of faces with a caller-supplied function and measures landmark movement in that AU's
+region and the emotion classifier's response, as rows that can be written as JSON and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fgemotalk_cli.errors import InputError, NoFaceError
+
+#: Identity and emotion need dlib detection (~0.1 s a frame), so they run on every Nth frame.
+DEFAULT_SAMPLE_EVERY = 5
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Metrics of one generated video. None means not measured; ``notes`` says why."""
+
+    generated: Path
+    reference: Path | None
+    source_image: Path | None
+    frames: int
+    frames_compared: int
+    frames_with_face: int
+    psnr_db: float | None
+    ssim: float | None
+    lpips: float | None
+    apd_degrees: float | None
+    aed_iod: float | None
+    jitter_iod: float | None
+    reference_jitter_iod: float | None
+    identity_distance: float | None
+    identity_distance_max: float | None
+    identity_preserved: bool | None
+    target_emotion: str | None
+    emotion_accuracy: float | None
+    emotion_probabilities: dict[str, float] | None
+    frames_sampled: int
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: paths as strings, infinities (identical frames) as None with a note."""
+        summary = asdict(self)
+        notes = list(self.notes)
+        for key, value in summary.items():
+            if isinstance(value, Path):
+                summary[key] = str(value)
+            elif isinstance(value, float) and not math.isfinite(value):
+                summary[key] = None
+                notes.append(f"{key} is infinite (frames identical to the reference)")
+        summary["notes"] = notes
+        return summary
+
+
+@dataclass
+class _Tally:
+    """Running sums while the video streams (mutable on purpose, private)."""
+
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    lpips: list[float] = field(default_factory=list)
+    pose: list[float] = field(default_factory=list)
+    expression: list[float] = field(default_factory=list)
+    generated_tracks: list[np.ndarray | None] = field(default_factory=list)
+    reference_tracks: list[np.ndarray | None] = field(default_factory=list)
+    identity: list[float] = field(default_factory=list)
+    emotions: list[np.ndarray] = field(default_factory=list)
+    frames: int = 0
+    compared: int = 0
+    sampled: int = 0
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _frames(path: Path | None, max_frames: int | None) -> Iterator[np.ndarray]:
+    if path is None:
+        return iter(())
+    from itertools import islice
+
+    from fgemotalk_cli.video import iter_frames
+
+    return islice((frame.image for frame in iter_frames(path)), max_frames)
+
+
+def _largest_face(detector, image: np.ndarray):
+    faces = detector.detect(image)
+    return faces[0] if faces else None
+
+
+def evaluate_video(
+    generated: str | Path,
+    reference: str | Path | None = None,
+    source_image: str | Path | None = None,
+    target_emotion: str | None = None,
+    lpips_weights: str | Path | None = None,
+    sample_every: int = DEFAULT_SAMPLE_EVERY,
+    max_frames: int | None = None,
+    device: str = "cpu",
+) -> EvalReport:
+    """Measure ``generated``; reference-based metrics need ``reference`` (same frame rate).
+
+    The reference is resized to the generated frame size when they differ, and the shorter of
+    the two videos bounds the comparison. Identity needs ``source_image``; ACC_emo needs
+    ``target_emotion`` (one of :data:`fgemotalk_cli.emotion.EMOTIONS`): the share of sampled
+    frames whose most probable class is the target.
+    """
+    import cv2
+
+    from fgemotalk_cli.emotion import EMOTIONS, EmotionClassifier, crop_face
+    from fgemotalk_cli.faces import FaceMeshDetector, estimate_head_pose
+    from fgemotalk_cli.identity import MAX_SOURCE_DISTANCE, DlibFaceDetector, IdentityEmbedder
+    from fgemotalk_cli.metrics import (
+        LPIPS_WEIGHTS_HELP,
+        Lpips,
+        expression_distance,
+        expression_shape,
+        landmark_jitter,
+        pose_distance_degrees,
+        psnr,
+        ssim,
+    )
+
+    generated_path = _existing(generated, "generated video")
+    reference_path = _existing(reference, "reference video") if reference is not None else None
+    source_path = _existing(source_image, "source image") if source_image is not None else None
+    if target_emotion is not None and target_emotion not in EMOTIONS:
+        raise InputError(f"unknown emotion '{target_emotion}'; choose one of {', '.join(EMOTIONS)}")
+    if sample_every < 1:
+        raise InputError("sample_every must be at least 1")
+    notes: list[str] = []
+
+    metric_lpips = None
+    if reference_path is not None and lpips_weights is not None:
+        metric_lpips = Lpips.load(Path(lpips_weights), device)
+    elif reference_path is not None:
+        notes.append(f"lpips not measured: {LPIPS_WEIGHTS_HELP}")
+    embedder = source_descriptor = None
+    if source_path is not None:
+        from fgemotalk_cli.images import load_image
+
+        embedder = IdentityEmbedder()
+        source_descriptor = embedder.embed(load_image(source_path))
+        if source_descriptor is None:
+            raise NoFaceError(f"no face found in the source image {source_path}")
+    classifier = EmotionClassifier.load(device=device) if target_emotion is not None else None
+    dlib_detector = DlibFaceDetector() if embedder or classifier else None
+
+    tally = _Tally()
+    with ExitStack() as stack:
+        generated_mesh = stack.enter_context(FaceMeshDetector(video_mode=True))
+        reference_mesh = (stack.enter_context(FaceMeshDetector(video_mode=True))
+                          if reference_path is not None else None)
+        pairs = zip_longest(_frames(generated_path, max_frames),
+                            _frames(reference_path, max_frames))
+        for index, (image, reference_image) in enumerate(pairs):
+            if image is None:
+                notes.append("the reference is longer than the generated video; extra frames "
+                             "ignored")
+                break
+            tally.frames += 1
+            face = _largest_face(generated_mesh, image)
+            tally.generated_tracks.append(None if face is None else face.points)
+            if reference_image is not None:
+                if reference_image.shape != image.shape:
+                    if tally.compared == 0:
+                        notes.append(f"reference frames resized from {reference_image.shape[1]}x"
+                                     f"{reference_image.shape[0]} to {image.shape[1]}x"
+                                     f"{image.shape[0]}")
+                    reference_image = cv2.resize(reference_image, image.shape[1::-1],
+                                                 interpolation=cv2.INTER_AREA)
+                tally.compared += 1
+                tally.psnr.append(psnr(image, reference_image))
+                tally.ssim.append(ssim(image, reference_image))
+                if metric_lpips is not None:
+                    tally.lpips.append(metric_lpips.distance(image, reference_image))
+                reference_face = _largest_face(reference_mesh, reference_image)
+                tally.reference_tracks.append(
+                    None if reference_face is None else reference_face.points)
+                if face is not None and reference_face is not None:
+                    pose, reference_pose = (estimate_head_pose(face),
+                                            estimate_head_pose(reference_face))
+                    tally.pose.append(pose_distance_degrees(pose, reference_pose))
+                    tally.expression.append(expression_distance(
+                        expression_shape(face, pose),
+                        expression_shape(reference_face, reference_pose)))
+            elif reference_path is not None and tally.compared == index:  # first frame past it
+                notes.append(f"the reference has only {index} frames; the rest of the generated "
+                             "video was not compared")
+            if dlib_detector is not None and index % sample_every == 0:
+                box = dlib_detector.largest(image)
+                if box is None:
+                    continue
+                tally.sampled += 1
+                if embedder is not None:
+                    descriptor = embedder.embed(image, box)
+                    tally.identity.append(float(np.linalg.norm(descriptor - source_descriptor)))
+                if classifier is not None:
+                    tally.emotions.append(classifier.probabilities([crop_face(image, box)])[0])
+    if tally.frames == 0:
+        raise InputError(f"no frames could be read from {generated_path}")
+
+    frames_with_face = sum(track is not None for track in tally.generated_tracks)
+    if frames_with_face < tally.frames:
+        notes.append(f"{tally.frames - frames_with_face} of {tally.frames} generated frames "
+                     "had no face mesh")
+    if reference_path is not None and not tally.pose:
+        notes.append("apd/aed not measured: no frame had a face in both videos")
+    if (embedder or classifier) and tally.sampled == 0:
+        notes.append("identity/emotion not measured: dlib found no face in the sampled frames")
+    mean_emotions = np.mean(tally.emotions, axis=0) if tally.emotions else None
+    identity_mean = _mean(tally.identity)
+    return EvalReport(
+        generated=generated_path, reference=reference_path, source_image=source_path,
+        frames=tally.frames, frames_compared=tally.compared, frames_with_face=frames_with_face,
+        psnr_db=_mean(tally.psnr), ssim=_mean(tally.ssim), lpips=_mean(tally.lpips),
+        apd_degrees=_mean(tally.pose), aed_iod=_mean(tally.expression),
+        jitter_iod=landmark_jitter(tally.generated_tracks),
+        reference_jitter_iod=landmark_jitter(tally.reference_tracks) if reference_path else None,
+        identity_distance=identity_mean,
+        identity_distance_max=max(tally.identity) if tally.identity else None,
+        identity_preserved=None if identity_mean is None else identity_mean < MAX_SOURCE_DISTANCE,
+        target_emotion=target_emotion,
+        emotion_accuracy=None if mean_emotions is None else float(np.mean(
+            [EMOTIONS[int(np.argmax(p))] == target_emotion for p in tally.emotions])),
+        emotion_probabilities=None if mean_emotions is None else dict(
+            zip(EMOTIONS, map(float, mean_emotions), strict=True)),
+        frames_sampled=tally.sampled,
+        notes=tuple(notes),
+    )
+
+
+def _existing(path: str | Path, what: str) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise InputError(f"{what} not found: {resolved}")
+    return resolved
+
+
+EditFunction = Callable[[np.ndarray, dict[int, float]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class AUResponseRow:
+    """One image edited with one AU at one intensity."""
+
+    image: str
+    au: int
+    intensity: float
+    region: str
+    region_displacement_iod: float | None  # mean landmark movement inside the AU's region
+    elsewhere_displacement_iod: float | None  # the same for every other landmark (leakage)
+    emotion: dict[str, float] | None
+    emotion_change: dict[str, float] | None  # minus the unedited image's probabilities
+
+
+@dataclass(frozen=True)
+class AUResponseTable:
+    rows: tuple[AUResponseRow, ...]
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Rows averaged over images: one entry per (AU, intensity)."""
+        groups: dict[tuple[int, float], list[AUResponseRow]] = {}
+        for row in self.rows:
+            groups.setdefault((row.au, row.intensity), []).append(row)
+        summary = []
+        for (au, intensity), rows in sorted(groups.items()):
+            changes = [r.emotion_change for r in rows if r.emotion_change is not None]
+            summary.append({
+                "au": au, "intensity": intensity, "region": rows[0].region, "images": len(rows),
+                "region_displacement_iod": _mean([r.region_displacement_iod for r in rows
+                                                  if r.region_displacement_iod is not None]),
+                "elsewhere_displacement_iod": _mean([r.elsewhere_displacement_iod for r in rows
+                                                     if r.elsewhere_displacement_iod is not None]),
+                "emotion_change": {name: float(np.mean([c[name] for c in changes]))
+                                   for name in changes[0]} if changes else None,
+            })
+        return summary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [asdict(row) for row in self.rows], "summary": self.summary(),
+                "notes": list(self.notes)}
+
+    def write_json(self, path: str | Path) -> Path:
+        import json
+
+        target = Path(path)
+        target.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return target
+
+    def write_plot(self, path: str | Path) -> Path:
+        """Two panels: region movement against intensity per AU, and emotion change at the top
+        intensity (AU x emotion heat map)."""
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display; must precede pyplot's import
+        from matplotlib import pyplot
+
+        from fgemotalk_cli.emotion import EMOTIONS
+
+        summary = self.summary()
+        aus = sorted({entry["au"] for entry in summary})
+        figure, (movement, emotion) = pyplot.subplots(1, 2, figsize=(12, 4.5))
+        for au in aus:
+            entries = [e for e in summary if e["au"] == au and e["region_displacement_iod"]
+                       is not None]
+            movement.plot([e["intensity"] for e in entries],
+                          [e["region_displacement_iod"] for e in entries], marker="o",
+                          label=f"AU{au} ({entries[0]['region'] if entries else '?'})")
+        movement.set(xlabel="AU intensity (0..5)", ylabel="landmark movement in region (IOD)",
+                     title="Geometric response")
+        movement.legend(fontsize="small")
+        heat = np.full((len(aus), len(EMOTIONS)), np.nan)
+        for row, au in enumerate(aus):
+            top = max((e for e in summary if e["au"] == au), key=lambda e: e["intensity"])
+            if top["emotion_change"] is not None:
+                heat[row] = [top["emotion_change"][name] for name in EMOTIONS]
+        limit = float(np.nanmax(np.abs(heat))) if np.isfinite(heat).any() else 1.0
+        image = emotion.imshow(heat, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+        emotion.set(xticks=range(len(EMOTIONS)), xticklabels=EMOTIONS, yticks=range(len(aus)),
+                    yticklabels=[f"AU{au}" for au in aus],
+                    title="Emotion probability change at the highest intensity")
+        emotion.tick_params(axis="x", rotation=45)
+        figure.colorbar(image, ax=emotion)
+        figure.tight_layout()
+        target = Path(path)
+        figure.savefig(target, dpi=100)
+        pyplot.close(figure)
+        return target
+
+
+def _displacements(before: np.ndarray, after: np.ndarray, region: np.ndarray,
+                   iod: float) -> tuple[float, float]:
+    movement = np.linalg.norm(after[:, :2] - before[:, :2], axis=1) / iod
+    inside = np.zeros(len(movement), dtype=bool)
+    inside[region] = True
+    return float(movement[inside].mean()), float(movement[~inside].mean())
+
+
+def au_response_study(
+    images: Mapping[str, np.ndarray] | Sequence[np.ndarray],
+    aus: Sequence[int],
+    intensities: Sequence[float],
+    edit_fn: EditFunction,
+    classifier=None,
+) -> AUResponseTable:
+    """Edit every image with every AU at every intensity and measure what moved.
+
+    ``edit_fn(image, {au: intensity}) -> image`` is the engine under test (same size out).
+    Landmark movement is measured with the face mesh on the edited image against the unedited
+    one, inside the AU's region (:func:`fgemotalk_cli.faces.region_indices`) and elsewhere, in
+    inter-ocular distances. Emotion probabilities use one dlib face box per source image so
+    that only the edit changes the classifier's input. ``classifier`` defaults to fer's model.
+    """
+    from fgemotalk_cli.aus import CATALOGUE, check_intensity
+    from fgemotalk_cli.emotion import EmotionClassifier, crop_face
+    from fgemotalk_cli.faces import FaceMeshDetector, region_indices
+    from fgemotalk_cli.identity import DlibFaceDetector
+    from fgemotalk_cli.metrics import interocular_distance
+
+    named = dict(images) if isinstance(images, Mapping) else {
+        f"image_{i}": image for i, image in enumerate(images)}
+    for au in aus:
+        for intensity in intensities:
+            check_intensity(au, float(intensity), " in the AU-response study")
+    regions = region_indices()
+    classifier = classifier or EmotionClassifier.load()
+    dlib_detector = DlibFaceDetector()
+    rows: list[AUResponseRow] = []
+    notes: list[str] = []
+    with FaceMeshDetector(video_mode=False) as mesh:
+        for name, image in named.items():
+            base = _largest_face(mesh, image)
+            if base is None:
+                raise NoFaceError(f"no face found in study image '{name}'")
+            iod = interocular_distance(base.points)
+            box = dlib_detector.largest(image)
+            if box is None:
+                notes.append(f"{name}: dlib found no face; emotion not measured")
+            before = None if box is None else classifier.predict(crop_face(image, box))
+            for au in aus:
+                region_name = CATALOGUE[au].region
+                region = np.asarray(regions[region_name], dtype=int)
+                for intensity in intensities:
+                    edited = edit_fn(image, {au: float(intensity)})
+                    if edited.shape != image.shape:
+                        raise InputError(f"edit_fn changed the image size of '{name}' from "
+                                         f"{image.shape} to {edited.shape}")
+                    moved = _largest_face(mesh, edited)
+                    inside, elsewhere = (None, None) if moved is None else _displacements(
+                        base.points, moved.points, region, iod)
+                    if moved is None:
+                        notes.append(f"{name}: no face after AU{au}={intensity:g}")
+                    after = None if box is None else classifier.predict(crop_face(edited, box))
+                    change = None if after is None or before is None else {
+                        key: after[key] - before[key] for key in after}
+                    rows.append(AUResponseRow(name, au, float(intensity), region_name, inside,
+                                              elsewhere, after, change))
+    return AUResponseTable(rows=tuple(rows), notes=tuple(notes))

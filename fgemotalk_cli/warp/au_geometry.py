@@ -1,0 +1,213 @@
+"""Combine AU and speech-mouth controls into landmark displacements for one face.
+
+The per-AU fields, their magnitudes and the intensity response are tabulated in one place,
+the docstring of :mod:`fgemotalk_cli.warp.au_fields`. This module adds them up, soft-clips
+the sum, runs the closures (eyes closing, lips pressing) and rotates the result into the
+head's pose:
+
+    geometry = AUGeometry.from_landmarks(source_landmarks)
+    pixels = geometry.displacements({12: 4, 6: 2})          # (478, 2), image pixels
+    target = geometry.target_points({26: 5}, MouthShape(closure=0.3))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from fgemotalk_cli.errors import AUError
+from fgemotalk_cli.warp import layout as L
+from fgemotalk_cli.warp.au_fields import JAW_MAX_RADIANS, au_fields, jaw_field, speech_fields
+from fgemotalk_cli.warp.regions import FaceRegions
+
+SUPPORTED_WARP_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 17, 20, 23, 25, 26, 43, 45)
+MAX_INTENSITY = 5.0
+_RESPONSE_CURVATURE = 0.6
+_SOFT_CLIP_HEADROOM = 1.3
+_LOWER_LID_SHARE = 0.15  # how far the lower lid rises to meet a closing upper lid
+_TEETH_SHOW = 0.035  # face units of upper teeth left visible above the lower lip for F/V
+_JAW_LIMIT = 1.15  # AU 26 and jaw_open together open at most this much more than either
+
+
+@dataclass(frozen=True)
+class MouthShape:
+    """Speech mouth controls for one frame (their fields: :mod:`.au_fields`)."""
+
+    jaw_open: float = 0.0
+    lip_width: float = 0.0  # -1 narrow .. +1 stretched
+    rounding: float = 0.0
+    closure: float = 0.0
+    lip_to_teeth: float = 0.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float]) -> MouthShape:
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise AUError(f"unknown mouth controls {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**{name: float(value) for name, value in values.items()}).clipped()
+
+    def clipped(self) -> MouthShape:
+        return MouthShape(
+            jaw_open=float(np.clip(self.jaw_open, 0, 1)),
+            lip_width=float(np.clip(self.lip_width, -1, 1)),
+            rounding=float(np.clip(self.rounding, 0, 1)),
+            closure=float(np.clip(self.closure, 0, 1)),
+            lip_to_teeth=float(np.clip(self.lip_to_teeth, 0, 1)),
+        )
+
+
+def intensity_response(intensity: float) -> float:
+    """Share of the intensity-5 field applied at ``intensity``: monotonic, 0 -> 0, 5 -> 1."""
+    x = float(np.clip(intensity, 0.0, MAX_INTENSITY)) / MAX_INTENSITY
+    return float((1 - np.exp(-_RESPONSE_CURVATURE * x)) / (1 - np.exp(-_RESPONSE_CURVATURE)))
+
+
+def check_warp_aus(au_intensities: Mapping[int, float]) -> None:
+    """Raise :class:`AUError` for an AU this engine cannot drive or an intensity out of range."""
+    for au, value in au_intensities.items():
+        if int(au) not in SUPPORTED_WARP_AUS:
+            supported = ", ".join(str(a) for a in SUPPORTED_WARP_AUS)
+            raise AUError(f"the warp engine cannot drive AU {au}; it supports {supported}")
+        if not np.isfinite(value) or value < 0 or value > MAX_INTENSITY:
+            raise AUError(f"AU {au} intensity {value:g} is outside 0..{MAX_INTENSITY:g}")
+
+
+class AUGeometry:
+    """The AU and speech fields of one face (built once per source), combined per frame."""
+
+    def __init__(self, face: np.ndarray, frame: L.FaceFrame):
+        self.face = face
+        self.frame = frame
+        self.regions = FaceRegions.from_face(face)
+        self.au_fields = au_fields(self.regions)
+        self.speech_fields = speech_fields(self.regions)
+        magnitudes = [np.linalg.norm(f, axis=1) for f in self.au_fields.values()]
+        magnitudes += [np.linalg.norm(f, axis=1) for f in self.speech_fields.values()]
+        # The largest move any single control makes at each point: sums beyond it saturate.
+        self.knee = np.maximum(np.max(magnitudes, axis=0), 1e-4)
+
+    @classmethod
+    def from_landmarks(cls, landmarks: object) -> AUGeometry:
+        points = L.as_points(landmarks)
+        frame = L.face_frame(points)
+        return cls(frame.to_face(points), frame)
+
+    def offsets(self, au_intensities: Mapping[int, float], mouth: MouthShape | None = None,
+                base: np.ndarray | None = None) -> np.ndarray:
+        """(478, 3) face-unit displacements of ``base`` (default: this face) for the controls."""
+        check_warp_aus(au_intensities)
+        base = self.face if base is None else base
+        mouth = (mouth or MouthShape()).clipped()
+        total = np.zeros_like(self.face)
+        for au, intensity in au_intensities.items():
+            if int(au) in self.au_fields and intensity > 0:
+                total += intensity_response(intensity) * self.au_fields[int(au)]
+        if mouth.lip_width > 0:
+            total += mouth.lip_width * self.speech_fields["widen"]
+        elif mouth.lip_width < 0:
+            total -= mouth.lip_width * self.speech_fields["narrow"]
+        total += mouth.rounding * self.speech_fields["rounding"]
+        total += mouth.lip_to_teeth * self.speech_fields["lip_to_teeth"]
+        jaw = intensity_response(au_intensities.get(26, 0.0)) + mouth.jaw_open
+        if jaw > 0:
+            total += jaw_field(self.regions, JAW_MAX_RADIANS * min(jaw, _JAW_LIMIT))
+        positions = base + _soft_clip(total, self.knee)
+
+        closed = 1 - np.prod([1 - au_intensities.get(au, 0.0) / MAX_INTENSITY for au in (43, 45)])
+        if closed > 0:
+            positions = self._close_eyes(positions, float(closed))
+        if mouth.closure > 0:
+            positions = self._pull_lips(positions, mouth.closure, meet=0.5, gap=0.0)
+        if mouth.lip_to_teeth > 0:
+            positions = self._pull_lips(positions, mouth.lip_to_teeth, meet=0.0, gap=_TEETH_SHOW)
+        return _uncross(positions) - base
+
+    def displacements(self, au_intensities: Mapping[int, float],
+                      mouth: MouthShape | None = None,
+                      frame: L.FaceFrame | None = None) -> np.ndarray:
+        """(478, 2) image-pixel displacements, rotated into ``frame`` (default: this face's)."""
+        return (frame or self.frame).offsets_to_image(self.offsets(au_intensities, mouth))
+
+    def target_points(self, au_intensities: Mapping[int, float],
+                      mouth: MouthShape | None = None,
+                      frame: L.FaceFrame | None = None) -> np.ndarray:
+        """(478, 2) image positions of this face with the controls applied in ``frame``."""
+        frame = frame or self.frame
+        return frame.to_image(self.face + self.offsets(au_intensities, mouth))[:, :2]
+
+    def _close_eyes(self, positions: np.ndarray, closed: float) -> np.ndarray:
+        """Upper lid margins onto the (slightly rising) lower lids; lid skin follows."""
+        out = positions.copy()
+        u = self.face[:, 0]
+        for eye in self.regions.eyes:
+            upper, lower = list(eye.upper_lid), list(eye.lower_lid)
+            meet = positions[lower] + _LOWER_LID_SHARE * (positions[upper] - positions[lower])
+            out += _spread(u, upper, closed * (meet - positions[upper]), eye.upper_zone)
+            out += _spread(u, lower, closed * (meet - positions[lower]), eye.lower_zone)
+        return out
+
+    def _pull_lips(self, positions: np.ndarray, amount: float, meet: float,
+                   gap: float) -> np.ndarray:
+        """Inner lip contours pulled together to meet at ``meet`` of the way from the upper to
+        the lower lip (0.5: halfway; 0: the upper lip stays), the lower lip ``gap`` below."""
+        upper, lower = list(L.UPPER_INNER_LIP), list(L.LOWER_INNER_LIP)
+        target = positions[upper] + meet * (positions[lower] - positions[upper])
+        target_lower = target.copy()
+        target_lower[:, 1] += gap
+        target_lower[[0, -1]] = positions[lower][[0, -1]]
+        mouth = self.regions.mouth
+        out = positions.copy()
+        u = self.face[:, 0]
+        if meet > 0.0:
+            upper_target = target.copy()
+            upper_target[[0, -1]] = positions[upper][[0, -1]]
+            out += _spread(u, upper, amount * (upper_target - positions[upper]),
+                           mouth.upper_zone)
+        return out + _spread(u, lower, amount * (target_lower - positions[lower]),
+                             mouth.lower_zone)
+
+
+def _spread(u: np.ndarray, handles: list[int], handle_moves: np.ndarray,
+            zone: np.ndarray) -> np.ndarray:
+    """Carry moves of handle points (a contour ordered by u) to every point of their zone."""
+    order = np.argsort(u[handles])
+    handle_u = u[handles][order]
+    moves = np.stack([np.interp(u, handle_u, handle_moves[order, k]) for k in range(3)], 1)
+    return moves * zone[:, None]
+
+
+def _soft_clip(total: np.ndarray, knee: np.ndarray) -> np.ndarray:
+    magnitude = np.linalg.norm(total, axis=1)
+    room = (_SOFT_CLIP_HEADROOM - 1.0) * knee
+    clipped = np.where(magnitude > knee, knee + room * np.tanh((magnitude - knee) / room),
+                       magnitude)
+    return total * (clipped / np.maximum(magnitude, 1e-12))[:, None]
+
+
+def _uncross(positions: np.ndarray) -> np.ndarray:
+    """No upper lid or upper inner lip point below its lower partner: crossed pairs meet."""
+    out = positions.copy()
+    pairs = (
+        (L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID), (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID),
+        (L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1]),
+    )
+    for upper, lower in pairs:
+        upper_v, lower_v = out[list(upper), 1], out[list(lower), 1]
+        crossed = upper_v > lower_v
+        middle = (upper_v + lower_v) / 2
+        out[list(upper), 1] = np.where(crossed, middle, upper_v)
+        out[list(lower), 1] = np.where(crossed, middle, lower_v)
+    return out
+
+
+def au_displacements(landmarks: object, au_intensities: Mapping[int, float],
+                     mouth: MouthShape | None = None,
+                     frame: L.FaceFrame | None = None) -> np.ndarray:
+    """(478, 2) pixel displacements of ``landmarks`` for the AU intensities and mouth shape.
+
+    One-off convenience; build an :class:`AUGeometry` once when animating many frames.
+    """
+    return AUGeometry.from_landmarks(landmarks).displacements(au_intensities, mouth, frame)

@@ -1,0 +1,86 @@
+"""AU encoder: AU intensities -> expression code [paper, after ME-GraphAU (Luo et al. 2022)].
+
+[paper] A learnable AU embedding matrix M (n x d) is multiplied by the intensity vector
+(node i gets a_i * M_i), a gated graph convolution propagates over the AU relation graph,
+average graph pooling gives the AU feature, which lives in the expression code space and is
+supervised by E_exp(x_D) of the labelled frame (stage 2).
+[ours] torch_geometric ResGatedGraphConv(d, d, aggr="mean"), ``au_graph_layers`` layers of
+h <- relu(h + LayerNorm(conv(h))); the graph is fully connected without self loops
+(n (n - 1) edges per sample, batched by node offsets); global_mean_pool; EqualLinear(d, k_exp).
+Intensities are divided by ``au_max_intensity`` (5). LayerNorm, not BatchNorm: inference runs
+on one AU vector at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from fgemotalk_cli.errors import AUError
+from models.config import ModelConfig
+from models.layers import EqualLinear
+
+
+def check_supported_aus(requested: Iterable[int], supported: Sequence[int]) -> None:
+    """Raise AUError naming the AUs a checkpoint was not trained on, and the ones it has."""
+    missing = sorted({int(au) for au in requested} - {int(au) for au in supported})
+    if missing:
+        names = ", ".join(f"AU{au}" for au in missing)
+        offered = ", ".join(f"AU{au}" for au in supported)
+        raise AUError(
+            f"{names} not supported by this neural checkpoint; it was trained on {offered} "
+            "(the warp engine covers more AUs: --engine warp)"
+        )
+
+
+def au_intensity_vector(aus: Mapping[int, float], au_list: Sequence[int]) -> list[float]:
+    """{AU number: intensity} -> intensities in the checkpoint's AU order (absent AUs are 0)."""
+    check_supported_aus(aus, au_list)
+    return [float(aus.get(au, 0.0)) for au in au_list]
+
+
+def fully_connected_edges(nodes: int) -> torch.Tensor:
+    """edge_index (2, n (n - 1)) of the complete directed graph without self loops."""
+    source, target = torch.meshgrid(torch.arange(nodes), torch.arange(nodes), indexing="ij")
+    keep = source != target
+    return torch.stack((source[keep], target[keep]))
+
+
+class AUEncoder(nn.Module):
+    """AU(a): intensities (B, n) in [0, 5] -> expression code (B, k_exp) [paper]."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        from torch_geometric.nn import ResGatedGraphConv
+
+        self.au_list = config.au_list
+        self.max_intensity = config.au_max_intensity
+        nodes, dim = len(config.au_list), config.au_embed_dim
+        self.embedding = nn.Parameter(torch.randn(nodes, dim))
+        self.convs = nn.ModuleList(
+            ResGatedGraphConv(dim, dim, aggr="mean") for _ in range(config.au_graph_layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(config.au_graph_layers))
+        self.project = EqualLinear(dim, config.k_exp)
+        self.register_buffer("edges", fully_connected_edges(nodes), persistent=False)
+
+    def forward(self, intensities: torch.Tensor) -> torch.Tensor:
+        from torch_geometric.nn import global_mean_pool
+
+        nodes = len(self.au_list)
+        if intensities.dim() != 2 or intensities.shape[1] != nodes:
+            raise ValueError(
+                f"AU encoder expects intensities of shape (B, {nodes}) for AUs "
+                f"{list(self.au_list)}, got {tuple(intensities.shape)}"
+            )
+        batch = intensities.shape[0]
+        scaled = intensities.to(self.embedding.dtype) / self.max_intensity
+        h = (scaled[:, :, None] * self.embedding[None]).reshape(batch * nodes, -1)
+        offsets = torch.arange(batch, device=h.device).repeat_interleave(self.edges.shape[1])
+        edge_index = self.edges.repeat(1, batch) + offsets * nodes
+        graph_of_node = torch.arange(batch, device=h.device).repeat_interleave(nodes)
+        for conv, norm in zip(self.convs, self.norms):
+            h = torch.relu(h + norm(conv(h, edge_index)))
+        return self.project(global_mean_pool(h, graph_of_node, size=batch))
