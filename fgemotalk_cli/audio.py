@@ -37,7 +37,7 @@ def _check_file(path: str | Path, what: str = "audio file") -> Path:
 def load_audio(
     path: str | Path, sample_rate: int | None = 16000, mono: bool = True
 ) -> tuple[np.ndarray, int]:
-    """Read a whole audio clip as float32 samples in [-1, 1].
+    """Read a whole audio clip as float32 samples, clipped to [-1, 1].
 
     Returns ``(samples, rate)``: shape ``(n,)`` when ``mono`` (channels averaged), else
     ``(n, channels)``. ``sample_rate=None`` keeps the file's own rate. Works for wav/flac
@@ -60,6 +60,9 @@ def load_audio(
 
         samples = soxr.resample(samples, rate, sample_rate, quality="HQ")
         rate = sample_rate
+    # Float decoders (mp3, aac) and resampling overshoot full scale on loud or clipped
+    # recordings; a 16-bit decode would clip there too, and features expect [-1, 1].
+    samples = np.clip(samples, -1.0, 1.0)
     return np.ascontiguousarray(samples, dtype=np.float32), int(rate)
 
 
@@ -218,7 +221,7 @@ class AacTrack:
             lead = min(-self.offset, remaining)
             self.padded += lead
             remaining -= lead
-            yield np.zeros((self.channels, lead), np.float32)
+            yield from self._silence(lead)
         for block in iter_audio_blocks(self.path, self.rate, self.channels):
             if skip:
                 dropped = min(skip, block.shape[1])
@@ -232,10 +235,12 @@ class AacTrack:
                 break
             remaining -= block.shape[1]
             yield block
-        if remaining:
-            self.padded += remaining
-            for start in range(0, remaining, self.rate):  # one second at a time
-                yield np.zeros((self.channels, min(self.rate, remaining - start)), np.float32)
+        self.padded += remaining
+        yield from self._silence(remaining)
+
+    def _silence(self, samples: int) -> Iterator[np.ndarray]:
+        for start in range(0, samples, self.rate):  # a second at a time: memory stays flat
+            yield np.zeros((self.channels, min(self.rate, samples - start)), np.float32)
 
     def packets(self, stream) -> Iterator:
         import av

@@ -61,47 +61,74 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.ndarray]):
-    """One torch module equivalent to a Keras layer, weights loaded."""
+def _keras_modules():
+    """The two torch module classes of the port, defined here so torch loads only when used."""
     import torch
     from torch import nn
     from torch.nn import functional
 
-    def activation(name: str):
-        if name == "relu":
-            return torch.relu
-        if name == "softmax":
-            return lambda x: torch.softmax(x, dim=1)
-        if name == "linear":
-            return lambda x: x
-        raise WeightsError(f"emotion model: unsupported activation '{name}'")
-
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-
     class KerasLayer(nn.Module):
-        """Pads like TensorFlow, applies ``body``, then the layer's activation."""
+        """Pads like TensorFlow, applies ``body``, then the Keras layer's activation."""
 
-        def __init__(self, body, kernel: tuple[int, int], stride: tuple[int, int],
-                     padding: str, act: str, pad_value: float = 0.0) -> None:
+        def __init__(self, body: nn.Module, kernel: tuple[int, int], stride: tuple[int, int],
+                     padding: str, activation: str, pad_value: float = 0.0) -> None:
             super().__init__()
+            if activation not in ("linear", "relu", "softmax"):
+                raise WeightsError(f"emotion model: unsupported activation '{activation}'")
             self.body = body
             self.kernel, self.stride, self.padding = kernel, stride, padding
-            self.act = activation(act)
-            self.pad_value = pad_value
+            self.activation, self.pad_value = activation, pad_value
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             if self.padding == "same":
                 top, bottom = _same_padding(x.shape[2], self.kernel[0], self.stride[0])
                 left, right = _same_padding(x.shape[3], self.kernel[1], self.stride[1])
                 x = functional.pad(x, (left, right, top, bottom), value=self.pad_value)
-            return self.act(self.body(x))
+            x = self.body(x)
+            if self.activation == "relu":
+                return torch.relu(x)
+            if self.activation == "softmax":  # Keras: last axis, i.e. channels
+                return torch.softmax(x, dim=1)
+            return x
+
+    class KerasGraph(nn.Module):
+        """Runs the layers in the file's (topological) order; NCHW tensors throughout."""
+
+        def __init__(self, layers: dict[str, nn.Module],
+                     graph: list[tuple[str, str, list[str]]], output: str) -> None:
+            super().__init__()
+            self.layers = nn.ModuleDict(layers)
+            self.graph, self.output = graph, output
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            values: dict[str, torch.Tensor] = {}
+            for name, class_name, inputs in self.graph:
+                if class_name == "InputLayer":
+                    values[name] = x
+                elif class_name == "Add":
+                    values[name] = torch.stack([values[i] for i in inputs]).sum(dim=0)
+                else:
+                    values[name] = self.layers[name](values[inputs[0]])
+            return values[self.output]
+
+    return KerasLayer, KerasGraph
+
+
+def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.ndarray],
+                 keras_layer):
+    """One torch module equivalent to a Keras layer, weights loaded (Keras stores HWIO)."""
+    import torch
+    from torch import nn
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
     if class_name in ("Conv2D", "SeparableConv2D", "MaxPooling2D"):
         if tuple(config.get("dilation_rate", (1, 1))) != (1, 1):
             raise WeightsError(f"emotion model: dilated {class_name} is not supported")
         if config.get("data_format", "channels_last") != "channels_last":
             raise WeightsError("emotion model: only channels_last Keras models are supported")
+    activation = config.get("activation", "linear")
     if class_name == "Conv2D":
         kernel = weights["kernel"]  # (kh, kw, in, out)
         conv = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[:2],
@@ -109,8 +136,8 @@ def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.
         conv.weight.data = tensor(kernel.transpose(3, 2, 0, 1))
         if "bias" in weights:
             conv.bias.data = tensor(weights["bias"])
-        return KerasLayer(conv, kernel.shape[:2], tuple(config["strides"]), config["padding"],
-                          config.get("activation", "linear"))
+        return keras_layer(conv, kernel.shape[:2], tuple(config["strides"]), config["padding"],
+                           activation)
     if class_name == "SeparableConv2D":
         depthwise, pointwise = weights["depthwise_kernel"], weights["pointwise_kernel"]
         channels, multiplier = depthwise.shape[2], depthwise.shape[3]
@@ -124,9 +151,8 @@ def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.
         point.weight.data = tensor(pointwise.transpose(3, 2, 0, 1))
         if "bias" in weights:
             point.bias.data = tensor(weights["bias"])
-        return KerasLayer(nn.Sequential(depth, point), depthwise.shape[:2],
-                          tuple(config["strides"]), config["padding"],
-                          config.get("activation", "linear"))
+        return keras_layer(nn.Sequential(depth, point), depthwise.shape[:2],
+                           tuple(config["strides"]), config["padding"], activation)
     if class_name == "BatchNormalization":
         if config.get("axis", -1) not in (-1, 3, [-1], [3]):
             raise WeightsError("emotion model: batch normalisation must be over channels")
@@ -140,10 +166,10 @@ def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.
     if class_name == "MaxPooling2D":
         pool = tuple(config["pool_size"])
         stride = tuple(config.get("strides") or pool)
-        return KerasLayer(nn.MaxPool2d(pool, stride), pool, stride, config["padding"],
-                          "linear", pad_value=-math.inf)
+        return keras_layer(nn.MaxPool2d(pool, stride), pool, stride, config["padding"],
+                           "linear", pad_value=-math.inf)
     if class_name == "Activation":
-        return KerasLayer(nn.Identity(), (1, 1), (1, 1), "valid", config["activation"])
+        return keras_layer(nn.Identity(), (1, 1), (1, 1), "valid", activation)
     if class_name == "GlobalAveragePooling2D":
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(start_dim=1))
     raise WeightsError(f"emotion model: Keras layer type '{class_name}' is not supported")
@@ -162,52 +188,32 @@ def build_keras_model(path: Path):
     Activation, MaxPooling2D, Add and GlobalAveragePooling2D.
     """
     import h5py
-    import torch
-    from torch import nn
 
+    keras_layer, keras_graph = _keras_modules()
+    layers: dict[str, Any] = {}
+    graph: list[tuple[str, str, list[str]]] = []
     try:
         with h5py.File(path, "r") as handle:
             if "model_config" not in handle.attrs:
                 raise WeightsError(f"{path} holds weights only; a full Keras model is needed")
             config = json.loads(handle.attrs["model_config"])["config"]
             weight_root = handle["model_weights"]
-            layers: dict[str, nn.Module] = {}
-            graph: list[tuple[str, str, list[str]]] = []
             for layer in config["layers"]:
                 name, class_name = layer["config"]["name"], layer["class_name"]
-                inputs = [node[0] for node in layer["inbound_nodes"][0]] if layer[
-                    "inbound_nodes"] else []
-                if class_name in ("InputLayer", "Add"):
-                    graph.append((name, class_name, inputs))
-                    continue
-                weights = _read_layer_weights(weight_root[name]) if name in weight_root else {}
-                layers[name] = _build_layer(class_name, layer["config"], weights)
+                nodes = layer["inbound_nodes"]
+                inputs = [node[0] for node in nodes[0]] if nodes else []
+                if any(i not in {known for known, _, _ in graph} for i in inputs):
+                    raise WeightsError(f"{path}: layer '{name}' comes before its inputs")
+                if class_name not in ("InputLayer", "Add"):
+                    weights = _read_layer_weights(weight_root[name]) if name in weight_root else {}
+                    layers[name] = _build_layer(class_name, layer["config"], weights, keras_layer)
                 graph.append((name, class_name, inputs))
-            outputs = [entry[0] for entry in config["output_layers"]]
+            output = config["output_layers"][0][0]
     except OSError as error:
         raise WeightsError(f"cannot read the emotion model {path}: {error}") from error
     except (KeyError, IndexError, ValueError) as error:
         raise WeightsError(f"{path} is not a Keras model this port understands: {error}") from error
-
-    class KerasGraph(nn.Module):
-        """Runs the layers in the file's (topological) order; NCHW tensors throughout."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = nn.ModuleDict(layers)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            values: dict[str, torch.Tensor] = {}
-            for name, class_name, inputs in graph:
-                if class_name == "InputLayer":
-                    values[name] = x
-                elif class_name == "Add":
-                    values[name] = torch.stack([values[i] for i in inputs]).sum(dim=0)
-                else:
-                    values[name] = self.layers[name](values[inputs[0]])
-            return values[outputs[0]]
-
-    return KerasGraph().eval()
+    return keras_graph(layers, graph, output).eval()
 
 
 def _to_gray(image: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from itertools import zip_longest
+from itertools import islice, zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class EvalReport:
 
 @dataclass
 class _Tally:
-    """Running sums while the video streams (mutable on purpose, private)."""
+    """Per-frame values collected while the video streams (mutable on purpose, private)."""
 
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
@@ -81,20 +81,37 @@ class _Tally:
     reference_tracks: list[np.ndarray | None] = field(default_factory=list)
     identity: list[float] = field(default_factory=list)
     emotions: list[np.ndarray] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     frames: int = 0
     compared: int = 0
     sampled: int = 0
+
+
+@dataclass(frozen=True)
+class _Scorers:
+    """The models one evaluation needs; None where the caller did not ask for that metric."""
+
+    lpips: Any = None
+    embedder: Any = None
+    source_descriptor: np.ndarray | None = None
+    classifier: Any = None
+    detector: Any = None  # dlib, shared by identity and emotion
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def _existing(path: str | Path, what: str) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise InputError(f"{what} not found: {resolved}")
+    return resolved
+
+
 def _frames(path: Path | None, max_frames: int | None) -> Iterator[np.ndarray]:
     if path is None:
         return iter(())
-    from itertools import islice
-
     from fgemotalk_cli.video import iter_frames
 
     return islice((frame.image for frame in iter_frames(path)), max_frames)
@@ -103,6 +120,78 @@ def _frames(path: Path | None, max_frames: int | None) -> Iterator[np.ndarray]:
 def _largest_face(detector, image: np.ndarray):
     faces = detector.detect(image)
     return faces[0] if faces else None
+
+
+def _load_scorers(source: Path | None, target_emotion: str | None, compare: bool,
+                  lpips_weights: str | Path | None, device: str, notes: list[str]) -> _Scorers:
+    from fgemotalk_cli.emotion import EmotionClassifier
+    from fgemotalk_cli.identity import DlibFaceDetector, IdentityEmbedder
+    from fgemotalk_cli.metrics import LPIPS_WEIGHTS_HELP, Lpips
+
+    lpips = Lpips.load(Path(lpips_weights), device) if compare and lpips_weights else None
+    if compare and lpips is None:
+        notes.append(f"lpips not measured: {LPIPS_WEIGHTS_HELP}")
+    embedder = descriptor = None
+    if source is not None:
+        from fgemotalk_cli.images import load_image
+
+        embedder = IdentityEmbedder()
+        descriptor = embedder.embed(load_image(source))
+        if descriptor is None:
+            raise NoFaceError(f"no face found in the source image {source}")
+    classifier = EmotionClassifier.load(device=device) if target_emotion else None
+    detector = DlibFaceDetector() if embedder or classifier else None
+    return _Scorers(lpips, embedder, descriptor, classifier, detector)
+
+
+def _compare_frames(tally: _Tally, scorers: _Scorers, image: np.ndarray, face,
+                    reference_image: np.ndarray, reference_mesh) -> None:
+    """Reference-based metrics of one frame pair: PSNR, SSIM, LPIPS, APD, AED."""
+    import cv2
+
+    from fgemotalk_cli.faces import estimate_head_pose
+    from fgemotalk_cli.metrics import (
+        expression_distance,
+        expression_shape,
+        pose_distance_degrees,
+        psnr,
+        ssim,
+    )
+
+    if reference_image.shape != image.shape:
+        if tally.compared == 0:
+            tally.notes.append(f"reference frames resized from {reference_image.shape[1]}x"
+                               f"{reference_image.shape[0]} to {image.shape[1]}x{image.shape[0]}")
+        reference_image = cv2.resize(reference_image, image.shape[1::-1],
+                                     interpolation=cv2.INTER_AREA)
+    tally.compared += 1
+    tally.psnr.append(psnr(image, reference_image))
+    tally.ssim.append(ssim(image, reference_image))
+    if scorers.lpips is not None:
+        tally.lpips.append(scorers.lpips.distance(image, reference_image))
+    reference_face = _largest_face(reference_mesh, reference_image)
+    tally.reference_tracks.append(None if reference_face is None else reference_face.points)
+    if face is not None and reference_face is not None:
+        pose, reference_pose = estimate_head_pose(face), estimate_head_pose(reference_face)
+        tally.pose.append(pose_distance_degrees(pose, reference_pose))
+        tally.expression.append(expression_distance(
+            expression_shape(face, pose), expression_shape(reference_face, reference_pose)))
+
+
+def _sample_face(tally: _Tally, scorers: _Scorers, image: np.ndarray) -> None:
+    """Identity distance and emotion probabilities of one sampled frame."""
+    from fgemotalk_cli.emotion import crop_face
+    from fgemotalk_cli.identity import identity_distance
+
+    box = scorers.detector.largest(image)
+    if box is None:
+        return
+    tally.sampled += 1
+    if scorers.embedder is not None:
+        descriptor = scorers.embedder.embed(image, box)
+        tally.identity.append(identity_distance(descriptor, scorers.source_descriptor))
+    if scorers.classifier is not None:
+        tally.emotions.append(scorers.classifier.probabilities([crop_face(image, box)])[0])
 
 
 def evaluate_video(
@@ -120,23 +209,10 @@ def evaluate_video(
     The reference is resized to the generated frame size when they differ, and the shorter of
     the two videos bounds the comparison. Identity needs ``source_image``; ACC_emo needs
     ``target_emotion`` (one of :data:`fgemotalk_cli.emotion.EMOTIONS`): the share of sampled
-    frames whose most probable class is the target.
+    frames whose most probable class is the target. Only two frames are in memory at a time.
     """
-    import cv2
-
-    from fgemotalk_cli.emotion import EMOTIONS, EmotionClassifier, crop_face
-    from fgemotalk_cli.faces import FaceMeshDetector, estimate_head_pose
-    from fgemotalk_cli.identity import MAX_SOURCE_DISTANCE, DlibFaceDetector, IdentityEmbedder
-    from fgemotalk_cli.metrics import (
-        LPIPS_WEIGHTS_HELP,
-        Lpips,
-        expression_distance,
-        expression_shape,
-        landmark_jitter,
-        pose_distance_degrees,
-        psnr,
-        ssim,
-    )
+    from fgemotalk_cli.emotion import EMOTIONS
+    from fgemotalk_cli.faces import FaceMeshDetector
 
     generated_path = _existing(generated, "generated video")
     reference_path = _existing(reference, "reference video") if reference is not None else None
@@ -145,26 +221,11 @@ def evaluate_video(
         raise InputError(f"unknown emotion '{target_emotion}'; choose one of {', '.join(EMOTIONS)}")
     if sample_every < 1:
         raise InputError("sample_every must be at least 1")
-    notes: list[str] = []
-
-    metric_lpips = None
-    if reference_path is not None and lpips_weights is not None:
-        metric_lpips = Lpips.load(Path(lpips_weights), device)
-    elif reference_path is not None:
-        notes.append(f"lpips not measured: {LPIPS_WEIGHTS_HELP}")
-    embedder = source_descriptor = None
-    if source_path is not None:
-        from fgemotalk_cli.images import load_image
-
-        embedder = IdentityEmbedder()
-        source_descriptor = embedder.embed(load_image(source_path))
-        if source_descriptor is None:
-            raise NoFaceError(f"no face found in the source image {source_path}")
-    classifier = EmotionClassifier.load(device=device) if target_emotion is not None else None
-    dlib_detector = DlibFaceDetector() if embedder or classifier else None
-
     tally = _Tally()
+    scorers = _load_scorers(source_path, target_emotion, reference_path is not None,
+                            lpips_weights, device, tally.notes)
     with ExitStack() as stack:
+        # Separate trackers: video mode carries state from one frame to the next.
         generated_mesh = stack.enter_context(FaceMeshDetector(video_mode=True))
         reference_mesh = (stack.enter_context(FaceMeshDetector(video_mode=True))
                           if reference_path is not None else None)
@@ -172,89 +233,73 @@ def evaluate_video(
                             _frames(reference_path, max_frames))
         for index, (image, reference_image) in enumerate(pairs):
             if image is None:
-                notes.append("the reference is longer than the generated video; extra frames "
-                             "ignored")
+                tally.notes.append("the reference is longer; its extra frames were ignored")
                 break
             tally.frames += 1
             face = _largest_face(generated_mesh, image)
             tally.generated_tracks.append(None if face is None else face.points)
             if reference_image is not None:
-                if reference_image.shape != image.shape:
-                    if tally.compared == 0:
-                        notes.append(f"reference frames resized from {reference_image.shape[1]}x"
-                                     f"{reference_image.shape[0]} to {image.shape[1]}x"
-                                     f"{image.shape[0]}")
-                    reference_image = cv2.resize(reference_image, image.shape[1::-1],
-                                                 interpolation=cv2.INTER_AREA)
-                tally.compared += 1
-                tally.psnr.append(psnr(image, reference_image))
-                tally.ssim.append(ssim(image, reference_image))
-                if metric_lpips is not None:
-                    tally.lpips.append(metric_lpips.distance(image, reference_image))
-                reference_face = _largest_face(reference_mesh, reference_image)
-                tally.reference_tracks.append(
-                    None if reference_face is None else reference_face.points)
-                if face is not None and reference_face is not None:
-                    pose, reference_pose = (estimate_head_pose(face),
-                                            estimate_head_pose(reference_face))
-                    tally.pose.append(pose_distance_degrees(pose, reference_pose))
-                    tally.expression.append(expression_distance(
-                        expression_shape(face, pose),
-                        expression_shape(reference_face, reference_pose)))
+                _compare_frames(tally, scorers, image, face, reference_image, reference_mesh)
             elif reference_path is not None and tally.compared == index:  # first frame past it
-                notes.append(f"the reference has only {index} frames; the rest of the generated "
-                             "video was not compared")
-            if dlib_detector is not None and index % sample_every == 0:
-                box = dlib_detector.largest(image)
-                if box is None:
-                    continue
-                tally.sampled += 1
-                if embedder is not None:
-                    descriptor = embedder.embed(image, box)
-                    tally.identity.append(float(np.linalg.norm(descriptor - source_descriptor)))
-                if classifier is not None:
-                    tally.emotions.append(classifier.probabilities([crop_face(image, box)])[0])
+                tally.notes.append(f"the reference has only {index} frames; the rest of the "
+                                   "generated video was not compared")
+            if scorers.detector is not None and index % sample_every == 0:
+                _sample_face(tally, scorers, image)
     if tally.frames == 0:
         raise InputError(f"no frames could be read from {generated_path}")
+    return _report(tally, generated_path, reference_path, source_path, target_emotion)
+
+
+def _report(tally: _Tally, generated: Path, reference: Path | None, source: Path | None,
+            target_emotion: str | None) -> EvalReport:
+    from fgemotalk_cli.emotion import EMOTIONS
+    from fgemotalk_cli.identity import MAX_SOURCE_DISTANCE
+    from fgemotalk_cli.metrics import landmark_jitter
 
     frames_with_face = sum(track is not None for track in tally.generated_tracks)
     if frames_with_face < tally.frames:
-        notes.append(f"{tally.frames - frames_with_face} of {tally.frames} generated frames "
-                     "had no face mesh")
-    if reference_path is not None and not tally.pose:
-        notes.append("apd/aed not measured: no frame had a face in both videos")
-    if (embedder or classifier) and tally.sampled == 0:
-        notes.append("identity/emotion not measured: dlib found no face in the sampled frames")
-    mean_emotions = np.mean(tally.emotions, axis=0) if tally.emotions else None
-    identity_mean = _mean(tally.identity)
+        tally.notes.append(f"{tally.frames - frames_with_face} of {tally.frames} generated "
+                           "frames had no face mesh")
+    if reference is not None and not tally.pose:
+        tally.notes.append("apd/aed not measured: no frame had a face in both videos")
+    if (source or target_emotion) and tally.sampled == 0:
+        tally.notes.append("identity/emotion not measured: dlib found no face in sampled frames")
+    identity = _mean(tally.identity)
+    emotions = np.asarray(tally.emotions)
     return EvalReport(
-        generated=generated_path, reference=reference_path, source_image=source_path,
+        generated=generated, reference=reference, source_image=source,
         frames=tally.frames, frames_compared=tally.compared, frames_with_face=frames_with_face,
         psnr_db=_mean(tally.psnr), ssim=_mean(tally.ssim), lpips=_mean(tally.lpips),
         apd_degrees=_mean(tally.pose), aed_iod=_mean(tally.expression),
         jitter_iod=landmark_jitter(tally.generated_tracks),
-        reference_jitter_iod=landmark_jitter(tally.reference_tracks) if reference_path else None,
-        identity_distance=identity_mean,
+        reference_jitter_iod=landmark_jitter(tally.reference_tracks) if reference else None,
+        identity_distance=identity,
         identity_distance_max=max(tally.identity) if tally.identity else None,
-        identity_preserved=None if identity_mean is None else identity_mean < MAX_SOURCE_DISTANCE,
+        identity_preserved=None if identity is None else identity < MAX_SOURCE_DISTANCE,
         target_emotion=target_emotion,
-        emotion_accuracy=None if mean_emotions is None else float(np.mean(
-            [EMOTIONS[int(np.argmax(p))] == target_emotion for p in tally.emotions])),
-        emotion_probabilities=None if mean_emotions is None else dict(
-            zip(EMOTIONS, map(float, mean_emotions), strict=True)),
+        emotion_accuracy=float(np.mean([EMOTIONS[i] == target_emotion
+                                        for i in emotions.argmax(axis=1)]))
+        if len(emotions) else None,
+        emotion_probabilities=dict(zip(EMOTIONS, map(float, emotions.mean(axis=0)), strict=True))
+        if len(emotions) else None,
         frames_sampled=tally.sampled,
-        notes=tuple(notes),
+        notes=tuple(tally.notes),
     )
 
 
-def _existing(path: str | Path, what: str) -> Path:
-    resolved = Path(path).expanduser()
-    if not resolved.is_file():
-        raise InputError(f"{what} not found: {resolved}")
-    return resolved
-
-
 EditFunction = Callable[[np.ndarray, dict[int, float]], np.ndarray]
+
+#: Face-mesh regions (:func:`fgemotalk_cli.faces.region_indices`) that make up each AU region
+#: named in :data:`fgemotalk_cli.aus.CATALOGUE`.
+AU_REGION_MESH: dict[str, tuple[str, ...]] = {
+    "brows": ("left_brow", "right_brow"),
+    "eyes": ("left_eye_upper", "left_eye_lower", "right_eye_upper", "right_eye_lower"),
+    "cheeks": ("cheeks",),
+    "nose": ("nose",),
+    "mouth": ("upper_lip_outer", "lower_lip_outer", "upper_lip_inner", "lower_lip_inner"),
+    "chin": ("chin",),
+    "jaw": ("jaw", "chin"),
+}
 
 
 @dataclass(frozen=True)
@@ -307,52 +352,40 @@ class AUResponseTable:
         return target
 
     def write_plot(self, path: str | Path) -> Path:
-        """Two panels: region movement against intensity per AU, and emotion change at the top
-        intensity (AU x emotion heat map)."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display; must precede pyplot's import
-        from matplotlib import pyplot
+        """Region movement against intensity per AU, and the emotion change at each AU's
+        highest intensity as an AU x emotion heat map."""
+        # A bare Figure renders with Agg without touching pyplot's global backend state.
+        from matplotlib.figure import Figure
 
         from fgemotalk_cli.emotion import EMOTIONS
 
         summary = self.summary()
         aus = sorted({entry["au"] for entry in summary})
-        figure, (movement, emotion) = pyplot.subplots(1, 2, figsize=(12, 4.5))
-        for au in aus:
-            entries = [e for e in summary if e["au"] == au and e["region_displacement_iod"]
-                       is not None]
-            movement.plot([e["intensity"] for e in entries],
-                          [e["region_displacement_iod"] for e in entries], marker="o",
-                          label=f"AU{au} ({entries[0]['region'] if entries else '?'})")
+        figure = Figure(figsize=(12, 4.5), layout="tight")
+        movement, emotion = figure.subplots(1, 2)
+        heat = np.full((len(aus), len(EMOTIONS)), np.nan)
+        for row, au in enumerate(aus):
+            entries = [e for e in summary if e["au"] == au]
+            measured = [e for e in entries if e["region_displacement_iod"] is not None]
+            movement.plot([e["intensity"] for e in measured],
+                          [e["region_displacement_iod"] for e in measured], marker="o",
+                          label=f"AU{au} ({entries[0]['region']})")
+            strongest = max(entries, key=lambda e: e["intensity"])
+            if strongest["emotion_change"] is not None:
+                heat[row] = [strongest["emotion_change"][name] for name in EMOTIONS]
         movement.set(xlabel="AU intensity (0..5)", ylabel="landmark movement in region (IOD)",
                      title="Geometric response")
         movement.legend(fontsize="small")
-        heat = np.full((len(aus), len(EMOTIONS)), np.nan)
-        for row, au in enumerate(aus):
-            top = max((e for e in summary if e["au"] == au), key=lambda e: e["intensity"])
-            if top["emotion_change"] is not None:
-                heat[row] = [top["emotion_change"][name] for name in EMOTIONS]
         limit = float(np.nanmax(np.abs(heat))) if np.isfinite(heat).any() else 1.0
-        image = emotion.imshow(heat, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+        shown = emotion.imshow(heat, cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
         emotion.set(xticks=range(len(EMOTIONS)), xticklabels=EMOTIONS, yticks=range(len(aus)),
                     yticklabels=[f"AU{au}" for au in aus],
                     title="Emotion probability change at the highest intensity")
         emotion.tick_params(axis="x", rotation=45)
-        figure.colorbar(image, ax=emotion)
-        figure.tight_layout()
+        figure.colorbar(shown, ax=emotion)
         target = Path(path)
         figure.savefig(target, dpi=100)
-        pyplot.close(figure)
         return target
-
-
-def _displacements(before: np.ndarray, after: np.ndarray, region: np.ndarray,
-                   iod: float) -> tuple[float, float]:
-    movement = np.linalg.norm(after[:, :2] - before[:, :2], axis=1) / iod
-    inside = np.zeros(len(movement), dtype=bool)
-    inside[region] = True
-    return float(movement[inside].mean()), float(movement[~inside].mean())
 
 
 def au_response_study(
@@ -370,48 +403,67 @@ def au_response_study(
     inter-ocular distances. Emotion probabilities use one dlib face box per source image so
     that only the edit changes the classifier's input. ``classifier`` defaults to fer's model.
     """
-    from fgemotalk_cli.aus import CATALOGUE, check_intensity
-    from fgemotalk_cli.emotion import EmotionClassifier, crop_face
-    from fgemotalk_cli.faces import FaceMeshDetector, region_indices
+    from fgemotalk_cli.aus import check_intensity
+    from fgemotalk_cli.emotion import EmotionClassifier
+    from fgemotalk_cli.faces import FaceMeshDetector
     from fgemotalk_cli.identity import DlibFaceDetector
-    from fgemotalk_cli.metrics import interocular_distance
 
     named = dict(images) if isinstance(images, Mapping) else {
         f"image_{i}": image for i, image in enumerate(images)}
     for au in aus:
         for intensity in intensities:
             check_intensity(au, float(intensity), " in the AU-response study")
-    regions = region_indices()
     classifier = classifier or EmotionClassifier.load()
-    dlib_detector = DlibFaceDetector()
-    rows: list[AUResponseRow] = []
-    notes: list[str] = []
+    study = _Study(aus, [float(i) for i in intensities], edit_fn, classifier, DlibFaceDetector())
     with FaceMeshDetector(video_mode=False) as mesh:
         for name, image in named.items():
-            base = _largest_face(mesh, image)
-            if base is None:
-                raise NoFaceError(f"no face found in study image '{name}'")
-            iod = interocular_distance(base.points)
-            box = dlib_detector.largest(image)
-            if box is None:
-                notes.append(f"{name}: dlib found no face; emotion not measured")
-            before = None if box is None else classifier.predict(crop_face(image, box))
-            for au in aus:
-                region_name = CATALOGUE[au].region
-                region = np.asarray(regions[region_name], dtype=int)
-                for intensity in intensities:
-                    edited = edit_fn(image, {au: float(intensity)})
-                    if edited.shape != image.shape:
-                        raise InputError(f"edit_fn changed the image size of '{name}' from "
-                                         f"{image.shape} to {edited.shape}")
-                    moved = _largest_face(mesh, edited)
-                    inside, elsewhere = (None, None) if moved is None else _displacements(
-                        base.points, moved.points, region, iod)
-                    if moved is None:
-                        notes.append(f"{name}: no face after AU{au}={intensity:g}")
-                    after = None if box is None else classifier.predict(crop_face(edited, box))
-                    change = None if after is None or before is None else {
-                        key: after[key] - before[key] for key in after}
-                    rows.append(AUResponseRow(name, au, float(intensity), region_name, inside,
-                                              elsewhere, after, change))
-    return AUResponseTable(rows=tuple(rows), notes=tuple(notes))
+            study.measure(name, image, mesh)
+    return AUResponseTable(rows=tuple(study.rows), notes=tuple(study.notes))
+
+
+@dataclass
+class _Study:
+    """Collects the rows of :func:`au_response_study` (mutable on purpose, private)."""
+
+    aus: Sequence[int]
+    intensities: list[float]
+    edit_fn: EditFunction
+    classifier: Any
+    detector: Any
+    rows: list[AUResponseRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def measure(self, name: str, image: np.ndarray, mesh) -> None:
+        from fgemotalk_cli.aus import CATALOGUE
+        from fgemotalk_cli.emotion import crop_face
+        from fgemotalk_cli.faces import region_indices
+        from fgemotalk_cli.metrics import interocular_distance, region_displacement
+
+        base = _largest_face(mesh, image)
+        if base is None:
+            raise NoFaceError(f"no face found in study image '{name}'")
+        iod = interocular_distance(base.points)
+        box = self.detector.largest(image)
+        if box is None:
+            self.notes.append(f"{name}: dlib found no face; emotion not measured")
+        before = None if box is None else self.classifier.predict(crop_face(image, box))
+        regions = region_indices()
+        for au in self.aus:
+            region_name = CATALOGUE[au].region
+            region = np.unique(np.concatenate([np.asarray(regions[part], dtype=np.int64)
+                                               for part in AU_REGION_MESH[region_name]]))
+            for intensity in self.intensities:
+                edited = self.edit_fn(image, {au: intensity})
+                if edited.shape != image.shape:
+                    raise InputError(f"edit_fn changed the size of '{name}' from {image.shape} "
+                                     f"to {edited.shape}")
+                moved = _largest_face(mesh, edited)
+                if moved is None:
+                    self.notes.append(f"{name}: no face after AU{au}={intensity:g}")
+                inside, elsewhere = (None, None) if moved is None else region_displacement(
+                    base.points, moved.points, region, iod)
+                after = None if box is None else self.classifier.predict(crop_face(edited, box))
+                change = None if after is None or before is None else {
+                    key: after[key] - before[key] for key in after}
+                self.rows.append(AUResponseRow(name, au, intensity, region_name, inside,
+                                               elsewhere, after, change))

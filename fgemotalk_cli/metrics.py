@@ -32,8 +32,9 @@ _SSIM_SIGMA = 1.5
 _SSIM_TRUNCATE = 3.5  # gives an 11x11 window at sigma 1.5
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
-# MediaPipe face mesh: outer eye corners, the usual inter-ocular normaliser for landmarks.
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+# MediaPipe face mesh eye corners (outer, inner) of the subject's right and left eye; an eye's
+# centre is the midpoint of its corners, as in fgemotalk_cli.faces, so it ignores the gaze.
+RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS = (33, 133), (263, 362)
 
 
 def _check_pair(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,8 +102,10 @@ def ssim(first: np.ndarray, second: np.ndarray, data_range: float = 255.0,
 
 
 def interocular_distance(points: np.ndarray) -> float:
-    """Distance in pixels between the outer eye corners of a face-mesh landmark array."""
-    return float(np.linalg.norm(points[LEFT_EYE_OUTER, :2] - points[RIGHT_EYE_OUTER, :2]))
+    """Pixels between the eye centres (corner midpoints) of a face-mesh landmark array."""
+    right = points[list(RIGHT_EYE_CORNERS), :2].mean(axis=0)
+    left = points[list(LEFT_EYE_CORNERS), :2].mean(axis=0)
+    return float(np.linalg.norm(left - right))
 
 
 def landmark_jitter(tracks: Sequence[np.ndarray | None]) -> float | None:
@@ -127,6 +130,18 @@ def landmark_jitter(tracks: Sequence[np.ndarray | None]) -> float | None:
     return math.sqrt(float(np.mean(squared))) if squared else None
 
 
+def region_displacement(before: np.ndarray, after: np.ndarray, region: np.ndarray,
+                        iod: float) -> tuple[float, float]:
+    """Mean image-plane landmark movement inside ``region`` and outside it, in units of ``iod``.
+
+    The second number shows how far an edit meant for one region leaks into the rest.
+    """
+    movement = np.linalg.norm(after[:, :2] - before[:, :2], axis=1) / iod
+    inside = np.zeros(len(movement), dtype=bool)
+    inside[region] = True
+    return float(movement[inside].mean()), float(movement[~inside].mean())
+
+
 def pose_angles_degrees(pose: HeadPose) -> np.ndarray:
     """(yaw, pitch, roll) of a head pose as an array."""
     return np.array([pose.yaw, pose.pitch, pose.roll], dtype=np.float64)
@@ -138,20 +153,25 @@ def pose_distance_degrees(first: HeadPose, second: HeadPose) -> float:
 
 
 def expression_shape(landmarks: FaceLandmarks, pose: HeadPose) -> np.ndarray:
-    """Face-mesh landmarks with head pose removed: (N, 3) in inter-ocular-distance units.
+    """Face-mesh landmarks with head pose removed: (N, 3) in inter-ocular distances.
 
-    Points are centred on the pose's centre, rotated back to a frontal head and divided by the
-    inter-ocular distance, so what remains is face shape plus expression.
+    Inverts the pose fit ``points ~ scale * rotation @ canonical + shift``: what remains is face
+    shape plus expression in the canonical (frontal) frame. The pose gives the shift's x and y;
+    its depth is recovered the way the fit defines it, from the rigid points only, so that an
+    expression cannot move the whole face in depth.
     """
+    from fgemotalk_cli.face_model import canonical_face_mesh, rigid_indices
+
     points = np.asarray(landmarks.points, dtype=np.float64)[:, :3]
     rotation = np.asarray(pose.rotation, dtype=np.float64)
-    center = np.asarray(pose.center, dtype=np.float64).reshape(-1)
-    centred = points - (center if center.size == 3 else np.append(center, points[:, 2].mean()))
-    frontal = centred @ rotation  # rows: R^T p for each point
-    iod = float(np.linalg.norm(frontal[LEFT_EYE_OUTER] - frontal[RIGHT_EYE_OUTER]))
-    if iod <= 0:
-        raise InputError("degenerate face landmarks (the eye corners coincide)")
-    return frontal / iod
+    if pose.scale <= 0:
+        raise InputError("degenerate head pose (zero scale)")
+    rigid = rigid_indices()
+    model_centroid = canonical_face_mesh().astype(np.float64)[rigid].mean(axis=0)
+    depth = points[rigid, 2].mean() - pose.scale * (rotation @ model_centroid)[2]
+    shift = np.array([pose.center[0], pose.center[1], depth])
+    # Row vectors: (R^T p)^T = p^T R.
+    return (points - shift) @ rotation / pose.scale
 
 
 def expression_distance(first: np.ndarray, second: np.ndarray) -> float:

@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709: tag outputs so every player converts colours alike.
 _RANGE_TV = 1  # AVCOL_RANGE_MPEG (limited range), what players expect from yuv420p H.264.
+# Containers whose index can move to the front ("faststart") so playback starts at once.
+_MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class MuxResult:
     audio_sample_rate: int | None
     audio_padded_seconds: float
     audio_truncated: bool  # the source audio was longer than the video and was cut
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_duration_seconds is not None
 
 
 def _open_video(path: str | Path):  # -> av.container.InputContainer
@@ -170,8 +176,10 @@ def probe_video(path: str | Path) -> VideoInfo:
 def iter_frames(path: str | Path, max_size: int | None = None) -> Iterator[VideoFrame]:
     """Decode frames one at a time, upright, optionally downscaled so max(H, W) <= max_size.
 
-    ``time`` comes from each frame's timestamp relative to the stream start, so variable
-    frame rate input keeps its real timing (see ``resample_frames`` for a constant rate).
+    Rotation (and mirroring) from the container's display matrix is applied, so a portrait
+    phone video comes out portrait. ``time`` comes from each frame's timestamp relative to
+    the stream start, so variable frame rate input keeps its real timing (see
+    ``resample_frames`` for a constant rate).
     """
     import av
 
@@ -183,8 +191,14 @@ def iter_frames(path: str | Path, max_size: int | None = None) -> Iterator[Video
         start = stream.start_time
         fallback_step = 1 / _fps_of(stream)
         previous_time = None
+        orientation = None
         try:
             for index, frame in enumerate(container.decode(stream)):
+                if orientation is None:
+                    # Read once: the matrix belongs to the stream, and touching a frame's
+                    # side data in PyAV 18 keeps that frame alive until the cycle collector
+                    # runs, which let a 720p clip pile up hundreds of MB.
+                    orientation = _display_orientation(frame)
                 if frame.pts is not None and time_base is not None:
                     if start is None:
                         start = frame.pts
@@ -192,7 +206,8 @@ def iter_frames(path: str | Path, max_size: int | None = None) -> Iterator[Video
                 else:  # Raw streams without timestamps: step at the nominal rate.
                     time = Fraction(0) if previous_time is None else previous_time + fallback_step
                 previous_time = time
-                yield VideoFrame(image=_to_rgb(frame, max_size), index=index, time=time)
+                image = _orient(_to_rgb(frame, max_size), orientation)
+                yield VideoFrame(image=image, index=index, time=time)
         except av.FFmpegError as error:
             raise MediaError(f"cannot decode video {path}: {error}") from error
     finally:
@@ -200,6 +215,7 @@ def iter_frames(path: str | Path, max_size: int | None = None) -> Iterator[Video
 
 
 def _to_rgb(frame, max_size: int | None) -> np.ndarray:
+    """The frame as stored (not yet turned upright), scaled so max(H, W) <= max_size."""
     width, height = frame.width, frame.height
     scale = 1.0 if max_size is None else min(1.0, max_size / max(width, height))
     if scale < 1.0:
@@ -208,7 +224,7 @@ def _to_rgb(frame, max_size: int | None) -> np.ndarray:
         rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
     else:
         rgb = frame.reformat(format="rgb24")
-    return _orient(rgb.to_ndarray(), _display_orientation(frame))
+    return rgb.to_ndarray()
 
 
 def batched(iterable: Iterable[T], n: int) -> Iterator[list[T]]:
@@ -349,9 +365,6 @@ class VideoWriter:
         self._closed = True
         if self._container is not None:
             self._container.close()
-
-
-_MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
 
 
 def mux_audio(

@@ -119,7 +119,7 @@ class AudioEncoder(nn.Module):
             right = min(wave.shape[0], start + chunk + context)
             segment = wave[left:right]
             if segment.shape[0] < MIN_SAMPLES:  # a short tail: borrow audio from the left
-                left = max(0, right - MIN_SAMPLES)
+                left = max(0, (right - MIN_SAMPLES) // hop * hop)
                 segment = wave[left:right]
             hidden = self.backbone(segment[None]).last_hidden_state[0]
             skip = (start - left) // hop

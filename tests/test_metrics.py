@@ -11,10 +11,13 @@ import pytest
 from fgemotalk_cli.errors import InputError, WeightsError
 from fgemotalk_cli.metrics import (
     _ALEX_CONVS,
-    LEFT_EYE_OUTER,
-    RIGHT_EYE_OUTER,
+    LEFT_EYE_CORNERS,
+    RIGHT_EYE_CORNERS,
     Lpips,
+    expression_distance,
+    expression_shape,
     landmark_jitter,
+    pose_distance_degrees,
     psnr,
     ssim,
 )
@@ -78,9 +81,10 @@ def test_shape_mismatch_and_bad_mode_are_input_errors(face_like) -> None:
 
 
 def _track(offsets: np.ndarray) -> list[np.ndarray]:
-    """Frames of 478 points (eyes 100 px apart) shifted by one offset per frame."""
+    """Frames of 478 points (eye centres 100 px apart) shifted by one offset per frame."""
     points = np.zeros((478, 3))
-    points[RIGHT_EYE_OUTER, 0], points[LEFT_EYE_OUTER, 0] = 0.0, 100.0
+    points[list(RIGHT_EYE_CORNERS), 0] = (-20.0, 20.0)
+    points[list(LEFT_EYE_CORNERS), 0] = (120.0, 80.0)
     return [points + np.array([dx, 0.0, 0.0]) for dx in offsets]
 
 
@@ -154,3 +158,33 @@ def test_lpips_backbone_without_heads_needs_the_lpips_package(tmp_path: Path,
                         lambda name, *a: None if name == "lpips" else real_find_spec(name, *a))
     with pytest.raises(WeightsError, match="linear layers"):
         Lpips.load(path)
+
+
+def _posed(shape: np.ndarray, yaw: float, pitch: float, roll: float):
+    """A face mesh in pixels: ``shape`` (canonical units) turned, scaled and placed."""
+    from fgemotalk_cli.faces import FaceLandmarks, estimate_head_pose, rotation_from_angles
+
+    rotation = rotation_from_angles(yaw, pitch, roll)
+    points = (90.0 * shape @ rotation.T + [256.0, 240.0, 15.0]).astype(np.float32)
+    landmarks = FaceLandmarks(points, (512, 512))
+    return landmarks, estimate_head_pose(landmarks)
+
+
+def test_apd_and_aed_substitutes_separate_pose_from_expression() -> None:
+    from fgemotalk_cli.faces import canonical_face_mesh
+
+    neutral = canonical_face_mesh().astype(np.float64)
+    smiling = neutral.copy()
+    smiling[[61, 291], 1] -= 0.1  # lip corners up by a tenth of the inter-ocular distance
+    frontal, frontal_pose = _posed(neutral, 0.0, 0.0, 0.0)
+    turned, turned_pose = _posed(neutral, 12.0, -6.0, 3.0)
+    smile, smile_pose = _posed(smiling, 12.0, -6.0, 3.0)
+
+    assert pose_distance_degrees(frontal_pose, turned_pose) == pytest.approx(7.0, abs=0.01)
+    same_face = expression_distance(expression_shape(frontal, frontal_pose),
+                                    expression_shape(turned, turned_pose))
+    assert same_face == pytest.approx(0.0, abs=1e-4)
+    # Two of 478 points moved by 0.1: the mean distance is about 0.2 / 478.
+    changed = expression_distance(expression_shape(frontal, frontal_pose),
+                                  expression_shape(smile, smile_pose))
+    assert changed == pytest.approx(0.2 / 478, rel=0.01)

@@ -33,13 +33,13 @@ from fgemotalk_cli.video import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def reencode(source: Path, output: Path, max_size: int = 256) -> int:
+def reencode(source: Path, output: Path, max_size: int = 256, preset: str = "ultrafast") -> int:
     """Decode ``source``, encode it small, mux its own audio; returns the frames written."""
     info = probe_video(source)
     with atomic_output(output, overwrite=False) as final_temp:
         video_only = final_temp.with_name(f".{output.stem}.video.mp4")
         try:
-            with VideoWriter(video_only, info.fps, crf=30, preset="ultrafast") as writer:
+            with VideoWriter(video_only, info.fps, crf=30, preset=preset) as writer:
                 for frame in iter_frames(source, max_size=max_size):
                     writer.write(frame.image)
             mux_audio(video_only, source, final_temp)
@@ -221,13 +221,33 @@ def test_audio_stays_in_sync_through_reencode(tmp_path: Path) -> None:
     source = tmp_path / "flash.mp4"
     mux_audio(silent, wav, source)
     output = tmp_path / "flash_out.mp4"
-    reencode(source, output)
+    reencode(source, output, preset="medium")  # the default: B-frames, negative dts
     brightness = [frame.image.mean() for frame in iter_frames(output)]
     flash_seconds = int(np.argmax(brightness)) / fps
     with av.open(str(output)) as container:
         decoded = np.concatenate([frame.to_ndarray()[0] for frame in container.decode(audio=0)])
     onset_seconds = int(np.argmax(np.abs(decoded) > 0.1)) / rate
     assert abs(onset_seconds - flash_seconds) <= 1 / fps
+    assert_audio_matches_video(read_streams(output), Fraction(fps), "flash")
+
+
+@pytest.mark.parametrize(("offset", "onset"), [(0.4, 0.6), (-0.4, 1.4)])
+def test_audio_offset_skips_or_delays_the_source(
+    tmp_path: Path, offset: float, onset: float
+) -> None:
+    rate = 16000
+    samples = np.zeros(2 * rate, np.float32)
+    samples[rate : rate + 800] = 0.5  # a click at 1.0 s
+    wav = tmp_path / "click.wav"
+    soundfile.write(wav, samples, rate)
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, 50)
+    output = tmp_path / "shifted.mp4"
+    result = mux_audio(clip, wav, output, audio_offset_seconds=offset)
+    assert result.audio_padded_seconds == pytest.approx(abs(offset), abs=1e-3)
+    with av.open(str(output)) as container:
+        decoded = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+    assert int(np.argmax(np.abs(decoded) > 0.1)) / rate == pytest.approx(onset, abs=0.01)
 
 
 def test_variable_frame_rate_is_timed_and_resampled(tmp_path: Path) -> None:
@@ -312,7 +332,7 @@ def test_batched() -> None:
 
 MEMORY_PROBE = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from pathlib import Path
     from fgemotalk_cli.video import VideoWriter, iter_frames, mux_audio, probe_video
     source, work = Path(sys.argv[1]), Path(sys.argv[2])
@@ -321,7 +341,9 @@ MEMORY_PROBE = textwrap.dedent(
         for frame in iter_frames(source):
             writer.write(frame.image)
     mux_audio(work / "video.mp4", source, work / "out.mp4")
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    # VmHWM is this process's own peak; ru_maxrss would include pytest's, inherited at fork.
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    print(status["VmHWM"].split()[0])  # KiB
     """
 )
 

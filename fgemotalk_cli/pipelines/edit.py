@@ -39,13 +39,13 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                    options: RunOptions) -> RunStats:
     """Edit every frame; a frame without a face is passed through unchanged and counted."""
     from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.video import iter_frames, probe_video
+    from fgemotalk_cli.video import iter_frames, probe_video, resample_frames
 
     info = probe_video(input_path)
     with EncodedOutput(output, options, info.fps, audio_source=input_path) as encoded:
         engine = load_engine(options)
         stats = RunStats(engine=engine.name, fps=info.fps)
-        frames = iter_frames(input_path)
+        frames = resample_frames(iter_frames(input_path), info.fps, info.duration_seconds)
         with FaceMeshDetector(video_mode=True) as detector, \
                 encoded.progress("edit-au", info.frame_count) as progress:
             while batch := list(islice(frames, options.batch_size)):

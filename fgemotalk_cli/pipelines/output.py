@@ -74,7 +74,9 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
                  trace: TracebackType | None) -> bool | None:
         try:
             if self._writer is not None:
-                self._writer.close()
+                # The writer's own exit abandons the file on an error instead of flushing it,
+                # so its "no frames" complaint cannot hide the error already on its way out.
+                self._writer.__exit__(kind, error, trace)
         finally:
             if self._video_only is not None:
                 self._video_only.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.common import RunStats, fit_within, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
+
+if TYPE_CHECKING:
+    from fgemotalk_cli.video import VideoInfo
 
 # One Euro filter settings for landmark tracks, in face-normalised units per second: strong
 # smoothing when still (no jitter), little lag when the head moves fast.
@@ -32,7 +36,7 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
         state = engine.prepare(source.image, source.landmarks)
         stats = RunStats(engine=engine.name, fps=info.fps)
         engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
-        samples = _tracked_driver(driver_path, stats, info.frame_count)
+        samples = _tracked_driver(driver_path, stats, info)
         height = source.image.shape[0]
         with encoded.progress("reenact", info.frame_count) as progress:
             while batch := list(islice(samples, options.batch_size)):
@@ -72,18 +76,19 @@ def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
     return DriverSample(image, faces[0], frame.time_seconds)
 
 
-def _tracked_driver(driver_path: Path, stats: RunStats,
-                    expected_frames: int | None) -> Iterator[DriverSample]:
+def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iterator[DriverSample]:
     """Driver frames with smoothed landmarks; frames without a face carry the last track."""
     from fgemotalk_cli.faces import FaceLandmarks, FaceMeshDetector
     from fgemotalk_cli.smoothing import OneEuroFilter
-    from fgemotalk_cli.video import iter_frames
+    from fgemotalk_cli.video import iter_frames, resample_frames
 
     smoother: OneEuroFilter | None = None
     last: FaceLandmarks | None = None
     pending_without_face: list = []
     with FaceMeshDetector(video_mode=True) as detector:
-        for frame in iter_frames(driver_path):
+        # Variable frame rate drivers become a constant-rate stream by their timestamps.
+        frames = resample_frames(iter_frames(driver_path), info.fps, info.duration_seconds)
+        for frame in frames:
             image = fit_within(frame.image, 1024)
             faces = detector.detect(image)
             if not faces:

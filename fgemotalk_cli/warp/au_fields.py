@@ -24,7 +24,7 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              upper lip up 0.04, inner brows down 0.04, cheeks up 0.02
 10    upper lip raiser       upper lip up 0.09 (peaks between centre and corners), spread to
                              the nose base; nasolabial skin up 0.03
-12    lip corner puller      corners up 0.10, out 0.10, back 0.05; lips follow by distance
+12    lip corner puller      corners up 0.13, out 0.09, back 0.05; lips follow by distance
                              from the centre, skin by distance from the corner; cheeks up 0.04
 15    lip corner depressor   corners down 0.085, out 0.02, same spread as 12
 17    chin raiser            chin boss up 0.06 and forward 0.03; lower lip up 0.05 and
@@ -34,8 +34,9 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
 23    lip tightener          both vermilions narrowed by 40 % towards the mouth line;
                              corners 0.02 medial
 25    lips part              lower lip down 0.07, upper lip up 0.02 (most in the middle)
-26    jaw drop               lower face rotated 17 degrees about the jaw hinge (0.45 IOD
-                             below the nasion line, 1.4 IOD deep): chin down about 0.4
+26    jaw drop               lower face rotated 15 degrees about the jaw hinge (0.35 IOD
+                             below the eyes, 1.4 IOD deep): chin down about 0.35; the lower
+                             lip rides fully on the jaw in the middle, half at the corners
 43    eyes closed            upper lid margin pulled onto the lower lid (which rises 15 % of
                              the opening); lid skin follows up to the brow
 45    blink                  as 43
@@ -62,7 +63,7 @@ import numpy as np
 from fgemotalk_cli.warp import layout as L
 from fgemotalk_cli.warp.regions import EyeRegion, FaceRegions
 
-JAW_MAX_RADIANS = float(np.deg2rad(17.0))
+JAW_MAX_RADIANS = float(np.deg2rad(15.0))
 
 
 def _vec(x: float = 0.0, y: float = 0.0, z: float = 0.0) -> np.ndarray:
@@ -181,7 +182,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     for wing in (98, 327):
         f[10] += _gauss(face, face[wing] + _vec(0, 0.1), 0.15, 0.12)[:, None] * _vec(0, -0.03)
 
-    f[12] = _corner_field(r, _vec(0.10, -0.10, 0.05))
+    f[12] = _corner_field(r, _vec(0.09, -0.13, 0.05))
     for side, corner in ((-1, 61), (1, 291)):
         cheek = _gauss(face, face[corner] + _vec(0.1 * side, -0.3), 0.2, 0.2)
         f[12] += cheek[:, None] * _vec(0.01 * side, -0.04)

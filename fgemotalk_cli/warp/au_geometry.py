@@ -20,7 +20,7 @@ import numpy as np
 from fgemotalk_cli.errors import AUError
 from fgemotalk_cli.warp import layout as L
 from fgemotalk_cli.warp.au_fields import JAW_MAX_RADIANS, au_fields, jaw_field, speech_fields
-from fgemotalk_cli.warp.regions import FaceRegions
+from fgemotalk_cli.warp.regions import EyeRegion, FaceRegions
 
 SUPPORTED_WARP_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 17, 20, 23, 25, 26, 43, 45)
 MAX_INTENSITY = 5.0
@@ -88,6 +88,7 @@ class AUGeometry:
         magnitudes += [np.linalg.norm(f, axis=1) for f in self.speech_fields.values()]
         # The largest move any single control makes at each point: sums beyond it saturate.
         self.knee = np.maximum(np.max(magnitudes, axis=0), 1e-4)
+        self.visible_iris = tuple(_visible_iris(face, eye) for eye in self.regions.eyes)
 
     @classmethod
     def from_landmarks(cls, landmarks: object) -> AUGeometry:
@@ -123,7 +124,7 @@ class AUGeometry:
             positions = self._pull_lips(positions, mouth.closure, meet=0.5, gap=0.0)
         if mouth.lip_to_teeth > 0:
             positions = self._pull_lips(positions, mouth.lip_to_teeth, meet=0.0, gap=_TEETH_SHOW)
-        return _uncross(positions) - base
+        return self._keep_order(_uncross(positions)) - base
 
     def displacements(self, au_intensities: Mapping[int, float],
                       mouth: MouthShape | None = None,
@@ -138,6 +139,22 @@ class AUGeometry:
         frame = frame or self.frame
         return frame.to_image(self.face + self.offsets(au_intensities, mouth))[:, :2]
 
+    def _keep_order(self, positions: np.ndarray) -> np.ndarray:
+        """Iris points seen between the lids in the source stay between them, so a closing
+        lid folds the eye opening away instead of leaving a sliver of white below it."""
+        out = positions.copy()
+        for eye, iris in zip(self.regions.eyes, self.visible_iris):
+            if not iris:
+                continue
+            upper, lower = list(eye.upper_lid), list(eye.lower_lid)
+            u = out[iris, 0]
+            top = L.polyline_at(out[upper, 0], out[upper, 1], u)
+            bottom = L.polyline_at(out[lower, 0], out[lower, 1], u)
+            margin = 0.1 * np.maximum(bottom - top, 0.0)
+            out[iris, 1] = np.clip(out[iris, 1], top + margin, np.maximum(bottom - margin,
+                                                                          top + margin))
+        return out
+
     def _close_eyes(self, positions: np.ndarray, closed: float) -> np.ndarray:
         """Upper lid margins onto the (slightly rising) lower lids; lid skin follows."""
         out = positions.copy()
@@ -145,7 +162,7 @@ class AUGeometry:
         for eye in self.regions.eyes:
             upper, lower = list(eye.upper_lid), list(eye.lower_lid)
             meet = positions[lower] + _LOWER_LID_SHARE * (positions[upper] - positions[lower])
-            out += _spread(u, upper, closed * (meet - positions[upper]), eye.upper_zone)
+            out += _spread(u, upper, closed * (meet - positions[upper]), eye.closure_zone)
             out += _spread(u, lower, closed * (meet - positions[lower]), eye.lower_zone)
         return out
 
@@ -168,6 +185,16 @@ class AUGeometry:
                            mouth.upper_zone)
         return out + _spread(u, lower, amount * (target_lower - positions[lower]),
                              mouth.lower_zone)
+
+
+def _visible_iris(face: np.ndarray, eye: EyeRegion) -> list[int]:
+    iris = L.RIGHT_IRIS if eye.side < 0 else L.LEFT_IRIS
+    upper, lower = list(eye.upper_lid), list(eye.lower_lid)
+    u, v = face[list(iris), 0], face[list(iris), 1]
+    top = L.polyline_at(face[upper, 0], face[upper, 1], u)
+    bottom = L.polyline_at(face[lower, 0], face[lower, 1], u)
+    share = (v - top) / np.maximum(bottom - top, 1e-6)
+    return [i for i, s in zip(iris, share) if 0.12 < s < 0.88]
 
 
 def _spread(u: np.ndarray, handles: list[int], handle_moves: np.ndarray,

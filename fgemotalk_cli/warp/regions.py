@@ -24,6 +24,7 @@ class EyeRegion:
     upper_lid: tuple[int, ...]  # outer corner, margin points, inner corner
     lower_lid: tuple[int, ...]
     upper_zone: np.ndarray  # (478,) 1 on the upper margin, fading up to the brow
+    closure_zone: np.ndarray  # (478,) like upper_zone, but the lid skin travels further
     lower_zone: np.ndarray  # (478,) 1 on the lower margin, fading down the cheek
     lid_profile: np.ndarray  # (478,) 0 at the corners, 1 mid-lid (by u)
     crows_feet: np.ndarray  # (478,) skin lateral to the outer corner
@@ -91,10 +92,15 @@ def _eye_region(face: np.ndarray, side: int, corners: tuple[int, int], upper: tu
     upper_zone = np.where(t_up >= -0.02, (1.0 - np.clip(t_up / 0.85, 0.0, 1.0)) ** 1.5, 0.0)
     below = v - v_lower
     lower_zone = np.where(below >= -0.02, (1.0 - np.clip(below / 0.3, 0.0, 1.0)) ** 1.5, 0.0)
+    # A closing lid carries the skin below the crease almost rigidly and stretches the skin
+    # above it: the closed lid then shows lid skin, not stretched lashes.
+    closure_zone = np.where(t_up >= -0.02, 1.0 - L.smoothstep(0.3, 0.9, t_up), 0.0)
+    closure_zone = closure_zone * column * on_side
     upper_zone = upper_zone * column * on_side
     lower_zone = lower_zone * column * on_side
     for index in upper_lid:
-        upper_zone[index] = 1.0 if index not in corners else upper_zone[index]
+        if index not in corners:
+            upper_zone[index] = closure_zone[index] = 1.0
     for index in lower_lid:
         lower_zone[index] = 1.0 if index not in corners else lower_zone[index]
 
@@ -116,7 +122,7 @@ def _eye_region(face: np.ndarray, side: int, corners: tuple[int, int], upper: tu
     crows_feet = (L.smoothstep(-0.05, 0.05, out_dist) * (1.0 - L.smoothstep(0.05, 0.3, out_dist))
                   * (1.0 - L.smoothstep(0.08, 0.3, np.abs(v - eye_v))))
     return EyeRegion(side=side, upper_lid=upper_lid, lower_lid=lower_lid,
-                     upper_zone=upper_zone, lower_zone=lower_zone, lid_profile=lid_profile,
+                     upper_zone=upper_zone, closure_zone=closure_zone, lower_zone=lower_zone, lid_profile=lid_profile,
                      crows_feet=crows_feet, brow_gate=brow_gate, brow_position=brow_position)
 
 
@@ -148,17 +154,21 @@ def _mouth_region(face: np.ndarray) -> MouthRegion:
     vermilion_lower = np.clip((v - v_li) / lower_thickness, 0.0, 1.0) * ~upper_side
 
     # The mandible: everything under the mouth line, sharply split between the lips (the lower
-    # lip rides on the jaw, the upper lip does not) and softly in the cheeks beside the mouth.
-    sharp = (~upper_side).astype(np.float64)
-    soft = L.smoothstep(-0.1, 0.35, v - v_mid)
+    # lip rides on the jaw, the upper lip does not) and softly in the cheeks beside the mouth,
+    # where the skin stretches (half the jaw motion at the corners' height). Near the corners
+    # the lips stay together longer (an oval opening, not a box).
+    towards_corner = L.smoothstep(0.4, 1.0, np.abs(mouth_u)) ** 2
+    sharp = np.where(upper_side, 0.5 * towards_corner * upper_zone,
+                     1.0 - 0.5 * towards_corner * lower_zone)
+    soft = L.smoothstep(-0.35, 0.35, v - v_mid)
     blend = L.smoothstep(0.85, 1.3, np.abs(mouth_u))
     jaw = (1.0 - blend) * sharp + blend * soft
     for index in L.UPPER_INNER_LIP[1:-1] + L.UPPER_OUTER_LIP[1:-1]:
-        jaw[index], lower_zone[index] = 0.0, 0.0
-        upper_zone[index] = 1.0
+        jaw[index] = 0.5 * towards_corner[index]
+        lower_zone[index], upper_zone[index] = 0.0, 1.0
     for index in L.LOWER_INNER_LIP[1:-1] + L.LOWER_OUTER_LIP[1:-1]:
-        jaw[index], upper_zone[index] = 1.0, 0.0
-        lower_zone[index] = 1.0
+        jaw[index] = 1.0 - 0.5 * towards_corner[index]
+        upper_zone[index], lower_zone[index] = 0.0, 1.0
     for index in L.MOUTH_CORNERS:
         jaw[index] = 0.5
         upper_zone[index] = lower_zone[index] = 1.0
