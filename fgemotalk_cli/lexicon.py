@@ -21,6 +21,7 @@ _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 
 # Longest graphemes first: the rules are tried in this order at each position.
+# fmt: off
 _LETTER_SOUNDS: tuple[tuple[str, str], ...] = (
     ("ough", "AO"), ("augh", "AO"), ("eigh", "EY"), ("tch", "CH"), ("igh", "AY"),
     ("sch", "S K"), ("th", "TH"), ("sh", "SH"), ("ch", "CH"), ("ph", "F"), ("wh", "W"),
@@ -34,6 +35,7 @@ _LETTER_SOUNDS: tuple[tuple[str, str], ...] = (
     ("o", "AA"), ("p", "P"), ("q", "K"), ("r", "R"), ("s", "S"), ("t", "T"), ("u", "AH"),
     ("v", "V"), ("w", "W"), ("x", "K S"), ("y", "IY"), ("z", "Z"),
 )
+# fmt: on
 _VOWEL_LETTERS = set("aeiouy")
 
 
@@ -94,7 +96,7 @@ def transcript_words(text: str) -> list[str]:
 def letter_to_sound(word: str) -> str:
     """A rough ARPAbet pronunciation (space separated, no stress marks) from spelling."""
     letters = re.sub(r"[^a-z]", "", word.lower())
-    # A final silent e after a consonant ("make", "pie" is handled by "ie").
+    # A final e after a consonant is silent ("make", "bike").
     if len(letters) > 3 and letters.endswith("e") and letters[-2] not in _VOWEL_LETTERS:
         letters = letters[:-1]
     # Doubled consonants sound once ("apple" -> one P).

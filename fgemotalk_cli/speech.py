@@ -23,6 +23,7 @@ from fgemotalk_cli.phonemes import (
     SAMPLE_RATE_HZ,
     PhoneSegment,
     decode_phonemes,
+    frame_rms,
     phoneme_timeline,
 )
 from fgemotalk_cli.visemes import (
@@ -200,8 +201,7 @@ def _analyse(wave16k: np.ndarray) -> _Analysis:
     jaw_band_db = 10 * np.log10(powers[0] + 1e-12)
     tilt_db = 10 * np.log10((powers[2] + 1e-10) / (powers[1] + 1e-10))
     n = len(jaw_band_db)
-    frames = wave16k[: n * _HOP].reshape(n, _HOP)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    rms = frame_rms(wave16k).astype(np.float64)
     level_db = float(np.percentile(jaw_band_db, 95)) if n else -120.0
     floor_db = float(np.percentile(jaw_band_db, 10)) if n else -120.0
     threshold_db = max(

@@ -77,8 +77,8 @@ class SphinxSession:
         return [
             PhoneSegment(
                 _phone_name(segment.word),
-                (start + segment.start_frame) / FRAMES_PER_SECOND,
-                (start + segment.end_frame + 1) / FRAMES_PER_SECOND,
+                _seconds(start + segment.start_frame),
+                _seconds(start + segment.end_frame + 1),
             )
             for segment in decoder.seg()
         ]
@@ -100,7 +100,7 @@ class SphinxSession:
                 continue  # a silent chunk; the gap is filled with silence later
             if next_word >= len(tokens):
                 warnings.append(
-                    f"speech after the last transcript word at {start / 100:.1f} s; "
+                    f"speech after the last transcript word at {_seconds(start):.1f} s; "
                     "phones there were recognised without the transcript"
                 )
                 phones += self.recognise(start, end)
@@ -112,8 +112,8 @@ class SphinxSession:
             aligned = self._align_chunk(start, end, tokens[next_word:max_end], min_end - next_word)
             if aligned is None:
                 warnings.append(
-                    f"could not align the transcript to {start / 100:.1f}-{end / 100:.1f} s; "
-                    "phones there were recognised without it"
+                    f"could not align the transcript to {_seconds(start):.1f}-"
+                    f"{_seconds(end):.1f} s; phones there were recognised without it"
                 )
                 phones += self.recognise(start, end)
                 next_word = min(max_end, max(expected_ends[index], next_word + 1))
@@ -139,43 +139,46 @@ class SphinxSession:
             names = self._grammar_names[kind]
             alignment = _align_with_grammar(decoder, names, pcm, words, min_words)
             if alignment is not None:
-                break
-        else:
-            return None
+                return self._timeline(alignment, start)
+        return None
+
+    def _timeline(self, alignment: Any, start: int) -> tuple[list[PhoneSegment], list[WordSegment]]:
+        """Phones and words of a pocketsphinx Alignment of the chunk starting at ``start``."""
         phones: list[PhoneSegment] = []
-        aligned_words: list[WordSegment] = []
+        words: list[WordSegment] = []
         for word in alignment:
             name = word.name.split("(")[0]
-            frames = [
+            # [phone, start frame, end frame] lists, which _release_pauses edits.
+            entries = [
                 [_phone_name(p.name), start + p.start, start + p.start + p.duration] for p in word
             ]
-            if name in _NON_WORDS or name.startswith("[") or not frames:
-                phones += [PhoneSegment(SILENCE, a / 100, b / 100) for _, a, b in frames]
+            if name in _NON_WORDS or name.startswith("[") or not entries:
+                phones += [PhoneSegment(SILENCE, _seconds(a), _seconds(b)) for _, a, b in entries]
                 continue
-            self._release_pauses(frames)
-            phones += [PhoneSegment(phone, a / 100, b / 100) for phone, a, b in frames]
-            spoken = [entry for entry in frames if entry[0] != SILENCE] or frames
-            aligned_words.append(WordSegment(name, spoken[0][1] / 100, spoken[-1][2] / 100))
-        return phones, aligned_words
+            self._release_pauses(entries)
+            phones += [PhoneSegment(phone, _seconds(a), _seconds(b)) for phone, a, b in entries]
+            spoken = [entry for entry in entries if entry[0] != SILENCE] or entries
+            words.append(WordSegment(name, _seconds(spoken[0][1]), _seconds(spoken[-1][2])))
+        return phones, words
 
-    def _release_pauses(self, frames: list[list]) -> None:
+    def _release_pauses(self, entries: list[list]) -> None:
         """Give a pause swallowed by a word's first or last phone back to silence.
 
         The aligner often stretches a stop over the pause next to it ("mom, but": the B
         starts in the pause after the comma), since a closure sounds like silence. A quiet
         run longer than a closure can be is cut back to a closure's length. Edits
-        ``frames`` ([phone, start, end] in frames) in place, adding SIL entries.
+        ``entries`` in place, adding SIL entries.
         """
-        _, first, last = frames[0]
+        _, first, last = entries[0]
         quiet_until = self._quiet_run_end(first, last)
         if quiet_until is not None:
-            frames[0][1] = quiet_until - _CLOSURE_KEEP_FRAMES
-            frames.insert(0, [SILENCE, first, quiet_until - _CLOSURE_KEEP_FRAMES])
-        _, first, last = frames[-1]
+            entries[0][1] = quiet_until - _CLOSURE_KEEP_FRAMES
+            entries.insert(0, [SILENCE, first, quiet_until - _CLOSURE_KEEP_FRAMES])
+        _, first, last = entries[-1]
         quiet_from = self._quiet_run_end(last, first)
         if quiet_from is not None:
-            frames[-1][2] = quiet_from + _CLOSURE_KEEP_FRAMES
-            frames.append([SILENCE, quiet_from + _CLOSURE_KEEP_FRAMES, last])
+            entries[-1][2] = quiet_from + _CLOSURE_KEEP_FRAMES
+            entries.append([SILENCE, quiet_from + _CLOSURE_KEEP_FRAMES, last])
 
     def _quiet_run_end(self, edge: int, other_edge: int) -> int | None:
         """Far end of a pause-long quiet run at ``edge`` of the frames between the two edges.
@@ -205,6 +208,10 @@ class SphinxSession:
         share = np.cumsum(loud) / max(int(loud.sum()), 1)
         targets = share * phone_counts[-1]
         return [int(np.searchsorted(phone_counts, target - 1e-9)) + 1 for target in targets]
+
+
+def _seconds(frame: int) -> float:
+    return frame / FRAMES_PER_SECOND
 
 
 def _run_length(flags: np.ndarray) -> int:

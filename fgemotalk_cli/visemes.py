@@ -46,6 +46,7 @@ class Viseme:
     strengths: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
 
 
+# fmt: off
 #                         jaw   width  round  close  teeth
 VISEMES: dict[str, Viseme] = {
     "sil": Viseme((0.00, 0.00, 0.00, 1.00, 0.00)),
@@ -83,6 +84,7 @@ PHONE_VISEMES: dict[str, tuple[str, ...]] = {
     "AY": ("aa", "ih"), "AW": ("aa", "ou"), "OY": ("oh", "ih"), "EY": ("E", "ih"),
     "OW": ("oh", "ou"),
 }
+# fmt: on
 # Phones sharing a viseme but opening the jaw more or less than its target.
 _JAW_SCALE = {"AH": 0.7, "AE": 1.4, "IH": 1.3, "UH": 1.5}
 

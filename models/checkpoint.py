@@ -158,8 +158,12 @@ def _read(path: str | Path, mmap: bool = False) -> tuple[Path, dict[str, Any]]:
         raise CheckpointError(f"checkpoint {path} is empty (an interrupted copy or save?)")
     with open(path, "rb") as handle:
         magic = handle.read(4)
-    # torch.save writes a zip archive; very old PyTorch files are raw pickles (0x80 first).
-    if magic != b"PK\x03\x04" and magic[:1] != b"\x80":
+    # torch.save writes a zip archive; PyTorch < 1.6 wrote a raw pickle (0x80 first).
+    if magic[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path} is not an fgemotalk checkpoint: it is in PyTorch's legacy (pre-1.6) format"
+        )
+    if magic != b"PK\x03\x04":
         raise CheckpointError(
             f"{path} is not a PyTorch checkpoint file (an image, video or text file?)"
         )

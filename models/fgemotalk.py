@@ -23,7 +23,7 @@ from models.au_encoder import AUEncoder
 from models.audio_encoder import AudioEncoder
 from models.config import AudioConfig, ModelConfig
 from models.dictionary import MotionDictionary
-from models.encoder import Encoder
+from models.encoder import Encoder, EncoderOutput
 from models.extractors import AppearanceExtractor, ExpressionExtractor, PoseExtractor
 from models.generator import Generator
 
@@ -235,22 +235,24 @@ class FGEmoTalk(nn.Module):
         """
         batch = source.shape[0]
         encoded = self.encoder(torch.cat((source, driving)))
-        latent_source, latent_driving = encoded.latent.split(batch)
-        features = tuple(level[:batch] for level in encoded.features)
-        source_encoded = type(encoded)(latent_source, features, encoded.map_4x4[:batch])
+        source_encoded = EncoderOutput(
+            latent=encoded.latent[:batch],
+            features=tuple(level[:batch] for level in encoded.features),
+            map_4x4=encoded.map_4x4[:batch],
+        )
         appearance = self.appearance_extractor(source_encoded)
-        pose = self.pose_extractor(encoded.latent)
-        expression = self.expression_extractor(encoded.latent)
-        pose_source, pose_driving = pose.split(batch)
-        expression_source, expression_driving = expression.split(batch)
+        pose_source, pose_driving = self.pose_extractor(encoded.latent).split(batch)
+        expression_source, expression_driving = self.expression_extractor(
+            encoded.latent).split(batch)
 
-        zeros_pose, zeros_expression = torch.zeros_like(pose_driving), torch.zeros_like(
+        no_pose, no_expression = torch.zeros_like(pose_driving), torch.zeros_like(
             expression_driving)
-        expressions = torch.cat((expression_driving, zeros_expression, expression_driving,
-                                 zeros_expression, expression_source))
-        poses = torch.cat((pose_driving, zeros_pose, zeros_pose, pose_driving, pose_source))
+        # Order: S', S_app, S_exp, S_pose, S_rec.
+        expressions = torch.cat((expression_driving, no_expression, expression_driving,
+                                 no_expression, expression_source))
+        poses = torch.cat((pose_driving, no_pose, no_pose, pose_driving, pose_source))
         latents = appearance.repeat(5, 1) + self.dictionary(expressions, poses)
-        repeated_features = [level.repeat(5, 1, 1, 1) for level in features]
+        repeated_features = [level.repeat(5, 1, 1, 1) for level in source_encoded.features]
         images = self.generator(repeated_features, latents).split(batch)
         return TrainingImages(*images)
 

@@ -59,10 +59,14 @@ def test_a_clip_against_itself_is_perfect(blink_clip: Path, first_frame: Path) -
     assert any("--lpips-weights" in note for note in summary["notes"])
 
 
-def test_different_clips_score_worse(driving_clips, blink_clip: Path) -> None:
+def test_different_clips_score_worse(driving_clips, blink_clip: Path, tmp_path: Path) -> None:
+    from tests.test_metrics import _random_alexnet
+
     other = _clip(driving_clips, "liveportrait_d2.mp4")
-    report = evaluate_video(blink_clip, reference=other, max_frames=6)
+    weights = _random_alexnet(tmp_path / "alex.pth", lpips_keys=True)
+    report = evaluate_video(blink_clip, reference=other, lpips_weights=weights, max_frames=6)
     assert report.frames == report.frames_compared == 6
+    assert report.lpips is not None and report.lpips > 0
     assert report.psnr_db is not None and 5 < report.psnr_db < 35
     assert report.ssim is not None and report.ssim < 0.9
     assert report.apd_degrees is not None and report.apd_degrees > 0

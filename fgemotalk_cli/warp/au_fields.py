@@ -77,12 +77,14 @@ def _gauss(face: np.ndarray, centre: np.ndarray, sigma_u: float, sigma_v: float)
 
 
 def _medial(face: np.ndarray, side: int) -> np.ndarray:
-    """Per-point unit vector towards the midline (flips sign across it smoothly)."""
+    """Unit vectors towards the midline for points on ``side`` (-1 right, +1 left)."""
     return np.stack([-side * np.ones(len(face)), np.zeros(len(face)), np.zeros(len(face))], 1)
 
 
 def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
                 shape: str) -> np.ndarray:
+    """Brows moved up by ``inner_up`` .. ``outer_up`` (negative: down) and ``medial`` towards
+    the midline, over the part of the brow ``shape`` names (inner, outer or all)."""
     field = np.zeros_like(r.face)
     u = r.face[:, 0]
     for eye in r.eyes:
@@ -145,8 +147,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f: dict[int, np.ndarray] = {}
     f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
     f[2] = _brow_field(r, 0.0, 0.15, -0.01, "outer")
-    f[4] = -_brow_field(r, 0.10, 0.05, 0.07, "all")
-    f[4][:, 0] *= -1  # lowering flips y only; the medial pull keeps its direction
+    f[4] = _brow_field(r, -0.10, -0.05, 0.07, "all")
 
     f[5] = sum((_lid_field(e, -0.085, 0.01) for e in r.eyes), zero.copy())
     f[6] = sum((_lid_field(e, 0.0, -0.04) for e in r.eyes), zero.copy())
@@ -214,7 +215,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
 
 def speech_fields(r: FaceRegions) -> dict[str, np.ndarray]:
     """Linear parts of the speech controls at full strength (jaw and closures separately)."""
-    face, m = r.face, r.mouth
+    m = r.mouth
     lips = np.maximum(m.upper_zone, m.lower_zone)
     middle = np.cos(np.clip(m.mouth_u, -1, 1) * np.pi / 2)
     widen = _corner_field(r, _vec(0.08, -0.01, 0.0))

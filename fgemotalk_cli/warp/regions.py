@@ -122,8 +122,9 @@ def _eye_region(face: np.ndarray, side: int, corners: tuple[int, int], upper: tu
     crows_feet = (L.smoothstep(-0.05, 0.05, out_dist) * (1.0 - L.smoothstep(0.05, 0.3, out_dist))
                   * (1.0 - L.smoothstep(0.08, 0.3, np.abs(v - eye_v))))
     return EyeRegion(side=side, upper_lid=upper_lid, lower_lid=lower_lid,
-                     upper_zone=upper_zone, closure_zone=closure_zone, lower_zone=lower_zone, lid_profile=lid_profile,
-                     crows_feet=crows_feet, brow_gate=brow_gate, brow_position=brow_position)
+                     upper_zone=upper_zone, closure_zone=closure_zone, lower_zone=lower_zone,
+                     lid_profile=lid_profile, crows_feet=crows_feet, brow_gate=brow_gate,
+                     brow_position=brow_position)
 
 
 def _mouth_region(face: np.ndarray) -> MouthRegion:

@@ -160,10 +160,21 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.nda
     return scale, rotation, mean_b - scale * mean_a @ rotation.T
 
 
-def backward_map(source: WarpSource, vertices: np.ndarray,
-                 ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]:
-    """The region the warp touches, (x0, y0, x1, y1), the source coordinates each of its
-    pixels samples ((h, w, 2) float32, for ``cv2.remap``) and the head mask ((h, w) 0..1)."""
+@dataclass(frozen=True)
+class BackwardMap:
+    """Where each output pixel samples the source, over the region the warp touches."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the output image
+    coordinates: np.ndarray  # (h, w, 2) float32 source x, y (for cv2.remap)
+    mask: np.ndarray  # (h, w) uint8 head mask, 255 = fully warped
+    # Boxes (relative to ``box``) around the eyes and lips, sampled at twice the resolution:
+    # where lids and lips fold over their openings the map jumps, and supersampling turns
+    # the jump into an anti-aliased edge.
+    details: tuple[tuple[tuple[int, int, int, int], np.ndarray], ...]
+
+
+def backward_map(source: WarpSource, vertices: np.ndarray) -> BackwardMap:
+    """The backward map for the warp vertices ``vertices`` (see :func:`target_vertices`)."""
     import cv2
 
     step = source.map_step
@@ -196,13 +207,16 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     full_map = cv2.resize(coarse, size, interpolation=cv2.INTER_LINEAR)[:h, :w]
     full_mask = cv2.resize(mask, (mx * mask_step, my * mask_step),
                            interpolation=cv2.INTER_LINEAR)[:h, :w]
-    if step > 1:
-        # Where eyelids and lips fold over their openings the map jumps; upsampled, the jump
-        # would sample the eye white or the lip seam in between, so redo those boxes exactly.
-        local = vertices - (x0, y0)
-        for contour in _DETAIL_CONTOURS:
-            _refine(full_map, local, source.triangles, affines, contour, (x0, y0), 2 * step)
-    return (int(x0), int(y0), int(x1), int(y1)), np.ascontiguousarray(full_map), full_mask
+    local = vertices - (x0, y0)
+    source_areas = _signed_areas(source.vertices[source.triangles])
+    target_areas = _signed_areas(vertices[source.triangles])
+    folded = target_areas * np.sign(source_areas) < 0.1 * np.abs(source_areas)
+    details = tuple(
+        detail for contour in _DETAIL_CONTOURS
+        if (detail := _supersampled(full_map, local, source.triangles, affines, folded,
+                                    contour, (x0, y0), 2 * step)) is not None)
+    return BackwardMap((int(x0), int(y0), int(x1), int(y1)), np.ascontiguousarray(full_map),
+                       full_mask, details)
 
 
 _DETAIL_CONTOURS = (
@@ -236,26 +250,40 @@ def _sample_map(grid: np.ndarray, triangles: np.ndarray, affines: np.ndarray,
     return out, covered
 
 
-def _refine(full_map: np.ndarray, local: np.ndarray, triangles: np.ndarray,
-            affines: np.ndarray, contour: tuple[int, ...], origin: tuple[int, int],
-            pad: int) -> None:
-    """Recompute ``full_map`` at every pixel of the box around ``contour`` (in place)."""
+def _signed_areas(corners: np.ndarray) -> np.ndarray:
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    return 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+
+
+def _supersampled(full_map: np.ndarray, local: np.ndarray, triangles: np.ndarray,
+                  affines: np.ndarray, folded: np.ndarray, contour: tuple[int, ...],
+                  origin: tuple[int, int], pad: int,
+                  ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The exact map at twice the resolution over the box around ``contour``, if a triangle
+    there folds over (collapses or flips): each output pixel j gets samples at j - 0.25 and
+    j + 0.25, which INTER_AREA halving averages. None where nothing folds."""
+    import cv2
+
     h, w = full_map.shape[:2]
     points = local[list(contour)]
     bx0, by0 = np.maximum(np.floor(points.min(0)).astype(int) - pad, 0)
     bx1, by1 = np.minimum(np.ceil(points.max(0)).astype(int) + pad + 1, (w, h))
     if bx1 - bx0 < 2 or by1 - by0 < 2:
-        return
+        return None
     corners = local[triangles]
-    near = ((corners[..., 0].max(1) >= bx0) & (corners[..., 0].min(1) <= bx1)
-            & (corners[..., 1].max(1) >= by0) & (corners[..., 1].min(1) <= by1))
-    if not near.any():
-        return
-    grid = local - (bx0, by0)
-    exact, covered = _sample_map(grid, triangles[near], affines[near], (by1 - by0, bx1 - bx0),
-                                 origin[0] + bx0, origin[1] + by0, 1.0)
-    box = full_map[by0:by1, bx0:bx1]
-    box[covered] = exact[covered]
+    near = ((corners[..., 0].max(1) >= bx0 - 1) & (corners[..., 0].min(1) <= bx1)
+            & (corners[..., 1].max(1) >= by0 - 1) & (corners[..., 1].min(1) <= by1))
+    if not folded[near].any():
+        return None
+    grid = (local - (bx0 - 0.25, by0 - 0.25)) / 0.5
+    shape = (2 * (by1 - by0), 2 * (bx1 - bx0))
+    exact, covered = _sample_map(grid, triangles[near], affines[near], shape,
+                                 origin[0] + bx0 - 0.25, origin[1] + by0 - 0.25, 0.5)
+    # Samples no nearby triangle covers take the upsampled coarse map.
+    fallback = cv2.resize(full_map[by0:by1, bx0:bx1], shape[::-1],
+                          interpolation=cv2.INTER_LINEAR)
+    fallback[covered] = exact[covered]
+    return (int(bx0), int(by0), int(bx1), int(by1)), fallback
 
 
 def _affines(target: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -290,12 +318,18 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
     vertices = target_vertices(source, target)
-    (x0, y0, x1, y1), sample_map, mask = backward_map(source, vertices)
-    warped = cv2.remap(source.image, sample_map, None, cv2.INTER_LINEAR,
+    warp_map = backward_map(source, vertices)
+    x0, y0, x1, y1 = warp_map.box
+    warped = cv2.remap(source.image, warp_map.coordinates, None, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)
+    for (bx0, by0, bx1, by1), coordinates in warp_map.details:
+        fine = cv2.remap(source.image, coordinates, None, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
+        warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
+                                              interpolation=cv2.INTER_AREA)
     fill_mouth(warped, (x0, y0), source, vertices[: L.ALL_POINTS], mouth_patch)
     output = source.image.copy()
-    weight = mask.astype(np.float32) * (1.0 / 255.0)
+    weight = warp_map.mask.astype(np.float32) * (1.0 / 255.0)
     output[y0:y1, x0:x1] = cv2.blendLinear(warped, source.image[y0:y1, x0:x1], weight,
                                            1.0 - weight)
     return output

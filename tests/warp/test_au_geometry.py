@@ -1,0 +1,113 @@
+"""The AU geometry model on real landmarks: responses, saturation, pose, closures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fgemotalk_cli.errors import AUError
+from fgemotalk_cli.faces import rotation_from_angles
+from fgemotalk_cli.warp import SUPPORTED_WARP_AUS, AUGeometry, MouthShape, intensity_response
+from fgemotalk_cli.warp import layout as L
+from fgemotalk_cli.warp.au_geometry import au_displacements
+
+pytestmark = pytest.mark.media
+
+
+@pytest.fixture(scope="module")
+def geometry(warp_cases) -> AUGeometry:
+    return warp_cases[0].source.geometry
+
+
+def _magnitude(offsets: np.ndarray) -> float:
+    return float(np.linalg.norm(offsets, axis=1).max())
+
+
+def test_intensity_response_is_monotonic_from_zero_to_one() -> None:
+    values = [intensity_response(i) for i in np.linspace(0, 5, 21)]
+    assert values[0] == 0.0 and values[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(values) > 0)
+
+
+@pytest.mark.parametrize("au", SUPPORTED_WARP_AUS)
+def test_each_au_moves_the_face_more_with_intensity(geometry: AUGeometry, au: int) -> None:
+    magnitudes = [_magnitude(geometry.offsets({au: i})) for i in range(6)]
+    assert magnitudes[0] == 0.0
+    assert np.all(np.diff(magnitudes) > 0), magnitudes
+    # Every field stays a facial movement, not a distortion: under 0.7 IOD anywhere.
+    assert 0.04 < magnitudes[-1] < 0.7
+
+
+def test_unknown_au_and_bad_intensity_are_errors(geometry: AUGeometry) -> None:
+    with pytest.raises(AUError, match="cannot drive AU 14"):
+        geometry.offsets({14: 2})
+    with pytest.raises(AUError, match="outside"):
+        geometry.offsets({12: 7})
+
+
+def test_combined_aus_saturate_softly(geometry: AUGeometry) -> None:
+    single = [geometry.offsets({au: 5}) for au in (12, 20, 15)]
+    combined = geometry.offsets({12: 5, 20: 5, 15: 5}) 
+    limit = 1.3 * geometry.knee + 1e-9
+    assert np.all(np.linalg.norm(combined, axis=1) <= limit)
+    # ...while still moving more than the strongest single AU somewhere.
+    assert _magnitude(combined) > max(_magnitude(s) for s in single) * 0.99
+
+
+def test_eye_closure_puts_upper_lids_on_lower_lids(geometry: AUGeometry) -> None:
+    for au in (43, 45):
+        face = geometry.face + geometry.offsets({au: 5})
+        for upper, lower in ((L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID),
+                             (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID)):
+            gap = face[list(lower), 1] - face[list(upper), 1]
+            assert np.abs(gap).max() < 1e-6
+    half = geometry.face + geometry.offsets({45: 2.5})
+    source_gap = geometry.face[list(L.RIGHT_LOWER_LID), 1] - geometry.face[list(L.RIGHT_UPPER_LID), 1]
+    half_gap = half[list(L.RIGHT_LOWER_LID), 1] - half[list(L.RIGHT_UPPER_LID), 1]
+    assert np.allclose(half_gap, 0.5 * source_gap, atol=0.01)
+
+
+def _inner_gap(face: np.ndarray) -> float:
+    return float(np.mean(face[list(L.LOWER_INNER_LIP[1:-1]), 1]
+                         - face[list(L.UPPER_INNER_LIP[1:-1]), 1]))
+
+
+def test_speech_mouth_controls(geometry: AUGeometry) -> None:
+    def shaped(**controls: float) -> np.ndarray:
+        return geometry.face + geometry.offsets({}, MouthShape(**controls))
+
+    base_gap = _inner_gap(geometry.face)
+    assert _inner_gap(shaped(jaw_open=0.5)) > base_gap + 0.1
+    assert _inner_gap(shaped(jaw_open=1.0)) > _inner_gap(shaped(jaw_open=0.5))
+    assert abs(_inner_gap(shaped(jaw_open=0.3, closure=1.0))) < 1e-6
+    assert _inner_gap(shaped(lip_to_teeth=1.0)) == pytest.approx(0.035, abs=0.01)
+
+    def width(face: np.ndarray) -> float:
+        return float(face[L.UPPER_OUTER_LIP[-1], 0] - face[L.UPPER_OUTER_LIP[0], 0])
+
+    source_width = width(geometry.face)
+    assert width(shaped(lip_width=1.0)) > source_width + 0.1
+    assert width(shaped(lip_width=-1.0)) < source_width - 0.1
+    assert width(shaped(rounding=1.0)) < source_width - 0.15
+    with pytest.raises(AUError, match="unknown mouth controls"):
+        MouthShape.from_mapping({"jaw": 1.0})
+
+
+def test_displacements_turn_with_roll_and_shrink_with_yaw(warp_cases) -> None:
+    points = np.asarray(warp_cases[0].landmarks.points, np.float64)
+    centre = points[:, :2].mean(axis=0)
+    upright = au_displacements(points, {1: 5})
+    angle = np.deg2rad(25.0)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    rolled = points.copy()
+    rolled[:, :2] = (points[:, :2] - centre) @ turn.T + centre
+    rolled_moves = au_displacements(rolled, {1: 5})
+    assert np.allclose(rolled_moves, upright @ turn.T, atol=0.05 * np.abs(upright).max())
+
+    geometry = AUGeometry.from_landmarks(points)
+    frame = geometry.frame
+    yawed = L.FaceFrame(frame.origin, frame.rotation @ rotation_from_angles(50, 0, 0),
+                        frame.iod_px)
+    sideways_frontal = np.abs(geometry.displacements({20: 5})[:, 0]).max()
+    sideways_yawed = np.abs(geometry.displacements({20: 5}, frame=yawed)[:, 0]).max()
+    assert sideways_yawed < 0.8 * sideways_frontal

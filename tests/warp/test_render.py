@@ -1,0 +1,129 @@
+"""The dense warp: identity, a still background, the mouth interior, closed eyes, speed."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.warp import MouthPatch, MouthShape
+from fgemotalk_cli.warp import layout as L
+from fgemotalk_cli.warp.mouth import INNER_CONTOUR
+
+pytestmark = pytest.mark.media
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _far_from_face(case, margin_iod: float = 1.3) -> np.ndarray:
+    """Pixels more than ``margin_iod`` inter-ocular distances outside the face oval."""
+    height, width = case.image.shape[:2]
+    oval = case.source.points[list(L.FACE_OVAL), :2].astype(np.float32)
+    inside = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(inside, [np.round(oval).astype(np.int32)], 1)
+    distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    return distance > margin_iod * case.source.geometry.frame.iod_px
+
+
+def test_target_equal_to_source_reproduces_the_image(warp_cases, warp_engine) -> None:
+    for case in warp_cases:
+        out = warp_engine.render(case.source, case.source.points[:, :2])
+        assert out.shape == case.image.shape and out.dtype == np.uint8
+        assert _psnr(out, case.image) > 35
+
+
+def test_background_stays_still(warp_cases, warp_engine) -> None:
+    for case in warp_cases:
+        far = _far_from_face(case)
+        assert far.sum() > 2000
+        edits = [warp_engine.edit(case.source, {12: 5, 26: 5, 1: 5}),
+                 warp_engine.edit(case.source, {}, head_degrees=(8.0, -5.0, 6.0))]
+        for out in edits:
+            assert np.array_equal(out[far], case.image[far])
+
+
+def test_wrong_inputs_are_errors(warp_cases, warp_engine) -> None:
+    case = warp_cases[0]
+    with pytest.raises(InputError, match="478"):
+        warp_engine.render(case.source, case.source.points[:468, :2])
+    with pytest.raises(InputError, match="RGB uint8"):
+        warp_engine.prepare(case.image.astype(np.float32), case.landmarks)
+
+
+def _inner_mouth_mask(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[list(INNER_CONTOUR), :2]).astype(np.int32)], 1)
+    return cv2.erode(mask, np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def test_jaw_drop_fills_a_dark_mouth_with_a_teeth_band(warp_cases, warp_engine,
+                                                        review_dir) -> None:
+    case = warp_cases[0]
+    target = warp_engine.target_from_controls(case.source, {26: 5})
+    out = warp_engine.render(case.source, target)
+    cv2.imwrite(str(review_dir / f"test_jaw_drop_{case.name}.png"), out[..., ::-1])
+    inside = _inner_mouth_mask(out.shape, target)
+    assert inside.sum() > 500
+    luma = out @ np.array([0.299, 0.587, 0.114])
+    skin_luma = float(case.source.mouth_style.skin @ [0.299, 0.587, 0.114])
+    mouth = luma[inside]
+    assert np.median(mouth) < 0.5 * skin_luma  # mostly a dark cavity...
+    assert np.percentile(mouth, 95) > 0.7 * skin_luma  # ...with bright teeth at the top
+
+
+def test_mouth_patch_supplies_the_interior(warp_cases, warp_engine, portraits) -> None:
+    from fgemotalk_cli.faces import detect_source_face
+    from fgemotalk_cli.images import load_image
+
+    case = warp_cases[0]
+    driver = load_image(next(p for p in portraits if p.name == "liveportrait_d19.jpg"))
+    patch = MouthPatch(driver, np.asarray(detect_source_face(driver).points))
+    assert patch.usable()
+    target = warp_engine.target_from_controls(case.source, {26: 5})
+    synthetic = warp_engine.render(case.source, target)
+    patched = warp_engine.render(case.source, target, patch)
+    inside = _inner_mouth_mask(synthetic.shape, target)
+    difference = np.abs(patched.astype(int) - synthetic.astype(int))
+    assert difference[inside].mean() > 10
+    assert np.array_equal(patched[~inside & _far_from_face(case, 0.5)],
+                          synthetic[~inside & _far_from_face(case, 0.5)])
+
+
+def test_closed_eyes_show_lid_skin_not_the_eye(warp_cases, warp_engine, review_dir) -> None:
+    for case in warp_cases:
+        out = warp_engine.edit(case.source, {43: 5})
+        cv2.imwrite(str(review_dir / f"test_eyes_closed_{case.name}.png"), out[..., ::-1])
+        skin = case.source.mouth_style.skin
+        for corners, upper, lower in ((L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID,
+                                       L.RIGHT_LOWER_LID),
+                                      (L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID)):
+            contour = [corners[0], *upper, corners[1], *reversed(lower)]
+            mask = np.zeros(out.shape[:2], np.uint8)
+            polygon = case.source.points[contour, :2]
+            cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+            opening = mask.astype(bool)
+            before = np.abs(case.image[opening].astype(float) - skin).mean()
+            after = np.abs(out[opening].astype(float) - skin).mean()
+            # Where the open eye was, the colour is now much nearer the face's skin.
+            assert after < 0.75 * before, (case.name, before, after)
+
+
+def test_render_speed_smoke(warp_cases, warp_engine) -> None:
+    """Not a timed assertion: prints milliseconds per frame for the log."""
+    case = warp_cases[0]
+    shapes = [MouthShape(jaw_open=j, lip_width=0.3 * np.sin(j * 7)) for j in
+              np.linspace(0.0, 0.6, 12)]
+    targets = [warp_engine.target_from_controls(case.source, {45: 2 * k % 5}, shape)
+               for k, shape in enumerate(shapes)]
+    start = time.perf_counter()
+    for target in targets:
+        warp_engine.render(case.source, target)
+    per_frame = (time.perf_counter() - start) / len(targets) * 1000
+    print(f"\nwarp render at {case.image.shape[1]}x{case.image.shape[0]}: {per_frame:.1f} ms/frame")
+    assert per_frame > 0
