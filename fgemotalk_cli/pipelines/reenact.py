@@ -7,8 +7,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fgemotalk_cli.aus import ExpressionControl
 from fgemotalk_cli.engines import DriverSample, load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
@@ -19,10 +17,6 @@ from fgemotalk_cli.pipelines.output import EncodedOutput
 if TYPE_CHECKING:
     from fgemotalk_cli.video import VideoInfo
 
-# One Euro filter settings for landmark tracks, in face-normalised units per second: strong
-# smoothing when still (no jitter), little lag when the head moves fast.
-SMOOTHING_MIN_CUTOFF = 1.5
-SMOOTHING_BETA = 0.4
 
 
 def run_reenact(source_path: Path, driver_path: Path, output: Path, control: ExpressionControl,
@@ -52,7 +46,7 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
     if stats.frames_without_face:
         stats.warnings.append(
             f"{stats.frames_without_face} of {stats.frames} driver frames had no face; "
-            "their motion was carried over from the nearest tracked frame"
+            "their motion was carried over from the last tracked frame"
         )
     return stats
 
@@ -77,14 +71,14 @@ def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
 
 
 def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iterator[DriverSample]:
-    """Driver frames with smoothed landmarks; frames without a face carry the last track."""
-    from fgemotalk_cli.faces import FaceLandmarks, FaceMeshDetector
-    from fgemotalk_cli.smoothing import OneEuroFilter
+    """Driver frames with their raw landmarks (None where no face was found, and counted).
+
+    Smoothing and carrying motion over frames without a face belong to the engine's motion
+    transfer, which knows what it filters (pose and expression, not raw points).
+    """
+    from fgemotalk_cli.faces import FaceMeshDetector
     from fgemotalk_cli.video import iter_frames, resample_frames
 
-    smoother: OneEuroFilter | None = None
-    last: FaceLandmarks | None = None
-    pending_without_face: list = []
     with FaceMeshDetector(video_mode=True) as detector:
         # Variable frame rate drivers become a constant-rate stream by their timestamps.
         frames = resample_frames(iter_frames(driver_path), info.fps, info.duration_seconds)
@@ -93,21 +87,4 @@ def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iter
             faces = detector.detect(image)
             if not faces:
                 stats.frames_without_face += 1
-                if last is None:
-                    # Nothing tracked yet: hold these until the first face appears.
-                    pending_without_face.append((image, frame.time_seconds))
-                    continue
-                yield DriverSample(image, last, frame.time_seconds)
-                continue
-            face = faces[0]
-            scale = max(face.interocular_distance(), 1.0)
-            if smoother is None:
-                smoother = OneEuroFilter(min_cutoff=SMOOTHING_MIN_CUTOFF, beta=SMOOTHING_BETA)
-            smoothed = smoother(face.points / scale, frame.time_seconds) * scale
-            last = FaceLandmarks(points=smoothed.astype(np.float32), image_size=face.image_size)
-            for held_image, held_time in pending_without_face:
-                yield DriverSample(held_image, last, held_time)
-            pending_without_face.clear()
-            yield DriverSample(image, last, frame.time_seconds)
-    if pending_without_face:
-        raise NoFaceError(f"no face found in any frame of the driving video {driver_path.name}")
+            yield DriverSample(image, faces[0] if faces else None, frame.time_seconds)

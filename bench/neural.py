@@ -1,0 +1,99 @@
+"""Neural engine speed and memory at 256 px on this CPU (random weights: speed does not care).
+
+Baseline, LIA's reference demo loop: every frame runs the whole network on (source, driving)
+at batch 1 under ``torch.no_grad`` - the source is encoded again for every frame.
+Ours: the source encoded once, driver frames in batches, ``torch.inference_mode``.
+Memory: peak RSS of our loop over a 60 s and a 10 s stream of frames (each in a fresh process).
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+
+FRAMES = 24
+BATCH = 8
+
+
+def _model():
+    import torch
+
+    from models.config import ModelConfig
+    from models.fgemotalk import FGEmoTalk
+
+    torch.manual_seed(0)
+    return FGEmoTalk(ModelConfig(size=256), load_pretrained_audio=False).eval()
+
+
+def lia_reference_loop(model, source, driving_frames) -> float:
+    import torch
+
+    started = time.perf_counter()
+    with torch.no_grad():
+        for frame in driving_frames:
+            state = model.encode_source(source)          # LIA recomputes the source per frame
+            motion = model.motion(frame)
+            model.render(state, motion.pose, motion.expression)
+    return time.perf_counter() - started
+
+
+def our_loop(model, source, driving_frames, batch: int) -> float:
+    import torch
+
+    started = time.perf_counter()
+    with torch.inference_mode():
+        state = model.encode_source(source)
+        reference = model.motion(driving_frames[0])
+        for start in range(0, len(driving_frames), batch):
+            driving = torch.cat(driving_frames[start:start + batch])
+            motion = model.relative_motion(model.motion(driving), reference, state)
+            model.render(state, motion.pose, motion.expression)
+    return time.perf_counter() - started
+
+
+def memory_child(frames: int) -> None:
+    """Stream `frames` random driver frames through our loop; print peak RSS in KiB."""
+    import torch
+
+    model = _model()
+    source = torch.rand(1, 3, 256, 256) * 2 - 1
+    with torch.inference_mode():
+        state = model.encode_source(source)
+        reference = model.motion(source)
+        for _ in range(0, frames, BATCH):
+            driving = torch.rand(BATCH, 3, 256, 256) * 2 - 1   # made per batch, like decoding
+            motion = model.relative_motion(model.motion(driving), reference, state)
+            model.render(state, motion.pose, motion.expression).numpy().copy()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def bench_neural(memory_seconds: tuple[int, int] = (10, 60), fps: int = 25) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(2)
+    model = _model()
+    source = torch.rand(1, 3, 256, 256) * 2 - 1
+    driving = [torch.rand(1, 3, 256, 256) * 2 - 1 for _ in range(FRAMES)]
+    our_loop(model, source, driving[:BATCH], BATCH)  # warm-up (allocator, kernels)
+    lia_seconds = lia_reference_loop(model, source, driving)
+    our_seconds = our_loop(model, source, driving, BATCH)
+    results = {
+        "neural_lia_loop_ms_per_frame": 1000 * lia_seconds / FRAMES,
+        "neural_ours_ms_per_frame": 1000 * our_seconds / FRAMES,
+        "neural_speedup_vs_lia_loop": lia_seconds / our_seconds,
+    }
+    peaks = {}
+    for seconds in memory_seconds:
+        done = subprocess.run(
+            [sys.executable, "-c",
+             f"import sys; sys.path.insert(0, '.'); from bench.neural import memory_child; "
+             f"memory_child({seconds * fps})"],
+            capture_output=True, text=True, check=True)
+        peaks[seconds] = int(done.stdout.strip().splitlines()[-1])
+    short, long = memory_seconds
+    results[f"neural_peak_rss_{short}s_mib"] = peaks[short] / 1024
+    results[f"neural_peak_rss_{long}s_mib"] = peaks[long] / 1024
+    results[f"neural_peak_rss_{long}s_vs_{short}s"] = peaks[long] / peaks[short]
+    return results

@@ -1,0 +1,214 @@
+"""Stages 2 and 3: an encoder learns the expression code of a frozen video network.
+
+Stage 2 [paper]: the AU encoder maps a labelled frame's AU intensities to a code that is
+supervised by E_exp(x_D) of that frame [ours: L1 (or MSE) distance].
+Stage 3 [paper]: the audio encoder maps the speech around a frame to a code aligned with
+E_exp(x_D) of that frame by InfoNCE [ours: symmetric, temperature 0.07, negatives = the
+other samples of the rank's batch]. Wav2Vec2 stays frozen; its features are computed once
+per clip through the inference path (``extract_features``) and cached in the run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fgemotalk_cli.errors import ConfigError
+from fgemotalk_cli.training.config import TrainConfig
+from fgemotalk_cli.training.data import AUFrameSampler, AudioFrameSampler, fixed_batch
+from fgemotalk_cli.training.distributed import Distributed, barrier, wrap
+from fgemotalk_cli.training.engine import StepResult
+from fgemotalk_cli.training.stages import StageBase, lazy_adam
+
+
+class FrozenTargetStage(StageBase):
+    """Shared by stages 2 and 3: everything frozen but one encoder; target E_exp(E(x))."""
+
+    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed,
+                 trainable: list[nn.Module], discriminator_state: dict | None) -> None:
+        super().__init__(config, model, dist)
+        model.requires_grad_(False)
+        for module in trainable:
+            module.requires_grad_(True)
+        self.trainable_parameters = [p for m in trainable for p in m.parameters()]
+        self.optimizer = lazy_adam(self.trainable_parameters, config, None)
+        self.scaler = self.new_scaler()
+        if discriminator_state is not None:
+            # Carried through unchanged so a later stage-1 fine-tune still has its critic.
+            from models.discriminator import Discriminator
+
+            self.discriminator = Discriminator(model.config, config.discriminator_stddev_group)
+            self.discriminator.load_state_dict(discriminator_state)
+
+    @torch.no_grad()
+    def target_codes(self, images: torch.Tensor) -> torch.Tensor:
+        """E_exp(x) of the frozen stage-1 network: the code the encoder must produce."""
+        with self.autocast():
+            return self.model.expression_extractor(self.model.encoder(images).latent).float()
+
+    def optimise(self, micro: list[dict[str, torch.Tensor]], wrapped: nn.Module,
+                 inputs_key: str, loss_fn) -> StepResult:
+        sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=self.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, batch in enumerate(micro):
+            target = self.target_codes(batch["image"])
+            with self.sync_context(wrapped, index == len(micro) - 1):
+                with self.autocast():
+                    codes = wrapped(batch[inputs_key])
+                loss = loss_fn(codes.float(), target)
+                self.backward(loss / len(micro), self.scaler)
+            sums["loss"] += loss.detach() / len(micro)
+        stepped = self.guarded_step(self.optimizer, self.trainable_parameters, self.scaler,
+                                    sums["loss"])
+        return StepResult({k: float(v) for k, v in sums.items()}, skipped=not stepped)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"optimizers": {"encoder": self.optimizer.state_dict()}}
+        if self.scaler is not None:
+            state["scalers"] = {"encoder": self.scaler.state_dict()}
+        return state
+
+    def load_state_dict(self, extra: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(extra["optimizers"]["encoder"])
+        if self.scaler is not None and "scalers" in extra:
+            self.scaler.load_state_dict(extra["scalers"]["encoder"])
+
+
+class Stage2Trainer(FrozenTargetStage):
+    """AU encoder on DISFA-format labels; the video network is frozen [paper]."""
+
+    name = "stage2"
+
+    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
+                 eval_clips, discriminator_state: dict | None = None) -> None:
+        super().__init__(config, model, dist, [model.au_encoder], discriminator_state)
+        self.au_encoder = wrap(model.au_encoder, dist)
+        self.sampler = AUFrameSampler(train_clips, model.au_list)
+        self.eval_data = {k: v.to(self.device) for k, v in fixed_batch(
+            AUFrameSampler(eval_clips, model.au_list), config.seed,
+            config.data.eval_samples).items()}
+
+    def distance(self, codes: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.config.loss.au_distance == "mse":
+            return F.mse_loss(codes, target)
+        return F.l1_loss(codes, target)
+
+    def train_step(self, micro: list[dict[str, torch.Tensor]], step: int) -> StepResult:
+        result = self.optimise(micro, self.au_encoder, "aus", self.distance)
+        self.dump_gradients(step, "au_encoder", list(self.model.au_encoder.named_parameters()))
+        return result
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        target = self.target_codes(self.eval_data["image"])
+        codes = self.model.au_encoder(self.eval_data["aus"]).float()
+        return {"heldout_au_loss": float(self.distance(codes, target)),
+                "heldout_au_cosine": float(F.cosine_similarity(codes, target, dim=1).mean())}
+
+
+class AudioWindowHead(nn.Module):
+    """The trainable part of the audio encoder, on cached feature windows (what DDP wraps)."""
+
+    def __init__(self, audio_encoder: nn.Module) -> None:
+        super().__init__()
+        self.audio_encoder = audio_encoder
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.audio_encoder.codes_from_windows(windows)
+
+
+class Stage3Trainer(FrozenTargetStage):
+    """Audio encoder by InfoNCE against the frozen E_exp(x_D) [paper]."""
+
+    name = "stage3"
+
+    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
+                 eval_clips, log, discriminator_state: dict | None = None) -> None:
+        audio = model.config.audio
+        if model.audio_encoder is None or audio is None:
+            raise ConfigError("stage 3 needs the model's audio encoder (set the audio section)")
+        if not audio.freeze_backbone:
+            raise ConfigError("stage 3 trains on cached features of a frozen Wav2Vec2: set "
+                              "audio.freeze_backbone: true")
+        encoder = model.audio_encoder.to(dist.device)
+        # The head only: Wav2Vec2 stays frozen (its features are cached below).
+        super().__init__(config, model, dist, [encoder.input, encoder.blocks, encoder.output],
+                         discriminator_state)
+        self.head = wrap(AudioWindowHead(model.audio_encoder), dist)
+        train_clips = AudioFrameSampler.speaking(train_clips)
+        eval_clips = AudioFrameSampler.speaking(eval_clips)
+        files = cache_audio_features(model.audio_encoder, train_clips + eval_clips,
+                                     Path(config.run_dir), dist, log)
+        window = audio.window_features
+        self.sampler = AudioFrameSampler(train_clips, files[:len(train_clips)],
+                                         audio.feature_rate, window)
+        self.eval_data = {k: v.to(self.device) for k, v in fixed_batch(
+            AudioFrameSampler(eval_clips, files[len(train_clips):], audio.feature_rate, window),
+            config.seed, config.data.eval_samples).items()}
+
+    def contrastive(self, codes: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        from models.losses import info_nce
+
+        return info_nce(codes, target, self.config.loss.infonce_temperature)
+
+    def train_step(self, micro: list[dict[str, torch.Tensor]], step: int) -> StepResult:
+        result = self.optimise(micro, self.head, "windows", self.contrastive)
+        self.dump_gradients(step, "audio_encoder",
+                            list(self.model.audio_encoder.named_parameters()))
+        return result
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        target = self.target_codes(self.eval_data["image"])
+        codes = self.model.audio_encoder.codes_from_windows(self.eval_data["windows"]).float()
+        similarity = F.normalize(codes, dim=1) @ F.normalize(target, dim=1).t()
+        matches = similarity.argmax(dim=1) == torch.arange(len(codes), device=codes.device)
+        return {"heldout_infonce": float(self.contrastive(codes, target)),
+                "heldout_top1": float(matches.float().mean())}
+
+
+def cache_audio_features(audio_encoder: nn.Module, clips: list, run_dir: Path,
+                         dist: Distributed, log) -> list[Path]:
+    """Wav2Vec2 features (T, hidden) per clip as float16 .npy, computed once and shared.
+
+    The file name carries a fingerprint of the backbone's weights, so other weights never
+    reuse stale features. Ranks split the clips between them, then wait for each other.
+    """
+    import soundfile
+
+    folder = run_dir / "audio_features"
+    folder.mkdir(parents=True, exist_ok=True)
+    fingerprint = _fingerprint(audio_encoder.backbone)
+    files = [folder / f"{_clip_key(clip.folder)}_{fingerprint}.npy" for clip in clips]
+    todo = [i for i, path in enumerate(files) if not path.is_file()]
+    if todo and dist.is_main:
+        log(f"stage 3: computing Wav2Vec2 features for {len(todo)} clips (cached in {folder})")
+    for i in todo[dist.rank::dist.world_size]:
+        wave, _ = soundfile.read(str(clips[i].folder / "audio.wav"), dtype="float32")
+        with torch.no_grad():
+            features = audio_encoder.extract_features(torch.from_numpy(wave))
+        temporary = files[i].with_name(f".{files[i].stem}.{os.getpid()}.tmp.npy")
+        np.save(temporary, features.float().cpu().numpy().astype(np.float16))
+        os.replace(temporary, files[i])
+    barrier(dist)
+    return files
+
+
+def _clip_key(folder: Path) -> str:
+    digest = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
+    return f"{folder.name[:60]}_{digest}"
+
+
+def _fingerprint(module: nn.Module) -> str:
+    summary = [(name, round(float(p.double().sum()), 6), tuple(p.shape))
+               for name, p in module.state_dict().items() if torch.is_floating_point(p)]
+    return hashlib.sha1(json.dumps(summary).encode()).hexdigest()[:12]
