@@ -50,7 +50,9 @@ def blink_track(n_frames: int, fps: Fraction, seed: int = 0) -> np.ndarray:
         peak = (np.ceil(peak / seconds_per_frame - 0.5) + 0.5) * seconds_per_frame
         if peak > duration_s:
             break
-        closure = np.maximum(closure, _blink_shape(times - peak, closing, length - closing))
+        first, last = np.searchsorted(times, [peak - closing, peak + length])
+        shape = _blink_shape(times[first:last] - peak, closing, length - closing)
+        closure[first:last] = np.maximum(closure[first:last], shape)
         previous_end = peak + (length - closing)
         scale = _MEAN_BLINK_INTERVAL_S / _BLINK_INTERVAL_SHAPE
         peak += rng.gamma(_BLINK_INTERVAL_SHAPE, scale)

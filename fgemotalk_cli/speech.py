@@ -132,21 +132,19 @@ def mouth_track(
     frame_times = (np.arange(n_frames) + 0.5) / float(fps)
     warnings: list[str] = []
     phones: tuple[PhoneSegment, ...] = ()
-    english = language.lower().replace("_", "-").split("-")[0] in ("en", "eng")
     method: Literal["alignment", "allphone", "energy"] = "energy"
-    if not english and transcript:
-        warnings.append(f"transcript ignored: alignment needs English, language is {language!r}")
-    if english:
+    if _is_english(language):
         decoding = decode_phonemes(wave16k, transcript)
         warnings += decoding.warnings
-        phones = decoding.phones
         if decoding.method == "alignment" or decoding.speech_coverage >= _MIN_SPEECH_COVERAGE:
-            method = decoding.method
+            method, phones = decoding.method, decoding.phones
         else:
             warnings.append(
                 f"phone recognition labelled only {decoding.speech_coverage:.0%} of the speech; "
                 "the mouth follows the audio energy instead"
             )
+    elif transcript:
+        warnings.append(f"transcript ignored: alignment needs English, language is {language!r}")
     if method == "energy":
         controls = _sample(_energy_controls(analysis), analysis, frame_times, REST)
     else:
@@ -174,10 +172,13 @@ def _energy_controls(analysis: _Analysis) -> np.ndarray:
     """(n, 5) controls at 100 Hz from loudness and spectral tilt alone."""
     from scipy.ndimage import maximum_filter1d
 
+    # Syllables come at 4-8 Hz; an 8 Hz low-pass keeps them and drops the frame-level jitter.
     loud = _lowpass(analysis.loudness(), 8.0).clip(0.0, 1.0)
     # Lead the sound by 30 ms: the jaw opens before a vowel becomes loud.
-    loud = np.concatenate([loud[3:], np.zeros(3)])
-    # A sharp dip between louder stretches is most often a stop consonant: close the lips.
+    lead = 3
+    loud = np.concatenate([loud[lead:], np.zeros(lead)])
+    # A dip of 9 dB or more below the loudest point within ±120 ms is most often a stop
+    # consonant (or a nasal): close the lips, fully from 18 dB.
     envelope = _lowpass(analysis.jaw_band_db, 15.0)
     depth = maximum_filter1d(envelope, size=25) - envelope
     closure = _lowpass(np.clip((depth - 9.0) / 9.0, 0.0, 1.0), 15.0).clip(0.0, 1.0)
@@ -303,6 +304,11 @@ def _frame_energy(analysis: _Analysis, fps: Fraction, n_frames: int) -> np.ndarr
     mean_square[edges[:-1] >= len(analysis.rms)] = 0.0
     level = max(float(np.percentile(analysis.rms, 95)), 1e-8)
     return np.clip(np.sqrt(np.maximum(mean_square, 0.0)) / level, 0.0, 1.0).astype(np.float32)
+
+
+def _is_english(language: str) -> bool:
+    """``en``, ``en-US``, ``en_GB``, ``eng``..."""
+    return language.lower().replace("_", "-").split("-")[0] in ("en", "eng")
 
 
 def _checked_fps(fps: Fraction | float | int) -> Fraction:

@@ -63,7 +63,10 @@ def test_head_motion_is_bounded_smooth_and_nods_on_loud_syllables() -> None:
     # higher just after each loud syllable (at 0.5 s in every second) than just before.
     phase = (np.arange(len(energy)) / fps) % 1.0
     pitch = angles[:, 1]
-    assert pitch[(phase > 0.5) & (phase < 0.7)].mean() > pitch[(phase > 0.1) & (phase < 0.3)].mean() + 0.5
+    assert (
+        pitch[(phase > 0.5) & (phase < 0.7)].mean()
+        > pitch[(phase > 0.1) & (phase < 0.3)].mean() + 0.5
+    )
 
 
 @pytest.mark.parametrize("amount", [-0.1, 1.5])

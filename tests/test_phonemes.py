@@ -39,7 +39,9 @@ def speech_16k(synthesis: Synthesis, pad_s: float = PAD_S) -> np.ndarray:
 
 def word_start_errors(synthesis: Synthesis, decoding: PhonemeDecoding, offset_s: float) -> list:
     """|aligned - espeak| word start times, for words matched in order by their text."""
-    truth = [(" ".join(transcript_words(text)), start + offset_s) for text, start in synthesis.words]
+    truth = [
+        (" ".join(transcript_words(text)), start + offset_s) for text, start in synthesis.words
+    ]
     found = [(word.word, word.start_s) for word in decoding.words]
     matcher = difflib.SequenceMatcher(a=[w for w, _ in truth], b=[w for w, _ in found])
     return [
@@ -143,7 +145,9 @@ def test_phone_rate_of_english_radio_clip(shared_media) -> None:  # noqa: ANN001
     assert rate == SAMPLE_RATE_HZ
     decoding = decode_phonemes(wave.mean(axis=1).astype(np.float32))
     phones_per_second = sum(p.phone != SILENCE for p in decoding.phones) / decoding.audio_seconds
-    print(f"allphone: {phones_per_second:.1f} phones/s, {decoding.real_time_factor:.3f} x real time")
+    print(
+        f"allphone: {phones_per_second:.1f} phones/s, {decoding.real_time_factor:.3f} x real time"
+    )
     assert 8 <= phones_per_second <= 20
     assert decoding.speech_coverage > 0.8
     assert decoding.real_time_factor < 1.0  # loose: the CPU is shared

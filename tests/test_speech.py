@@ -140,7 +140,9 @@ def test_english_clip_without_transcript_moves_the_jaw_with_energy(shared_media)
 def test_german_clip_gets_energy_driven_motion(shared_media) -> None:  # noqa: ANN001
     wave, rate = read_clip(shared_media, "sadtalker_deyu.wav")  # 48 kHz, 24-bit, stereo
     assert rate == 48000 and wave.ndim == 2
-    track = mouth_track(wave, rate, FPS, frames_for(wave, rate), transcript="Guten Tag", language="de")
+    track = mouth_track(
+        wave, rate, FPS, frames_for(wave, rate), transcript="Guten Tag", language="de"
+    )
     assert track.method == "energy" and track.phones == ()
     assert any("transcript ignored" in warning for warning in track.warnings)
     assert np.corrcoef(track.jaw_open, track.energy)[0, 1] > 0.5

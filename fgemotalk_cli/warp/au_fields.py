@@ -16,10 +16,10 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              glabella is squeezed towards the midline
 5     upper lid raiser       upper lid margin up 0.085 mid-lid (0 at the corners), lid skin
                              follows up to the brow; lower lid down 0.01
-6     cheek raiser           infraorbital cheek up 0.08 and 0.03 forward; lower lid up 0.04;
-                             crow's-feet skin 0.03 towards the eye; outer brow down 0.02
-7     lid tightener          lower lid up 0.065 (flattened), short spread below; upper lid
-                             down 0.015
+6     cheek raiser           infraorbital cheek up 0.10 and 0.03 forward; lower lid up 0.06;
+                             crow's-feet skin 0.04 towards the eye; outer brow down 0.02
+7     lid tightener          lower lid up 0.075, flatter than in AU 6 (more near the
+                             corners); upper lid down 0.02
 9     nose wrinkler          nostril wings up 0.08 and 0.015 out, nose sides bunched up,
                              upper lip up 0.04, inner brows down 0.04, cheeks up 0.02
 10    upper lip raiser       upper lip up 0.09 (peaks between centre and corners), spread to
@@ -150,15 +150,15 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f[4] = _brow_field(r, -0.10, -0.05, 0.07, "all")
 
     f[5] = sum((_lid_field(e, -0.085, 0.01) for e in r.eyes), zero.copy())
-    f[6] = sum((_lid_field(e, 0.0, -0.04) for e in r.eyes), zero.copy())
-    f[7] = sum((_lid_field(e, 0.015, -0.065, lower_flat=True) for e in r.eyes), zero.copy())
+    f[6] = sum((_lid_field(e, 0.0, -0.06) for e in r.eyes), zero.copy())
+    f[7] = sum((_lid_field(e, 0.02, -0.075, lower_flat=True) for e in r.eyes), zero.copy())
     for e in r.eyes:
         lower_lid_v = face[e.lower_lid[len(e.lower_lid) // 2], 1]
         cheek_centre = _vec(face[e.upper_lid[0], 0] * 0.85, lower_lid_v + 0.42)
         below_lid = L.smoothstep(0.0, 0.15, face[:, 1] - lower_lid_v)
         cheek = _gauss(face, cheek_centre, 0.25, 0.22) * below_lid * (face[:, 0] * e.side > 0)
-        f[6] += cheek[:, None] * _vec(0, -0.08, -0.03)
-        f[6] += e.crows_feet[:, None] * _medial(face, e.side) * 0.03
+        f[6] += cheek[:, None] * _vec(0, -0.10, -0.03)
+        f[6] += e.crows_feet[:, None] * _medial(face, e.side) * 0.04
         outer_brow = e.brow_gate * L.smoothstep(0.4, 1.0, e.brow_position)
         f[6][:, 1] += 0.02 * outer_brow
 

@@ -26,7 +26,18 @@ PORTRAITS = sorted((Path(__file__).resolve().parents[2].parent / "shared" / "med
 
 
 def _audio_seconds(path: Path) -> float:
-    return audio_duration_seconds(path)
+    """An input's exact length, or an output's audio-stream length from the container.
+
+    Decoding an AAC track also returns its last block's padding (up to 64 ms at 16 kHz);
+    the container's duration is what players use and what the muxer trims to.
+    """
+    if path.suffix.lower() != ".mp4":
+        return audio_duration_seconds(path)
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return float(stream.duration * stream.time_base)
 
 
 @pytest.mark.media
