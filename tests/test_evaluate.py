@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fgemotalk_cli.au_study import au_response_study
 from fgemotalk_cli.emotion import EMOTIONS, EmotionClassifier
 from fgemotalk_cli.errors import AUError, InputError
-from fgemotalk_cli.evaluate import au_response_study, evaluate_video
+from fgemotalk_cli.evaluate import evaluate_video
 from fgemotalk_cli.images import load_image
 
 

@@ -307,8 +307,12 @@ def build_feature_losses(loss_config, encoder: nn.Module, device: torch.device):
             notes.append(f"{role} loss: FALLBACK frozen copy of encoder E ({source})")
         else:
             raise WeightsError(missing_weights_message(role))
-        if role == "perceptual":
+        if role == "perceptual" and extractor is not fallback:
             losses[role] = perceptual_loss(extractor)
+        elif role == "perceptual":
+            # E only takes its own image size: coarser pyramid levels would be upsampled back
+            # to it, costing three more passes for little, so the fallback compares once.
+            losses[role] = FeatureLoss(extractor, distance="l1", reduction="sum")
         else:
             losses[role] = FeatureLoss(extractor, distance="l1", reduction="mean")
     return losses, fallback, notes

@@ -1,13 +1,13 @@
 """Dense image warp from source landmarks to target landmarks.
 
-The face mesh triangulation is extended by triangles over the eye and mouth openings and by
-two rings of vertices around the face oval (the inner ring follows the head rigidly, the outer
-ring barely moves), so the warp covers the head and fades into a still background. Per frame,
-each target triangle gets the affine map back to its source triangle; the triangles are
-rasterised (openings first, so skin drawn later covers a closed eye or mouth) on a coarse grid
-over the head only, the backward map is upsampled and ``cv2.remap`` samples the source. A
-feathered head mask holds everything beyond the head still, and the mouth interior is filled
-where the lips part further than in the source (:mod:`fgemotalk_cli.warp.mouth`).
+Per frame, each target triangle of the warp mesh (:mod:`fgemotalk_cli.warp.mesh`) gets the
+affine map back to its source triangle; the triangles are rasterised (openings first, so skin
+drawn later covers a closed eye or mouth) on a coarse grid over the head only, the backward
+map is upsampled and ``cv2.remap`` samples the source. Around the eyes and lips, where folds
+make the map jump, the map is sampled at twice the resolution and the result averaged down
+(anti-aliased lid and lip edges). A feathered head mask holds everything beyond the head
+still, and the mouth interior is filled where the lips part further than in the source
+(:mod:`fgemotalk_cli.warp.mouth`).
 
 Everything that depends only on the source is computed once in :func:`prepare_source`.
 """
@@ -21,12 +21,9 @@ import numpy as np
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.warp import layout as L
 from fgemotalk_cli.warp.au_geometry import AUGeometry
+from fgemotalk_cli.warp.mesh import WarpMesh, build_warp_mesh, signed_areas, target_vertices
 from fgemotalk_cli.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 
-_RING_SCALES = (1.3, 1.8)  # inner and outer ring, as multiples of the face oval
-_RING_FOLLOW = (0.6, 0.12)  # share of the oval's non-rigid motion each ring follows
-_OUTER_RING_RIGID = 0.3  # share of the head's rigid motion the outer ring follows
-_RIGID_ANCHORS = (33, 133, 362, 263, 168, 6, 10, 109, 338, 67, 297, 127, 356)
 _FIXED_POINT_BITS = 4
 
 
@@ -37,9 +34,7 @@ class WarpSource:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     points: np.ndarray  # (478, 3) source landmarks, pixels
     geometry: AUGeometry
-    vertices: np.ndarray  # (478 + 2 * 36, 2) warp vertices in the source
-    triangles: np.ndarray  # (T, 3) int32, in drawing order
-    oval_centre: np.ndarray  # (2,)
+    mesh: WarpMesh
     map_step: int  # the backward map is computed every map_step pixels, then upsampled
     mouth_style: MouthStyle
 
@@ -47,117 +42,29 @@ class WarpSource:
     def size(self) -> tuple[int, int]:
         return self.image.shape[1], self.image.shape[0]
 
+    @property
+    def vertices(self) -> np.ndarray:
+        return self.mesh.vertices
+
+    @property
+    def triangles(self) -> np.ndarray:
+        return self.mesh.triangles
+
 
 def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
-    """Precompute the triangulation, rings, map resolution and mouth colours of a source."""
+    """Precompute the warp mesh, map resolution and mouth colours of a source portrait."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"the warp engine needs an RGB uint8 image, got {image.shape} "
                          f"{image.dtype}")
     points = L.as_points(landmarks)
     geometry = AUGeometry.from_landmarks(points)
-    xy = points[:, :2]
-    oval = xy[list(L.FACE_OVAL)]
-    centre = oval.mean(axis=0)
-    rings = [centre + scale * (oval - centre) for scale in _RING_SCALES]
-    vertices = np.concatenate([xy, *rings]).astype(np.float64)
     # Work on a grid about one fiftieth of the eye distance: fine enough for lids and lips.
     map_step = int(np.clip(round(geometry.frame.iod_px / 50.0), 1, 4))
     return WarpSource(
-        image=np.ascontiguousarray(image), points=points, geometry=geometry, vertices=vertices,
-        triangles=_triangulation(xy, geometry.visible_iris), oval_centre=centre, map_step=map_step,
-        mouth_style=MouthStyle.from_source(image, xy),
+        image=np.ascontiguousarray(image), points=points, geometry=geometry,
+        mesh=build_warp_mesh(points[:, :2], geometry.visible_iris), map_step=map_step,
+        mouth_style=MouthStyle.from_source(image, points[:, :2]),
     )
-
-
-def _triangulation(xy: np.ndarray, visible_iris: tuple[list[int], list[int]]) -> np.ndarray:
-    from fgemotalk_cli.faces import mesh_triangles
-
-    count = len(L.FACE_OVAL)
-    inner = L.ALL_POINTS + np.arange(count)
-    outer = inner + count
-    oval = np.array(L.FACE_OVAL)
-    bands = []
-    for ring_a, ring_b in ((oval, inner), (inner, outer)):
-        nxt = np.roll(np.arange(count), -1)
-        bands.append(np.stack([ring_a, ring_a[nxt], ring_b[nxt]], 1))
-        bands.append(np.stack([ring_a, ring_b[nxt], ring_b], 1))
-    openings = [
-        _opening_triangles(xy, L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID,
-                           visible_iris[0]),
-        _opening_triangles(xy, L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID,
-                           visible_iris[1]),
-        _strip((L.UPPER_INNER_LIP[0], L.UPPER_INNER_LIP[-1]), L.UPPER_INNER_LIP[1:-1],
-               L.LOWER_INNER_LIP[1:-1]),
-    ]
-    return np.concatenate([*openings, *bands, np.asarray(mesh_triangles())]).astype(np.int32)
-
-
-def _strip(corners: tuple[int, int], upper: tuple[int, ...], lower: tuple[int, ...],
-           ) -> np.ndarray:
-    """Triangles across an opening, pairing its upper and lower contour points in order."""
-    up, low = (corners[0], *upper, corners[1]), (corners[0], *lower, corners[1])
-    triangles = [(up[0], up[1], low[1])]
-    for i in range(1, len(up) - 2):
-        triangles += [(up[i], up[i + 1], low[i + 1]), (up[i], low[i + 1], low[i])]
-    triangles.append((up[-2], up[-1], low[-2]))
-    return np.array(triangles)
-
-
-def _opening_triangles(xy: np.ndarray, corners: tuple[int, int], upper: tuple[int, ...],
-                       lower: tuple[int, ...], iris: list[int]) -> np.ndarray:
-    """An eye opening triangulated with its visible iris points as vertices, so that a lid
-    moving up or down stretches the white and the lid, not the iris."""
-    import cv2
-    from scipy.spatial import Delaunay
-
-    contour = [corners[0], *upper, corners[1], *reversed(lower)]
-    polygon = xy[contour].astype(np.float32)
-    area = abs(cv2.contourArea(polygon))
-    inside = [i for i in iris
-              if cv2.pointPolygonTest(polygon, (float(xy[i, 0]), float(xy[i, 1])), True) > 1]
-    if area < 4.0 or not inside:
-        return _strip(corners, upper, lower)
-    indices = np.array(contour + inside)
-    candidates = indices[Delaunay(xy[indices]).simplices]
-    centroids = xy[candidates].mean(axis=1)
-    keep = [cv2.pointPolygonTest(polygon, (float(x), float(y)), False) > 0 for x, y in centroids]
-    kept = candidates[np.array(keep)]
-    kept_area = np.abs(np.cross(xy[kept[:, 1]] - xy[kept[:, 0]],
-                                xy[kept[:, 2]] - xy[kept[:, 0]])).sum() / 2
-    if abs(kept_area - area) > 0.02 * area:  # a concave lid line: Delaunay missed an edge
-        return _strip(corners, upper, lower)
-    return kept
-
-
-def target_vertices(source: WarpSource, target_points: np.ndarray) -> np.ndarray:
-    """All warp vertices in the target: the 478 landmarks plus both rings around the face."""
-    target = np.asarray(target_points, dtype=np.float64)[:, :2]
-    src = source.vertices[: L.ALL_POINTS]
-    scale, rotation, shift = _similarity(src[list(_RIGID_ANCHORS)], target[list(_RIGID_ANCHORS)])
-
-    def rigid(p: np.ndarray) -> np.ndarray:
-        return scale * p @ rotation.T + shift
-
-    oval = list(L.FACE_OVAL)
-    residual = target[oval] - rigid(src[oval])
-    count = len(oval)
-    inner_src = source.vertices[L.ALL_POINTS: L.ALL_POINTS + count]
-    outer_src = source.vertices[L.ALL_POINTS + count:]
-    inner = rigid(inner_src) + _RING_FOLLOW[0] * residual
-    outer = (outer_src + _OUTER_RING_RIGID * (rigid(outer_src) - outer_src)
-             + _RING_FOLLOW[1] * residual)
-    return np.concatenate([target, inner, outer])
-
-
-def _similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares scale, rotation and shift taking points ``a`` onto ``b`` (Umeyama)."""
-    mean_a, mean_b = a.mean(0), b.mean(0)
-    da, db = a - mean_a, b - mean_b
-    u, s, vt = np.linalg.svd(db.T @ da)
-    d = np.sign(np.linalg.det(u @ vt))
-    rotation = u @ np.diag([1.0, d]) @ vt
-    scale = float((s * [1.0, d]).sum() / max((da * da).sum(), 1e-9))
-    return scale, rotation, mean_b - scale * mean_a @ rotation.T
 
 
 @dataclass(frozen=True)
@@ -208,8 +115,8 @@ def backward_map(source: WarpSource, vertices: np.ndarray) -> BackwardMap:
     full_mask = cv2.resize(mask, (mx * mask_step, my * mask_step),
                            interpolation=cv2.INTER_LINEAR)[:h, :w]
     local = vertices - (x0, y0)
-    source_areas = _signed_areas(source.vertices[source.triangles])
-    target_areas = _signed_areas(vertices[source.triangles])
+    source_areas = signed_areas(source.vertices[source.triangles])
+    target_areas = signed_areas(vertices[source.triangles])
     folded = target_areas * np.sign(source_areas) < 0.1 * np.abs(source_areas)
     details = tuple(
         detail for contour in _DETAIL_CONTOURS
@@ -248,11 +155,6 @@ def _sample_map(grid: np.ndarray, triangles: np.ndarray, affines: np.ndarray,
     out[..., 1] = np.where(covered, picked[..., 3] * xs + picked[..., 4] * ys + picked[..., 5],
                            ys)
     return out, covered
-
-
-def _signed_areas(corners: np.ndarray) -> np.ndarray:
-    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-    return 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
 
 
 def _supersampled(full_map: np.ndarray, local: np.ndarray, triangles: np.ndarray,
@@ -317,7 +219,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     target = np.asarray(target_points, dtype=np.float64)
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
-    vertices = target_vertices(source, target)
+    vertices = target_vertices(source.mesh, target)
     warp_map = backward_map(source, vertices)
     x0, y0, x1, y1 = warp_map.box
     warped = cv2.remap(source.image, warp_map.coordinates, None, cv2.INTER_LINEAR,
