@@ -4,6 +4,7 @@
 - :mod:`.regions`, :mod:`.au_fields`: per-face region weights and the AU displacement fields
   (tabulated in ``au_fields``' docstring).
 - :mod:`.au_geometry`: :class:`AUGeometry` combines AUs and speech mouth shapes per frame.
+- :mod:`.mesh`: the warp mesh (face mesh, openings, rings) and per-frame fold repair.
 - :mod:`.render`, :mod:`.mouth`: the piecewise-affine image warp and the mouth interior.
 - :mod:`.motion`: driver motion transfer for reenactment.
 - :mod:`.engine`: :class:`WarpEngine`, the calls the pipelines use.

@@ -25,7 +25,8 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
 10    upper lip raiser       upper lip up 0.09 (peaks between centre and corners), spread to
                              the nose base; nasolabial skin up 0.03
 12    lip corner puller      corners up 0.13, out 0.09, back 0.05; lips follow by distance
-                             from the centre, skin by distance from the corner; cheeks up 0.04
+                             from the centre, skin by distance from the corner; cheeks up 0.04;
+                             vermilion thinned 0.025
 15    lip corner depressor   corners down 0.085, out 0.02, same spread as 12
 17    chin raiser            chin boss up 0.06 and forward 0.03; lower lip up 0.05 and
                              forward 0.04 (most in the middle); upper lip up 0.02
@@ -187,6 +188,8 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     for side, corner in ((-1, 61), (1, 291)):
         cheek = _gauss(face, face[corner] + _vec(0.1 * side, -0.3), 0.2, 0.2)
         f[12] += cheek[:, None] * _vec(0.01 * side, -0.04)
+    # Stretched lips thin: both vermilion outlines come towards the mouth line.
+    f[12][:, 1] += 0.025 * (m.vermilion_upper - m.vermilion_lower)
     f[15] = _corner_field(r, _vec(0.02, 0.085, 0.0))
 
     chin_boss = _gauss(face, _vec(m.centre_u, face[L.CHIN, 1] - 0.22), 0.3, 0.2)

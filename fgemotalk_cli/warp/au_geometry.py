@@ -29,6 +29,7 @@ _SOFT_CLIP_HEADROOM = 1.3
 _LOWER_LID_SHARE = 0.15  # how far the lower lid rises to meet a closing upper lid
 _TEETH_SHOW = 0.035  # face units of upper teeth left visible above the lower lip for F/V
 _JAW_LIMIT = 1.15  # AU 26 and jaw_open together open at most this much more than either
+_MIN_LIP_SHARE = 0.4  # of the source's own lip height that every expression keeps
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,12 @@ class AUGeometry:
         # The largest move any single control makes at each point: sums beyond it saturate.
         self.knee = np.maximum(np.max(magnitudes, axis=0), 1e-4)
         self.visible_iris = tuple(_visible_iris(face, eye) for eye in self.regions.eyes)
+        upper_thickness = face[list(L.UPPER_INNER_LIP[1:-1]), 1] - face[
+            list(L.UPPER_OUTER_LIP[1:-1]), 1]
+        lower_thickness = face[list(L.LOWER_OUTER_LIP[1:-1]), 1] - face[
+            list(L.LOWER_INNER_LIP[1:-1]), 1]
+        self._min_lip_thickness = (_MIN_LIP_SHARE * np.maximum(upper_thickness, 0.0),
+                                   _MIN_LIP_SHARE * np.maximum(lower_thickness, 0.0))
 
     @classmethod
     def from_landmarks(cls, landmarks: object) -> AUGeometry:
@@ -135,14 +142,22 @@ class AUGeometry:
     def target_points(self, au_intensities: Mapping[int, float],
                       mouth: MouthShape | None = None,
                       frame: L.FaceFrame | None = None) -> np.ndarray:
-        """(478, 2) image positions of this face with the controls applied in ``frame``."""
+        """(478, 3) image positions (x, y, depth) of this face with the controls applied in
+        ``frame`` (default: this face's own pose)."""
         frame = frame or self.frame
-        return frame.to_image(self.face + self.offsets(au_intensities, mouth))[:, :2]
+        return frame.to_image(self.face + self.offsets(au_intensities, mouth))
 
     def _keep_order(self, positions: np.ndarray) -> np.ndarray:
         """Iris points seen between the lids in the source stay between them, so a closing
-        lid folds the eye opening away instead of leaving a sliver of white below it."""
+        lid folds the eye opening away instead of leaving a sliver of white below it; and
+        each lip keeps some of its own height, so an expression taken from thinner lips
+        cannot turn a lip inside out."""
         out = positions.copy()
+        upper_min, lower_min = self._min_lip_thickness
+        inner, outer = list(L.UPPER_INNER_LIP[1:-1]), list(L.UPPER_OUTER_LIP[1:-1])
+        out[outer, 1] = np.minimum(out[outer, 1], out[inner, 1] - upper_min)
+        inner, outer = list(L.LOWER_INNER_LIP[1:-1]), list(L.LOWER_OUTER_LIP[1:-1])
+        out[outer, 1] = np.maximum(out[outer, 1], out[inner, 1] + lower_min)
         for eye, iris in zip(self.regions.eyes, self.visible_iris):
             if not iris:
                 continue

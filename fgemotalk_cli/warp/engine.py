@@ -35,21 +35,22 @@ class WarpEngine:
 
     def render(self, source: WarpSource, target_points: np.ndarray,
                mouth_patch: MouthPatch | None = None) -> np.ndarray:
-        """The source warped so its 478 landmarks land on ``target_points`` (pixels)."""
+        """The source warped so its 478 landmarks land on ``target_points`` (pixels; a third
+        column, depth, lets a turned head cover its own far side)."""
         return render_warp(source, target_points, mouth_patch)
 
     def target_from_controls(self, source: WarpSource, au_intensities: Mapping[int, float],
                              mouth: MouthShape | None = None,
                              head_degrees: tuple[float, float, float] = (0.0, 0.0, 0.0),
                              ) -> np.ndarray:
-        """Target points for an AU vector, speech mouth shape and head turn (yaw, pitch, roll
-        in degrees, as :func:`fgemotalk_cli.faces.rotation_from_angles`)."""
+        """(478, 3) target points (x, y, depth) for an AU vector, speech mouth shape and head
+        turn (yaw, pitch, roll in degrees, as :func:`fgemotalk_cli.faces.rotation_from_angles`)."""
         from fgemotalk_cli.faces import rotation_from_angles
 
         geometry = source.geometry
         face = geometry.face + geometry.offsets(au_intensities, mouth)
         if not any(head_degrees):
-            return geometry.frame.to_image(face)[:, :2]
+            return geometry.frame.to_image(face)
         turn = rotation_from_angles(*head_degrees)
         # The turn is about the head's own axes, so it reads the same whatever the source pose.
         rotation = geometry.frame.rotation @ turn @ geometry.frame.rotation.T
@@ -74,5 +75,5 @@ class WarpEngine:
                            time_seconds: float,
                            au_intensities: Mapping[int, float] | None = None,
                            mouth: MouthShape | None = None) -> np.ndarray:
-        """Target points for one driver frame (None: no face found, the last motion holds)."""
+        """(478, 3) target points for one driver frame (None: no face, the last motion holds)."""
         return transfer.target_points(driver_landmarks, time_seconds, au_intensities, mouth)

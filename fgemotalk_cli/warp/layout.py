@@ -78,16 +78,6 @@ class FaceFrame:
         """(N, 3) face-unit displacements as (N, 2) image pixels (orthographic projection)."""
         return (self.iod_px * face_offsets @ self.rotation.T)[:, :2]
 
-    def with_changes(
-        self, rotation: np.ndarray | None = None, origin: np.ndarray | None = None,
-        iod_px: float | None = None,
-    ) -> FaceFrame:
-        return FaceFrame(
-            origin=self.origin if origin is None else np.asarray(origin, dtype=np.float64),
-            rotation=self.rotation if rotation is None else np.asarray(rotation, np.float64),
-            iod_px=self.iod_px if iod_px is None else float(iod_px),
-        )
-
 
 @lru_cache(maxsize=1)
 def _canonical_eye_midpoint() -> np.ndarray:

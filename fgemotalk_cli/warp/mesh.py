@@ -31,17 +31,22 @@ _PROTECTED = (*L.UPPER_INNER_LIP, *L.LOWER_INNER_LIP, *L.UPPER_OUTER_LIP, *L.LOW
 @dataclass(frozen=True)
 class WarpMesh:
     vertices: np.ndarray  # (478 + 2 * 36, 2) source positions: landmarks, inner, outer ring
-    triangles: np.ndarray  # (T, 3) int32 in drawing order: openings first
+    depths: np.ndarray  # (478,) the landmarks' source depth (MediaPipe z, pixels)
+    triangles: np.ndarray  # (T, 3) int32: openings, then the ring bands, then the face
     skin_start: int  # triangles[skin_start:] are skin (rings and face), which must not fold
+    face_start: int  # triangles[face_start:] are the face mesh, drawn back to front
+    source_areas: np.ndarray  # (T,) signed areas of the triangles in the source
     neighbours: object  # scipy.sparse (V, V) row-normalised adjacency of the skin triangles
     protected: np.ndarray  # (V,) bool
 
 
-def build_warp_mesh(xy: np.ndarray, visible_iris: tuple[list[int], list[int]]) -> WarpMesh:
+def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], list[int]]) -> WarpMesh:
+    """The warp mesh of a source face from its (478, 3) landmarks."""
     from scipy.sparse import coo_matrix
 
     from fgemotalk_cli.faces import mesh_triangles
 
+    xy = points[:, :2]
     oval = xy[list(L.FACE_OVAL)]
     centre = oval.mean(axis=0)
     rings = [centre + scale * (oval - centre) for scale in _RING_SCALES]
@@ -76,7 +81,9 @@ def build_warp_mesh(xy: np.ndarray, visible_iris: tuple[list[int], list[int]]) -
     protected = np.zeros(size, bool)
     protected[list(_PROTECTED)] = True
     triangles = np.concatenate([openings, skin]).astype(np.int32)
-    return WarpMesh(vertices, triangles, len(openings), neighbours, protected)
+    return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), triangles, len(openings),
+                    len(openings) + sum(len(band) for band in bands),
+                    signed_areas(vertices[triangles]), neighbours, protected)
 
 
 def _strip(corners: tuple[int, int], upper: tuple[int, ...], lower: tuple[int, ...],
@@ -116,38 +123,72 @@ def _eye_triangles(xy: np.ndarray, corners: tuple[int, int], upper: tuple[int, .
     return kept
 
 
-def target_vertices(mesh: WarpMesh, target_points: np.ndarray) -> np.ndarray:
-    """All warp vertices in the target: the 478 landmarks plus both rings, without folds."""
-    target = np.asarray(target_points, dtype=np.float64)[:, :2]
+def target_vertices(mesh: WarpMesh, target_points: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """All warp vertices in the target (the landmarks plus both rings, folds undone) and the
+    order to draw the triangles in.
+
+    With (478, 3) targets the face is drawn back to front by depth, so a turned head's near
+    cheek covers its far side, and folds that the head turn alone explains (occlusion) are
+    left to that ordering instead of being undone.
+    """
+    target = np.asarray(target_points, dtype=np.float64)
+    flat = target[:, :2]
     source = mesh.vertices[: L.ALL_POINTS]
     anchors = list(_RIGID_ANCHORS)
-    scale, rotation, shift = _similarity(source[anchors], target[anchors])
+    scale, rotation, shift = _similarity(source[anchors], flat[anchors])
 
     def rigid(p: np.ndarray) -> np.ndarray:
         return scale * p @ rotation.T + shift
 
     oval = list(L.FACE_OVAL)
-    residual = target[oval] - rigid(source[oval])
+    residual = flat[oval] - rigid(source[oval])
     count = len(oval)
     inner_source = mesh.vertices[L.ALL_POINTS: L.ALL_POINTS + count]
     outer_source = mesh.vertices[L.ALL_POINTS + count:]
     inner = rigid(inner_source) + _RING_FOLLOW[0] * residual
     outer = (outer_source + _OUTER_RING_RIGID * (rigid(outer_source) - outer_source)
              + _RING_FOLLOW[1] * residual)
-    return unfold(mesh, np.concatenate([target, inner, outer]))
+    vertices = np.concatenate([flat, inner, outer])
+    order = np.arange(len(mesh.triangles))
+    hidden = np.zeros(len(mesh.triangles) - mesh.skin_start, bool)
+    if target.shape[1] >= 3:
+        source_3d = np.concatenate([source, mesh.depths[:, None]], axis=1)
+        turned = _rigid_3d(source_3d[anchors], target[anchors, :3], source_3d)
+        predicted = np.concatenate([turned[:, :2], inner, outer])
+        skin = mesh.triangles[mesh.skin_start:]
+        source_areas = mesh.source_areas[mesh.skin_start:]
+        hidden = signed_areas(predicted[skin]) * np.sign(source_areas) <= 0.2 * np.abs(
+            source_areas)
+        face = mesh.triangles[mesh.face_start:]
+        depth = target[face, 2].mean(axis=1)
+        order[mesh.face_start:] = mesh.face_start + np.argsort(-depth, kind="stable")
+    return unfold(mesh, vertices, hidden), order
 
 
-def unfold(mesh: WarpMesh, vertices: np.ndarray) -> np.ndarray:
+def _rigid_3d(a: np.ndarray, b: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``points`` moved by the least-squares similarity taking ``a`` onto ``b`` in 3-D."""
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    u, s, vt = np.linalg.svd((b - mean_b).T @ (a - mean_a))
+    sign = np.ones(3)
+    sign[2] = np.sign(np.linalg.det(u @ vt)) or 1.0
+    rotation = u @ np.diag(sign) @ vt
+    scale = float((s * sign).sum() / max(((a - mean_a) ** 2).sum(), 1e-9))
+    return scale * (points - mean_a) @ rotation.T + mean_b
+
+
+def unfold(mesh: WarpMesh, vertices: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """Relax the motion of vertices of flipped skin triangles towards their neighbours' until
     nothing is flipped (or a few rounds pass). An expression carried from another face can
     push a lip contour past the skin next to it; drawn, that fold would paste lip texture on
-    the chin. Unprotected vertices (skin) give way first, so the lips keep their shape."""
+    the chin. Unprotected vertices (skin) give way first, so the lips keep their shape.
+    ``hidden`` marks skin triangles that face away after the head turn: not folds."""
     skin = mesh.triangles[mesh.skin_start:]
-    source_areas = signed_areas(mesh.vertices[skin])
+    source_areas = mesh.source_areas[mesh.skin_start:]
     out = vertices
     for _ in range(_UNFOLD_ITERATIONS):
         flipped = signed_areas(out[skin]) * np.sign(source_areas) <= 0.0
-        flipped &= np.abs(source_areas) > 1e-6
+        flipped &= (np.abs(source_areas) > 1e-6) & ~hidden
         if not flipped.any():
             break
         involved = np.zeros(len(out), bool)
@@ -163,7 +204,7 @@ def unfold(mesh: WarpMesh, vertices: np.ndarray) -> np.ndarray:
 
 
 def signed_areas(corners: np.ndarray) -> np.ndarray:
-    """Signed areas of (T, 3, 2) triangles (positive: counter-clockwise in x-right, y-up)."""
+    """Signed areas of (T, 3, 2) triangles: the sign gives the winding."""
     e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
     return 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
 

@@ -75,13 +75,14 @@ def eye_openings(face: np.ndarray) -> np.ndarray:
 
 
 def place(geometry: AUGeometry, face: np.ndarray, motion: DriverMotion) -> np.ndarray:
-    """(478, 2) image points of ``face`` (source face frame) with the motion's head pose."""
+    """(478, 3) image points (x, y, depth) of ``face`` (source face frame) with the motion's
+    head pose."""
     source = geometry.frame
     origin = source.origin.copy()
     origin[:2] += motion.shift * source.iod_px
     frame = L.FaceFrame(origin=origin, rotation=motion.rotation @ source.rotation,
                         iod_px=source.iod_px * motion.scale)
-    return frame.to_image(face)[:, :2]
+    return frame.to_image(face)
 
 
 class MotionTransfer:
@@ -145,7 +146,7 @@ class MotionTransfer:
     def target_points(self, driver_landmarks: object | None, time_seconds: float,
                       au_intensities: Mapping[int, float] | None = None,
                       mouth: MouthShape | None = None) -> np.ndarray:
-        """(478, 2) image points of the source for this driver frame and AU vector."""
+        """(478, 3) image points (x, y, depth) of the source for this driver frame and AUs."""
         motion = self.motion(driver_landmarks, time_seconds)
         au_intensities = au_intensities or {}
         source_face = self.geometry.face

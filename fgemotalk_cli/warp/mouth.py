@@ -220,7 +220,7 @@ def _synthetic_interior(xy: np.ndarray, shape: tuple[int, int],
 def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
                      style: MouthStyle) -> np.ndarray:
     """The driver's mouth interior mapped onto the target's inner lip contour by the
-    least-squares affine between the two contours, its colours scaled to the source skin."""
+    least-squares affine between the two contours, its brightness matched to the source."""
     import cv2
 
     driver = np.asarray(patch.points, np.float64)[:, :2]
@@ -232,5 +232,9 @@ def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
     warped = cv2.warpAffine(patch.image, inverse.T.astype(np.float64), (shape[1], shape[0]),
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_REPLICATE)
-    gain = np.clip(style.skin / np.maximum(skin_colour(patch.image, driver), 1.0), 0.6, 1.6)
-    return warped.astype(np.float32) * gain.astype(np.float32)
+    # One brightness gain, not one per channel: the driver's mouth keeps its own hues (teeth
+    # stay white under a warm source light) while matching the source's exposure.
+    luma = np.array([0.299, 0.587, 0.114])
+    gain = float(np.clip((style.skin @ luma) / max(float(skin_colour(patch.image, driver) @ luma),
+                                                   1.0), 0.6, 1.6))
+    return warped.astype(np.float32) * gain

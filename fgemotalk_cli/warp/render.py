@@ -62,7 +62,7 @@ def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
     map_step = int(np.clip(round(geometry.frame.iod_px / 50.0), 1, 4))
     return WarpSource(
         image=np.ascontiguousarray(image), points=points, geometry=geometry,
-        mesh=build_warp_mesh(points[:, :2], geometry.visible_iris), map_step=map_step,
+        mesh=build_warp_mesh(points, geometry.visible_iris), map_step=map_step,
         mouth_style=MouthStyle.from_source(image, points[:, :2]),
     )
 
@@ -80,8 +80,10 @@ class BackwardMap:
     details: tuple[tuple[tuple[int, int, int, int], np.ndarray], ...]
 
 
-def backward_map(source: WarpSource, vertices: np.ndarray) -> BackwardMap:
-    """The backward map for the warp vertices ``vertices`` (see :func:`target_vertices`)."""
+def backward_map(source: WarpSource, vertices: np.ndarray,
+                 order: np.ndarray | None = None) -> BackwardMap:
+    """The backward map for the warp vertices ``vertices``, drawing the triangles in
+    ``order`` (see :func:`fgemotalk_cli.warp.mesh.target_vertices`)."""
     import cv2
 
     step = source.map_step
@@ -90,10 +92,12 @@ def backward_map(source: WarpSource, vertices: np.ndarray) -> BackwardMap:
     x0, y0 = np.floor(np.maximum(both.min(0), 0) / step).astype(int) * step
     x1, y1 = np.minimum(np.ceil(both.max(0)) + 1, (width, height)).astype(int)
     nx, ny = int(np.ceil((x1 - x0) / step)), int(np.ceil((y1 - y0) / step))
-    affines = _affines(vertices[source.triangles], source.vertices[source.triangles])
+    order = np.arange(len(source.triangles)) if order is None else order
+    triangles = source.triangles[order]
+    affines = _affines(vertices[triangles], source.vertices[triangles])
     # Coarse sample i sits where cv2.resize will put it: x0 + (i + 0.5) * step - 0.5.
     grid = (vertices - (x0, y0) + 0.5) / step - 0.5
-    coarse, _ = _sample_map(grid, source.triangles, affines, (ny, nx),
+    coarse, _ = _sample_map(grid, triangles, affines, (ny, nx),
                          x0 + 0.5 * step - 0.5, y0 + 0.5 * step - 0.5, step)
 
     # The head mask is smooth: a grid four times coarser is plenty and keeps the blur cheap.
@@ -115,12 +119,12 @@ def backward_map(source: WarpSource, vertices: np.ndarray) -> BackwardMap:
     full_mask = cv2.resize(mask, (mx * mask_step, my * mask_step),
                            interpolation=cv2.INTER_LINEAR)[:h, :w]
     local = vertices - (x0, y0)
-    source_areas = signed_areas(source.vertices[source.triangles])
-    target_areas = signed_areas(vertices[source.triangles])
+    source_areas = source.mesh.source_areas[order]
+    target_areas = signed_areas(vertices[triangles])
     folded = target_areas * np.sign(source_areas) < 0.1 * np.abs(source_areas)
     details = tuple(
         detail for contour in _DETAIL_CONTOURS
-        if (detail := _supersampled(full_map, local, source.triangles, affines, folded,
+        if (detail := _supersampled(full_map, local, triangles, affines, folded,
                                     contour, (x0, y0), 2 * step)) is not None)
     return BackwardMap((int(x0), int(y0), int(x1), int(y1)), np.ascontiguousarray(full_map),
                        full_mask, details)
@@ -213,14 +217,15 @@ def _affines(target: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 def render_warp(source: WarpSource, target_points: np.ndarray,
                 mouth_patch: MouthPatch | None = None) -> np.ndarray:
-    """The source image warped so its landmarks land on ``target_points`` ((478, 2+) pixels)."""
+    """The source image warped so its landmarks land on ``target_points``: (478, 2) pixels,
+    or (478, 3) with depth (MediaPipe's z scale), which lets a turned head occlude itself."""
     import cv2
 
     target = np.asarray(target_points, dtype=np.float64)
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
-    vertices = target_vertices(source.mesh, target)
-    warp_map = backward_map(source, vertices)
+    vertices, order = target_vertices(source.mesh, target)
+    warp_map = backward_map(source, vertices, order)
     x0, y0, x1, y1 = warp_map.box
     warped = cv2.remap(source.image, warp_map.coordinates, None, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)

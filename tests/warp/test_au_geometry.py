@@ -47,7 +47,7 @@ def test_unknown_au_and_bad_intensity_are_errors(geometry: AUGeometry) -> None:
 
 def test_combined_aus_saturate_softly(geometry: AUGeometry) -> None:
     single = [geometry.offsets({au: 5}) for au in (12, 20, 15)]
-    combined = geometry.offsets({12: 5, 20: 5, 15: 5}) 
+    combined = geometry.offsets({12: 5, 20: 5, 15: 5})
     limit = 1.3 * geometry.knee + 1e-9
     assert np.all(np.linalg.norm(combined, axis=1) <= limit)
     # ...while still moving more than the strongest single AU somewhere.
@@ -62,8 +62,9 @@ def test_eye_closure_puts_upper_lids_on_lower_lids(geometry: AUGeometry) -> None
             gap = face[list(lower), 1] - face[list(upper), 1]
             assert np.abs(gap).max() < 1e-6
     half = geometry.face + geometry.offsets({45: 2.5})
-    source_gap = geometry.face[list(L.RIGHT_LOWER_LID), 1] - geometry.face[list(L.RIGHT_UPPER_LID), 1]
-    half_gap = half[list(L.RIGHT_LOWER_LID), 1] - half[list(L.RIGHT_UPPER_LID), 1]
+    lower, upper = list(L.RIGHT_LOWER_LID), list(L.RIGHT_UPPER_LID)
+    source_gap = geometry.face[lower, 1] - geometry.face[upper, 1]
+    half_gap = half[lower, 1] - half[upper, 1]
     assert np.allclose(half_gap, 0.5 * source_gap, atol=0.01)
 
 

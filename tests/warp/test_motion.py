@@ -42,7 +42,7 @@ def test_reference_frame_reproduces_the_source(source, driver_points, warp_engin
         transfer = warp_engine.motion_transfer(source, driver_points, smoothing=smoothing)
         for t in (0.0, 0.04):
             target = warp_engine.target_from_driver(transfer, driver_points, t)
-            assert np.abs(target - source.points[:, :2]).max() < 1e-6
+            assert np.abs(target - source.points).max() < 1e-6
 
 
 def test_head_motion_follows_the_driver(source, driver_points, warp_engine) -> None:
@@ -51,8 +51,8 @@ def test_head_motion_follows_the_driver(source, driver_points, warp_engine) -> N
     target = warp_engine.target_from_driver(transfer, moved, 0.0)
     right = source.points[list(L.RIGHT_EYE_CORNERS), :2].mean(0)
     left = source.points[list(L.LEFT_EYE_CORNERS), :2].mean(0)
-    new_right = target[list(L.RIGHT_EYE_CORNERS)].mean(0)
-    new_left = target[list(L.LEFT_EYE_CORNERS)].mean(0)
+    new_right = target[list(L.RIGHT_EYE_CORNERS), :2].mean(0)
+    new_left = target[list(L.LEFT_EYE_CORNERS), :2].mean(0)
     before, after = left - right, new_left - new_right
     turned = np.degrees(np.arctan2(after[1], after[0]) - np.arctan2(before[1], before[0]))
     assert turned == pytest.approx(12.0, abs=0.5)
@@ -66,30 +66,22 @@ def test_head_motion_follows_the_driver(source, driver_points, warp_engine) -> N
 
 def test_expression_and_blink_transfer(source, driver_points, warp_engine) -> None:
     driver = AUGeometry.from_landmarks(driver_points)
-    open_mouth = driver_points.copy()
-    open_mouth[:, :2] = driver.target_points({26: 4})
-    closed_eyes = driver_points.copy()
-    closed_eyes[:, :2] = driver.target_points({43: 5})
+    open_mouth = driver.target_points({26: 4})
+    closed_eyes = driver.target_points({43: 5})
     transfer = warp_engine.motion_transfer(source, driver_points, smoothing=None)
     geometry = source.geometry
 
-    face = geometry.frame.to_face(_with_z(warp_engine.target_from_driver(transfer, open_mouth,
-                                                                         0.0), source))
+    face = geometry.frame.to_face(warp_engine.target_from_driver(transfer, open_mouth, 0.0))
     mouth_before = _gap(geometry.face, L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1])
     mouth_after = _gap(face, L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1])
     assert mouth_after > mouth_before + 0.15
 
     target = warp_engine.target_from_driver(transfer, closed_eyes, 0.04)
-    face = geometry.frame.to_face(_with_z(target, source))
+    face = geometry.frame.to_face(target)
     for upper, lower in ((L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID),
                          (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID)):
         assert _gap(geometry.face, upper, lower) > 0.1
         assert abs(_gap(face, upper, lower)) < 0.03  # the source's eyes close too
-
-
-def _with_z(target: np.ndarray, source) -> np.ndarray:
-    """Target (x, y) with the source's depth, for measuring in the source's face frame."""
-    return np.concatenate([target, source.points[:, 2:]], axis=1)
 
 
 def test_missing_faces_carry_the_last_motion(source, driver_points, warp_engine) -> None:
@@ -100,22 +92,22 @@ def test_missing_faces_carry_the_last_motion(source, driver_points, warp_engine)
     assert np.array_equal(first, carried)
     assert transfer.frames_without_face == 1
     fresh = warp_engine.motion_transfer(source, driver_points, smoothing=None)
-    assert np.allclose(warp_engine.target_from_driver(fresh, None, 0.0), source.points[:, :2])
+    assert np.allclose(warp_engine.target_from_driver(fresh, None, 0.0), source.points)
 
 
 def test_replace_mode_uses_the_au_vector_instead_of_the_expression(source, driver_points,
                                                                    warp_engine) -> None:
     driver = AUGeometry.from_landmarks(driver_points)
-    smiling = driver_points.copy()
-    smiling[:, :2] = driver.target_points({12: 5})
+    smiling = driver.target_points({12: 5})
     replace = warp_engine.motion_transfer(source, driver_points, au_mode="replace",
                                           smoothing=None)
     target = warp_engine.target_from_driver(replace, smiling, 0.0, {15: 5})
-    expected = source.geometry.target_points({15: 5})
-    assert np.abs(target - expected).max() < 0.02 * source.geometry.frame.iod_px
+    expected = source.geometry.target_points({15: 5})[:, :2]
+    # The smile nudges the driver's fitted head pose a little; the expression is gone.
+    assert np.abs(target[:, :2] - expected).max() < 0.03 * source.geometry.frame.iod_px
     add = warp_engine.motion_transfer(source, driver_points, smoothing=None)
     added = warp_engine.target_from_driver(add, smiling, 0.0, {15: 5})
-    assert np.abs(added - expected).max() > 0.03 * source.geometry.frame.iod_px
+    assert np.abs(added[:, :2] - expected).max() > 0.08 * source.geometry.frame.iod_px
     with pytest.raises(InputError, match="au_mode"):
         warp_engine.motion_transfer(source, driver_points, au_mode="mix")
 
@@ -148,7 +140,7 @@ def test_real_driver_blink_closes_the_source_eyes(source, warp_engine, driving_c
     assert all(faces for _, faces, _ in frames)
     transfer = warp_engine.motion_transfer(source, frames[0][1][0])
     openings, driver_openings, outputs = [], [], []
-    for image, faces, t in frames:
+    for _image, faces, t in frames:
         target = warp_engine.target_from_driver(transfer, faces[0], t)
         outputs.append(warp_engine.render(source, target))
         seen = still_detector.detect(outputs[-1])[0].points.astype(np.float64)
