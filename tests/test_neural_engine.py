@@ -95,3 +95,19 @@ def test_neural_missing_or_foreign_checkpoint(tmp_path: Path, shared_media: Path
         api.edit_au(source, tmp_path / "e.png", control=expression_control(["12=3"]),
                     options=_options(foreign))
     assert not (tmp_path / "e.png").exists()
+
+
+def test_info_shows_what_a_checkpoint_holds(tiny_checkpoint: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from fgemotalk_cli.cli import app
+
+    done = CliRunner().invoke(app, ["info", str(tiny_checkpoint), "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["aus"] == [1, 2, 4, 5, 6, 9, 12]
+    assert summary["stages"] == ["stage1"]
+    bad = CliRunner().invoke(app, ["info", str(tiny_checkpoint.with_name("nope.pt"))])
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1

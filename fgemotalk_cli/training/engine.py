@@ -69,7 +69,7 @@ def sigterm_requests() -> Iterator[dict[str, bool]]:
     """{'stop': bool} set by SIGTERM; the loop saves and exits at the end of the step."""
     request = {"stop": False}
 
-    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
+    def handler(signum: int, frame: object) -> None:
         request["stop"] = True
 
     try:
@@ -151,8 +151,8 @@ def step_progress(total: int, completed: int, enabled: bool) -> Iterator[Any]:
 
         class Bar:
             def advance(self, description: str, values: dict[str, float]) -> None:
-                shown = " ".join(f"{k.split('/')[-1]} {v:.3g}" for k, v in
-                                 list(values.items())[:4])
+                keys = [k for k in ("generator", "discriminator", "l1", "loss") if k in values]
+                shown = " ".join(f"{k} {values[k]:.3g}" for k in keys or list(values)[:4])
                 speed = progress.tasks[0].speed
                 rate = f"{speed:.2f} it/s" if speed and speed >= 1 else (
                     f"{1 / speed:.1f} s/it" if speed else "")

@@ -69,7 +69,7 @@ class FrozenTargetStage(StageBase):
             sums["loss"] += loss.detach() / len(micro)
         stepped = self.guarded_step(self.optimizer, self.trainable_parameters, self.scaler,
                                     sums["loss"])
-        return StepResult({k: float(v) for k, v in sums.items()}, skipped=not stepped)
+        return StepResult(self.reduced(sums), skipped=not stepped)
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"optimizers": {"encoder": self.optimizer.state_dict()}}

@@ -94,6 +94,14 @@ class StageBase:
             optimizer.step()
         return True
 
+    def reduced(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Scalars averaged over ranks, so logs describe the global batch."""
+        from fgemotalk_cli.training.distributed import all_reduce_mean
+
+        names = sorted(sums)
+        values = all_reduce_mean(torch.stack([sums[n].float() for n in names]), self.dist)
+        return dict(zip(names, values.tolist()))
+
     def dump_gradients(self, step: int, label: str, named: list[tuple[str, nn.Parameter]]) -> None:
         """Debug: save this rank-0 view of the (all-reduced) gradients of one step."""
         if self.config.gradient_dump_step != step + 1 or not self.dist.is_main:
@@ -204,8 +212,7 @@ class Stage1Trainer(StageBase):
         if discriminator_ok and self.config.optimizer.r1_weight > 0 \
                 and step % self.config.optimizer.d_reg_every == 0:
             sums["r1"] = self._r1_step(micro)
-        values = {key: float(value) for key, value in sums.items()}
-        return StepResult(values, skipped=not (generator_ok and discriminator_ok))
+        return StepResult(self.reduced(sums), skipped=not (generator_ok and discriminator_ok))
 
     def _r1_step(self, micro: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """Lazy R1 every d_reg_every steps, scaled by that interval [StyleGAN2, opt-in]."""

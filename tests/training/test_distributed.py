@@ -1,0 +1,57 @@
+"""Two gloo processes under torchrun compute the gradients one process computes on the same
+global batch (each rank takes every other sample; DDP averages the ranks' gradients)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training.conftest import REPO_ROOT, read_metrics, write_config
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+
+
+def _config(tmp_path: Path, video_dataset: Path, name: str) -> Path:
+    run_dir = tmp_path / name
+    # The minibatch-stddev group of 2 matches what each rank sees with 2 samples of 4.
+    return write_config(run_dir / "config.yaml", run_dir=str(run_dir),
+                        data={"roots": [str(video_dataset)]}, discriminator_stddev_group=2,
+                        gradient_dump_step=1,
+                        schedule={"steps": 2, "batch_size": 4, "eval_every": 100,
+                                  "checkpoint_every": 100, "sample_every": 100})
+
+
+def _run(command: list[str]) -> str:
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stderr
+
+
+def test_two_process_gloo_run_matches_one_process(tmp_path: Path, video_dataset: Path) -> None:
+    single = _config(tmp_path, video_dataset, "single")
+    double = _config(tmp_path, video_dataset, "ddp")
+    _run([sys.executable, "-m", "fgemotalk_cli", "train", str(single), "--quiet"])
+    log = _run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node=2", "-m", "fgemotalk_cli", "train", str(double), "--quiet"])
+    assert "2 process(es)" in log
+    for part in ("generator", "discriminator"):
+        one = torch.load(single.parent / f"gradients_step1_{part}.pt")
+        two = torch.load(double.parent / f"gradients_step1_{part}.pt")
+        assert one.keys() == two.keys() and len(one) > 10
+        for name in one:
+            scale = one[name].abs().max().clamp_min(1e-6)
+            assert torch.allclose(one[name], two[name], rtol=1e-3, atol=1e-4 * scale), name
+    losses_one, losses_two = read_metrics(single.parent), read_metrics(double.parent)
+    assert losses_two[1]["generator"] == pytest.approx(losses_one[1]["generator"], rel=1e-5)
+    assert losses_two[2]["l1"] == pytest.approx(losses_one[2]["l1"], rel=1e-3)
+    # Only rank 0 writes: one metrics file, one checkpoint, no per-rank leftovers.
+    assert sorted(p.name for p in double.parent.glob("*.pt")) == [
+        "final.pt", "gradients_step1_discriminator.pt", "gradients_step1_generator.pt",
+        "latest.pt"]
