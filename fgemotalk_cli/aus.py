@@ -143,9 +143,10 @@ def presets_dir() -> Path:
     from importlib.resources import files
 
     try:
-        return Path(str(files("fgemotalk_cli.presets")))
+        folder = Path(str(files("fgemotalk_cli.presets")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "presets"
+        folder = Path(__file__).resolve().parent.parent / "presets"
+    return folder
 
 
 def _read_yaml(path: Path, what: str) -> object:

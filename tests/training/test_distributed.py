@@ -41,13 +41,16 @@ def test_two_process_gloo_run_matches_one_process(tmp_path: Path, video_dataset:
     log = _run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                 "--nproc_per_node=2", "-m", "fgemotalk_cli", "train", str(double), "--quiet"])
     assert "2 process(es)" in log
-    for part in ("generator", "discriminator"):
+    # float32 sums over a batch of 4 and over two batches of 2 round differently; the finest
+    # generator level, with the most cancellation, differs by ~0.2 % (in float64: 3e-7). A
+    # wrong split of the batch or a missing average would be off by order 1.
+    for part, tolerance in (("generator", 1e-2), ("discriminator", 1e-3)):
         one = torch.load(single.parent / f"gradients_step1_{part}.pt")
         two = torch.load(double.parent / f"gradients_step1_{part}.pt")
         assert one.keys() == two.keys() and len(one) > 10
         for name in one:
-            scale = one[name].abs().max().clamp_min(1e-6)
-            assert torch.allclose(one[name], two[name], rtol=1e-3, atol=1e-4 * scale), name
+            error = (one[name] - two[name]).norm() / one[name].norm().clamp_min(1e-12)
+            assert error < tolerance, (part, name, float(error))
     losses_one, losses_two = read_metrics(single.parent), read_metrics(double.parent)
     assert losses_two[1]["generator"] == pytest.approx(losses_one[1]["generator"], rel=1e-5)
     assert losses_two[2]["l1"] == pytest.approx(losses_one[2]["l1"], rel=1e-3)

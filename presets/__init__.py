@@ -1,0 +1,1 @@
+"""Bundled expression presets (YAML); a data package so wheels carry the files."""
