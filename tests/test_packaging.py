@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from fgemotalk_cli.aus import bundled_presets, presets_dir
 

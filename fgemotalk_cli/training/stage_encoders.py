@@ -24,7 +24,7 @@ from torch import nn
 
 from fgemotalk_cli.errors import ConfigError
 from fgemotalk_cli.training.config import TrainConfig
-from fgemotalk_cli.training.data import AUFrameSampler, AudioFrameSampler, fixed_batch
+from fgemotalk_cli.training.data import AudioFrameSampler, AUFrameSampler, fixed_batch
 from fgemotalk_cli.training.distributed import Distributed, barrier, wrap
 from fgemotalk_cli.training.engine import StepResult
 from fgemotalk_cli.training.stages import StageBase, lazy_adam
@@ -67,8 +67,8 @@ class FrozenTargetStage(StageBase):
                 loss = loss_fn(codes.float(), target)
                 self.backward(loss / len(micro), self.scaler)
             sums["loss"] += loss.detach() / len(micro)
-        stepped = self.guarded_step(self.optimizer, self.trainable_parameters, self.scaler,
-                                    sums["loss"])
+        stepped, sums["grad_norm"] = self.guarded_step(
+            self.optimizer, self.trainable_parameters, self.scaler, sums["loss"])
         return StepResult(self.reduced(sums), skipped=not stepped)
 
     def state_dict(self) -> dict[str, Any]:

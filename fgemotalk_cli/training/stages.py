@@ -71,9 +71,12 @@ class StageBase:
         (scaler.scale(loss) if scaler is not None else loss).backward()
 
     def guarded_step(self, optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter],
-                     scaler: torch.amp.GradScaler | None, loss: torch.Tensor) -> bool:
-        """Step unless the loss or gradient norm is non-finite on any rank; True if stepped.
+                     scaler: torch.amp.GradScaler | None,
+                     loss: torch.Tensor) -> tuple[bool, torch.Tensor]:
+        """Step unless the loss or gradient norm is non-finite on any rank.
 
+        Returns (stepped, global gradient norm); the norm is logged as an early sign of
+        trouble.
         With fp16 the GradScaler already skips overflowing steps and lowers its scale, so
         only a non-finite loss counts as a bad step there.
         """
@@ -86,13 +89,13 @@ class StageBase:
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.update()
-            return False
+            return False, norm.detach()
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
         else:
             optimizer.step()
-        return True
+        return True, norm.detach()
 
     def reduced(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
         """Scalars averaged over ranks, so logs describe the global batch."""
@@ -193,8 +196,8 @@ class Stage1Trainer(StageBase):
                 sums[key] += value.detach().float() / count
             sums["generator"] += total.detach() / count
         self.dump_gradients(step, "generator", list(self.model.named_parameters()))
-        generator_ok = self.guarded_step(self.g_optimizer, self.video_parameters, self.g_scaler,
-                                         sums["generator"])
+        generator_ok, sums["generator_grad_norm"] = self.guarded_step(
+            self.g_optimizer, self.video_parameters, self.g_scaler, sums["generator"])
 
         self.discriminator.requires_grad_(True)
         self.d_optimizer.zero_grad(set_to_none=True)
@@ -206,7 +209,7 @@ class Stage1Trainer(StageBase):
                 self.backward(loss / count, self.d_scaler)
             sums["discriminator"] += loss.detach().float() / count
         self.dump_gradients(step, "discriminator", list(self.discriminator.named_parameters()))
-        discriminator_ok = self.guarded_step(
+        discriminator_ok, sums["discriminator_grad_norm"] = self.guarded_step(
             self.d_optimizer, list(self.discriminator.parameters()), self.d_scaler,
             sums["discriminator"])
         if discriminator_ok and self.config.optimizer.r1_weight > 0 \

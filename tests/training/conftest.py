@@ -20,7 +20,8 @@ TINY_CONFIG = REPO_ROOT / "configs" / "tiny_cpu.yaml"
 CLIPS = ("sadtalker_WDA_KatieHill_000.mp4", "sadtalker_WDA_AlexandriaOcasioCortez_000.mp4",
          "lia_vox_driving2.mp4")
 FRAMES_PER_CLIP = 40
-STAGE1_STEPS = 30
+STAGE1_STEPS = 20
+KEEP_EVERY = 5  # stage1_run keeps step_0000005.pt etc.: references for resumed runs
 
 
 def write_config(path: Path, **sections: Any) -> Path:
@@ -98,13 +99,14 @@ def disfa_dataset(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) 
 
 @pytest.fixture(scope="session")
 def stage1_run(tmp_path_factory: pytest.TempPathFactory, video_dataset: Path) -> Path:
-    """The tiny CPU stage-1 run (30 steps) that later stages start from."""
+    """The tiny CPU stage-1 run (20 steps) that later stages start from."""
     from fgemotalk_cli.training.run import train
 
     run_dir = tmp_path_factory.mktemp("stage1_run")
     config = write_config(run_dir / "config.yaml", run_dir=str(run_dir),
                           data={"roots": [str(video_dataset)]},
                           schedule={"steps": STAGE1_STEPS, "eval_every": 10,
-                                    "checkpoint_every": 10, "sample_every": 30})
+                                    "checkpoint_every": KEEP_EVERY, "keep_every": KEEP_EVERY,
+                                    "sample_every": STAGE1_STEPS})
     train(config, show_progress=False)
     return run_dir

@@ -22,7 +22,7 @@ def _config(tmp_path: Path, video_dataset: Path, name: str) -> Path:
     return write_config(run_dir / "config.yaml", run_dir=str(run_dir),
                         data={"roots": [str(video_dataset)]}, discriminator_stddev_group=2,
                         gradient_dump_step=1,
-                        schedule={"steps": 2, "batch_size": 4, "eval_every": 100,
+                        schedule={"steps": 1, "batch_size": 4, "eval_every": 100,
                                   "checkpoint_every": 100, "sample_every": 100})
 
 
@@ -52,8 +52,8 @@ def test_two_process_gloo_run_matches_one_process(tmp_path: Path, video_dataset:
             error = (one[name] - two[name]).norm() / one[name].norm().clamp_min(1e-12)
             assert error < tolerance, (part, name, float(error))
     losses_one, losses_two = read_metrics(single.parent), read_metrics(double.parent)
-    assert losses_two[1]["generator"] == pytest.approx(losses_one[1]["generator"], rel=1e-5)
-    assert losses_two[2]["l1"] == pytest.approx(losses_one[2]["l1"], rel=1e-3)
+    for name in ("generator", "discriminator", "l1", "adversarial"):
+        assert losses_two[1][name] == pytest.approx(losses_one[1][name], rel=1e-5), name
     # Only rank 0 writes: one metrics file, one checkpoint, no per-rank leftovers.
     assert sorted(p.name for p in double.parent.glob("*.pt")) == [
         "final.pt", "gradients_step1_discriminator.pt", "gradients_step1_generator.pt",
