@@ -118,8 +118,10 @@ def main() -> None:
     })
     config_path = args.out / "config.yaml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    if (run_dir / "metrics.jsonl").exists():
-        (run_dir / "metrics.jsonl").unlink()  # a fresh curve, not appended to an old one
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)  # a fresh curve each time, not a continuation
     started = time.perf_counter()
     outcome = train(config_path, show_progress=False)
     wall = time.perf_counter() - started

@@ -102,6 +102,9 @@ class MetricsLog:
     def _truncate_after(self, step: int) -> None:
         if not self.path.is_file():
             return
+        if step == 0:  # a fresh start: nothing earlier belongs to this run
+            self.path.unlink()
+            return
         kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                 if line and json.loads(line)["step"] <= step]
         self.path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")

@@ -34,6 +34,11 @@ def train(config_path: str | Path, resume: Path | None = None, show_progress: bo
     from fgemotalk_cli.training.stages import build_trainer
 
     config = load_train_config(config_path, overrides)
+    preflight(config)
+    previous = Path(config.run_dir) / "latest.pt"
+    if resume is None and previous.is_file():
+        raise ConfigError(f"{config.run_dir} already holds a run; continue it with --resume "
+                          f"{previous}, or choose another run_dir")
     dist = distributed.setup(config.device)
     try:
         log = _logger(Path(config.run_dir), dist.is_main)
@@ -58,6 +63,29 @@ def train(config_path: str | Path, resume: Path | None = None, show_progress: bo
         return outcome
     finally:
         distributed.teardown()
+
+
+def preflight(config: TrainConfig) -> None:
+    """Fail in a second, not after building a network: data folders and loss weights exist."""
+    from fgemotalk_cli.errors import WeightsError
+    from fgemotalk_cli.training.backbones import missing_weights_message
+
+    for root in map(Path, config.data.roots):
+        if not (root / "manifest.json").is_file():
+            raise ConfigError(f"{root} is not a prepared dataset (no manifest.json); run "
+                              f"'fgemotalk prepare VIDEOS {root} --size SIZE' first")
+    if config.stage != 1:
+        if not Path(config.init_checkpoint).is_file():
+            raise CheckpointError(f"init_checkpoint not found: {config.init_checkpoint}")
+        return
+    for role in ("appearance", "expression", "perceptual"):
+        if getattr(config.loss.weights, role) == 0:
+            continue
+        choice = getattr(config.loss.backbones, role)
+        if choice.weights and not Path(choice.weights).expanduser().is_file():
+            raise WeightsError(f"loss.backbones.{role}.weights not found: {choice.weights}")
+        if not choice.weights and choice.fallback != "frozen_encoder":
+            raise WeightsError(missing_weights_message(role))
 
 
 def _starting_point(config: TrainConfig, resume: Path | None, log):

@@ -34,12 +34,9 @@ class FrozenTargetStage(StageBase):
     """Shared by stages 2 and 3: everything frozen but one encoder; target E_exp(E(x))."""
 
     def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed,
-                 trainable: list[nn.Module], discriminator_state: dict | None) -> None:
+                 discriminator_state: dict | None) -> None:
         super().__init__(config, model, dist)
-        model.requires_grad_(False)
-        for module in trainable:
-            module.requires_grad_(True)
-        self.trainable_parameters = [p for m in trainable for p in m.parameters()]
+        self.trainable_parameters = model.set_trainable(self.name)
         self.optimizer = lazy_adam(self.trainable_parameters, config, None)
         self.scaler = self.new_scaler()
         if discriminator_state is not None:
@@ -90,7 +87,7 @@ class Stage2Trainer(FrozenTargetStage):
 
     def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
                  eval_clips, discriminator_state: dict | None = None) -> None:
-        super().__init__(config, model, dist, [model.au_encoder], discriminator_state)
+        super().__init__(config, model, dist, discriminator_state)
         self.au_encoder = wrap(model.au_encoder, dist)
         self.sampler = AUFrameSampler(train_clips, model.au_list)
         self.eval_data = {k: v.to(self.device) for k, v in fixed_batch(
@@ -139,10 +136,9 @@ class Stage3Trainer(FrozenTargetStage):
         if not audio.freeze_backbone:
             raise ConfigError("stage 3 trains on cached features of a frozen Wav2Vec2: set "
                               "audio.freeze_backbone: true")
-        encoder = model.audio_encoder.to(dist.device)
+        model.audio_encoder.to(dist.device)
         # The head only: Wav2Vec2 stays frozen (its features are cached below).
-        super().__init__(config, model, dist, [encoder.input, encoder.blocks, encoder.output],
-                         discriminator_state)
+        super().__init__(config, model, dist, discriminator_state)
         self.head = wrap(AudioWindowHead(model.audio_encoder), dist)
         train_clips = AudioFrameSampler.speaking(train_clips)
         eval_clips = AudioFrameSampler.speaking(eval_clips)

@@ -76,8 +76,7 @@ class StageBase:
         """Step unless the loss or gradient norm is non-finite on any rank.
 
         Returns (stepped, global gradient norm); the norm is logged as an early sign of
-        trouble.
-        With fp16 the GradScaler already skips overflowing steps and lowers its scale, so
+        trouble. With fp16 the GradScaler already skips overflowing steps and lowers its scale, so
         only a non-finite loss counts as a bad step there.
         """
         if scaler is not None:
@@ -130,10 +129,8 @@ class Stage1Trainer(StageBase):
         from models.discriminator import Discriminator
 
         super().__init__(config, model, dist)
-        model.requires_grad_(False)
-        self.video_parameters = model.video_parameters()
-        for parameter in self.video_parameters:
-            parameter.requires_grad_(True)
+        # Frozen parts must not require grad: DDP fails on trainable parameters it never sees.
+        self.video_parameters = model.set_trainable("stage1")
         self.discriminator = Discriminator(model.config, config.discriminator_stddev_group)
         if discriminator_state is not None:
             self.discriminator.load_state_dict(discriminator_state)

@@ -120,12 +120,50 @@ def _corner_field(r: FaceRegions, motion: np.ndarray, sigma: float = 0.22) -> np
     m = r.mouth
     field = np.zeros_like(r.face)
     lips = np.maximum(m.upper_zone, m.lower_zone)
+    u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
+    # Sideways the lips stretch evenly (in proportion to u, so the two halves meet at the
+    # midline instead of tearing apart or overlapping there); up, down and in depth the pull
+    # fades faster towards the middle, which bends the mouth line instead of shifting it.
+    sideways, lengthways = u * lips, u**1.5 * lips
+    # Skin beyond the lips follows the nearer corner, and nothing at the midline.
+    skin_gate = L.smoothstep(0.0, 0.9, u)
     for side, corner in ((-1, L.UPPER_OUTER_LIP[0]), (+1, L.UPPER_OUTER_LIP[-1])):
         on_side = m.mouth_u * side > 0
-        along_lip = np.clip(np.abs(m.mouth_u), 0, 1) ** 1.5 * lips * on_side
-        skin = _gauss(r.face, r.face[corner], sigma, sigma) * on_side
-        weight = np.maximum(along_lip, skin)
-        field += weight[:, None] * (motion * _vec(side, 1, 1))
+        skin = _gauss(r.face, r.face[corner], sigma, sigma) * skin_gate * on_side
+        weight_x = np.maximum(sideways * on_side, skin)
+        weight = np.maximum(lengthways * on_side, skin)
+        field[:, 0] += weight_x * motion[0] * side
+        field[:, 1:] += weight[:, None] * motion[1:]
+    return field
+
+
+def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
+    """AU 12: corners pulled along the zygomaticus major, up, out and back by ``corner``.
+
+    The lips bend into a curve (the middle of the upper lip stays, the lift grows with the
+    square of the distance from the middle) and stretch only evenly sideways. Beyond the
+    corners the skin follows along the muscle line towards the cheekbone, little below the
+    corner, so the cheek bunches above the mouth while the jaw and chin outline stay put.
+    """
+    m, face = r.mouth, r.face
+    field = np.zeros_like(face)
+    lips = np.maximum(m.upper_zone, m.lower_zone)
+    u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
+    sideways, lift = u * lips, u**2 * lips
+    skin_gate = L.smoothstep(0.3, 1.0, u)
+    for side, index in ((-1, L.UPPER_OUTER_LIP[0]), (+1, L.UPPER_OUTER_LIP[-1])):
+        on_side = m.mouth_u * side > 0
+        muscle = np.array([0.55 * side, -0.83])  # corner towards the zygomatic bone
+        rel = face[:, :2] - face[index, :2]
+        along = rel @ muscle
+        across = rel @ np.array([-muscle[1], muscle[0]])
+        reach = np.where(along > 0, 0.32, 0.14)
+        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / 0.15) ** 2))
+        skin *= skin_gate * on_side
+        weight_x = np.maximum(sideways * on_side, skin)
+        weight = np.maximum(lift * on_side, skin)
+        field[:, 0] += weight_x * corner[0] * side
+        field[:, 1:] += weight[:, None] * corner[1:]
     return field
 
 
@@ -184,12 +222,13 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     for wing in (98, 327):
         f[10] += _gauss(face, face[wing] + _vec(0, 0.1), 0.15, 0.12)[:, None] * _vec(0, -0.03)
 
-    f[12] = _corner_field(r, _vec(0.09, -0.13, 0.05))
+    f[12] = _smile_field(r, _vec(0.065, -0.13, 0.06))
     for side, corner in ((-1, 61), (1, 291)):
         cheek = _gauss(face, face[corner] + _vec(0.1 * side, -0.3), 0.2, 0.2)
-        f[12] += cheek[:, None] * _vec(0.01 * side, -0.04)
-    # Stretched lips thin: both vermilion outlines come towards the mouth line.
-    f[12][:, 1] += 0.025 * (m.vermilion_upper - m.vermilion_lower)
+        f[12] += cheek[:, None] * _vec(0.01 * side, -0.04, -0.02)
+    # Stretched lips thin, more towards the corners than in the middle.
+    thinning = 0.015 * np.abs(np.clip(m.mouth_u, -1, 1))
+    f[12][:, 1] += thinning * (m.vermilion_upper - m.vermilion_lower)
     f[15] = _corner_field(r, _vec(0.02, 0.085, 0.0))
 
     chin_boss = _gauss(face, _vec(m.centre_u, face[L.CHIN, 1] - 0.22), 0.3, 0.2)

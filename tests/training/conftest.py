@@ -7,6 +7,8 @@ model (1/16 of the channels), a few dozen steps.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,23 @@ CLIPS = ("sadtalker_WDA_KatieHill_000.mp4", "sadtalker_WDA_AlexandriaOcasioCorte
 FRAMES_PER_CLIP = 40
 STAGE1_STEPS = 20
 KEEP_EVERY = 5  # stage1_run keeps step_0000005.pt etc.: references for resumed runs
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """One intra-op thread while training, as the subprocess runs use (OMP_NUM_THREADS=1).
+
+    Float sums depend on the thread count, so runs compared bit for bit must share it; and on
+    a shared 2-core machine, spinning OpenMP threads slow a busy run down many times over.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def write_config(path: Path, **sections: Any) -> Path:
@@ -108,5 +127,6 @@ def stage1_run(tmp_path_factory: pytest.TempPathFactory, video_dataset: Path) ->
                           schedule={"steps": STAGE1_STEPS, "eval_every": 10,
                                     "checkpoint_every": KEEP_EVERY, "keep_every": KEEP_EVERY,
                                     "sample_every": STAGE1_STEPS})
-    train(config, show_progress=False)
+    with single_threaded():
+        train(config, show_progress=False)
     return run_dir

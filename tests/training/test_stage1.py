@@ -22,6 +22,7 @@ from tests.training.conftest import (
     REPO_ROOT,
     STAGE1_STEPS,
     read_metrics,
+    single_threaded,
     write_config,
 )
 
@@ -74,7 +75,7 @@ def killed(tmp_path_factory: pytest.TempPathFactory, video_dataset: Path) -> tup
     process = subprocess.Popen(
         [sys.executable, "-m", "fgemotalk_cli", "train", str(config), "--quiet"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         if (run_dir / "metrics.jsonl").is_file() and len(read_metrics(run_dir)) >= 2:
@@ -104,7 +105,8 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(killed: tuple[Path, int
     from models.checkpoint import load_checkpoint
 
     run_dir, stopped = killed
-    train(run_dir / "config.yaml", resume=run_dir / "latest.pt", show_progress=False)
+    with single_threaded():
+        train(run_dir / "config.yaml", resume=run_dir / "latest.pt", show_progress=False)
     resumed_losses, reference = _losses(run_dir), _losses(stage1_run)
     assert sorted(resumed_losses) == list(range(1, KEEP_EVERY + 1))
     for step in resumed_losses:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fgemotalk_cli.errors import ConfigError
-from tests.training.conftest import read_metrics, write_config
+from tests.training.conftest import read_metrics, single_threaded, write_config
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 STEPS = 30
@@ -40,7 +40,8 @@ def stage2_run(tmp_path_factory: pytest.TempPathFactory, stage1_run: Path,
 
     config = _encoder_stage(tmp_path_factory.mktemp("s2"), 2, stage1_run / "final.pt",
                             [str(disfa_dataset)])
-    train(config, show_progress=False)
+    with single_threaded():
+        train(config, show_progress=False)
     return config.parent
 
 
@@ -71,9 +72,10 @@ def test_stage3_audio_encoder_infonce_falls(tmp_path: Path, stage2_run: Path,
 
     config = _encoder_stage(tmp_path, 3, stage2_run / "final.pt", [str(video_dataset)],
                             audio={"preset": "tiny"})
-    train(config, show_progress=False)
+    with single_threaded():
+        train(config, show_progress=False)
     run_dir = config.parent
-    assert _mean_loss(run_dir, range(STEPS - 4, STEPS + 1)) < 0.9 * _mean_loss(
+    assert _mean_loss(run_dir, range(STEPS - 4, STEPS + 1)) < 0.95 * _mean_loss(
         run_dir, range(1, 6))
     assert len(list((run_dir / "audio_features").glob("*.npy"))) == 3
     summary = describe_checkpoint(run_dir / "final.pt")
