@@ -19,8 +19,8 @@ def main() -> int:
     from fgemotalk_cli.au_study import au_response_study
     from fgemotalk_cli.aus import CATALOGUE
     from fgemotalk_cli.faces import detect_source_face
-    from fgemotalk_cli.images import load_image
-    from fgemotalk_cli.pipelines.common import even_size, fit_within
+    from fgemotalk_cli.images import downscale_to_max_side, load_image
+    from fgemotalk_cli.pipelines.common import even_size
     from fgemotalk_cli.warp_engine import WarpEngineAdapter
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--aus", default=",".join(str(a) for a in CATALOGUE))
     args = parser.parse_args()
     engine = WarpEngineAdapter()
-    images = {p.stem: even_size(fit_within(load_image(p), 768))
+    images = {p.stem: even_size(downscale_to_max_side(load_image(p), 768))
               for p in sorted((args.media / "portraits").glob("*"))}
     states = {}
 

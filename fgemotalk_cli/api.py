@@ -39,10 +39,7 @@ class VideoResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, object]:
-        summary = asdict(self)
-        summary["output"] = str(self.output)
-        summary["warnings"] = list(self.warnings)
-        return summary
+        return _summary(self)
 
 
 @dataclass(frozen=True)
@@ -55,10 +52,15 @@ class ImageResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, object]:
-        summary = asdict(self)
-        summary["output"] = str(self.output)
-        summary["warnings"] = list(self.warnings)
-        return summary
+        return _summary(self)
+
+
+def _summary(result: VideoResult | ImageResult) -> dict[str, object]:
+    """JSON-ready: paths as strings, warnings as a list."""
+    summary = asdict(result)
+    summary["output"] = str(result.output)
+    summary["warnings"] = list(result.warnings)
+    return summary
 
 
 def require_file(path: str | Path, what: str) -> Path:

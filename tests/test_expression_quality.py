@@ -15,8 +15,8 @@ from fgemotalk_cli.aus import load_preset
 from fgemotalk_cli.emotion import EmotionClassifier
 from fgemotalk_cli.faces import detect_source_face
 from fgemotalk_cli.identity import MAX_SOURCE_DISTANCE, IdentityEmbedder, identity_distance
-from fgemotalk_cli.images import load_image
-from fgemotalk_cli.pipelines.common import MAX_OUTPUT_SIDE, even_size, fit_within
+from fgemotalk_cli.images import downscale_to_max_side, load_image
+from fgemotalk_cli.pipelines.common import MAX_OUTPUT_SIDE, even_size
 from fgemotalk_cli.warp_engine import WarpEngineAdapter
 
 
@@ -26,7 +26,7 @@ def edited_portraits(portraits: list[Path]) -> list[tuple[str, object, object]]:
     happy = load_preset("happy").aus
     pairs = []
     for path in portraits:
-        image = even_size(fit_within(load_image(path), MAX_OUTPUT_SIDE))
+        image = even_size(downscale_to_max_side(load_image(path), MAX_OUTPUT_SIDE))
         state = engine.prepare(image, detect_source_face(image))
         (edited,) = engine.edit(state, [happy], "add")
         pairs.append((path.stem, image, edited))

@@ -38,23 +38,12 @@ def load_source_face(path: Path, face_index: int) -> SourceFace:
     from fgemotalk_cli.faces import detect_source_face
     from fgemotalk_cli.images import load_image
 
-    image = even_size(fit_within(load_image(path), MAX_OUTPUT_SIDE))
+    image = even_size(load_image(path, max_size=MAX_OUTPUT_SIDE))
     try:
         landmarks = detect_source_face(image, face_index=face_index)
     except NoFaceError:
         raise NoFaceError(f"no face found in the source image {path}") from None
     return SourceFace(image, landmarks, path)
-
-
-def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
-    import cv2
-
-    height, width = image.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
-        return image
-    size = (max(2, round(width * scale)), max(2, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def even_size(image: np.ndarray) -> np.ndarray:

@@ -10,8 +10,9 @@ import numpy as np
 from fgemotalk_cli.aus import CATALOGUE, ExpressionControl, check_intensity
 from fgemotalk_cli.engines import load_engine
 from fgemotalk_cli.errors import MediaError
+from fgemotalk_cli.images import downscale_to_max_side
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.pipelines.common import RunStats, even_size, fit_within, load_source_face
+from fgemotalk_cli.pipelines.common import RunStats, even_size, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
 from fgemotalk_cli.progress import frame_progress
 
@@ -50,7 +51,7 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                 encoded.progress("edit-au", info.frame_count) as progress:
             while batch := list(islice(frames, options.batch_size)):
                 for frame in batch:
-                    image = even_size(fit_within(frame.image, 1024))
+                    image = even_size(downscale_to_max_side(frame.image, 1024))
                     faces = detector.detect(image)
                     if len(faces) <= options.face_index:
                         stats.frames_without_face += 1

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from fgemotalk_cli.aus import ExpressionControl
 from fgemotalk_cli.engines import DriverSample, load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
+from fgemotalk_cli.images import downscale_to_max_side
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.pipelines.common import RunStats, fit_within, load_source_face, side_by_side
+from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
 
 if TYPE_CHECKING:
@@ -60,13 +61,13 @@ def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
     if frame is None:
         raise InputError(f"--neutral-frame {neutral_frame} is past the end of {driver_path.name}")
     with FaceMeshDetector(video_mode=False) as detector:
-        faces = detector.detect(fit_within(frame.image, 1024))
+        faces = detector.detect(downscale_to_max_side(frame.image, 1024))
     if not faces:
         raise NoFaceError(
             f"no face in frame {neutral_frame} of the driving video {driver_path.name}; "
             "pick another reference with --neutral-frame"
         )
-    image = fit_within(frame.image, 1024)
+    image = downscale_to_max_side(frame.image, 1024)
     return DriverSample(image, faces[0], frame.time_seconds)
 
 
@@ -83,7 +84,7 @@ def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iter
         # Variable frame rate drivers become a constant-rate stream by their timestamps.
         frames = resample_frames(iter_frames(driver_path), info.fps, info.duration_seconds)
         for frame in frames:
-            image = fit_within(frame.image, 1024)
+            image = downscale_to_max_side(frame.image, 1024)
             faces = detector.detect(image)
             if not faces:
                 stats.frames_without_face += 1

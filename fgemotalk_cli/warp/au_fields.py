@@ -50,8 +50,9 @@ forward, vermilion 0.015 thicker, opening rounded); ``closure`` presses the inne
 together (P, B, M); ``lip_to_teeth`` lifts and tucks the lower lip to just under the upper
 teeth with the upper lip 0.025 up (F, V). Blink is AU 45.
 
-Intensity response: ``(1 - exp(-0.6 i / 5)) / (1 - exp(-0.6))``, gently saturating, 1 at 5;
-eye closure is linear (closed fraction = i / 5). Combined AUs add; wherever the sum at a point
+Intensity response (:func:`.au_geometry.intensity_response`): the share of the field at
+intensities 1..5 is 0.07, 0.25, 0.55, 0.82, 1 (about the middle of each FACS grade's band, A
+and E narrow, C wide), linear in between; eye closure is linear (closed fraction = i / 5). Combined AUs add; wherever the sum at a point
 exceeds the largest any single control can move that point, it is soft-clipped (tanh) to at
 most 1.3 times that. Closures run last, pulling towards the *current* opposite contour, and
 finally no upper contour may cross below its lower partner.
@@ -137,7 +138,8 @@ def _corner_field(r: FaceRegions, motion: np.ndarray, sigma: float = 0.22) -> np
     return field
 
 
-def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
+def _smile_field(r: FaceRegions, corner: np.ndarray, reach_up: float = 0.32,
+                 reach_down: float = 0.14, width: float = 0.15, power: float = 2.0) -> np.ndarray:
     """AU 12: corners pulled along the zygomaticus major, up, out and back by ``corner``.
 
     The lips bend into a curve (the middle of the upper lip stays, the lift grows with the
@@ -149,7 +151,7 @@ def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
     field = np.zeros_like(face)
     lips = np.maximum(m.upper_zone, m.lower_zone)
     u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
-    sideways, lift = u * lips, u**2 * lips
+    sideways, lift = u * lips, u**power * lips
     skin_gate = L.smoothstep(0.3, 1.0, u)
     for side, index in ((-1, L.UPPER_OUTER_LIP[0]), (+1, L.UPPER_OUTER_LIP[-1])):
         on_side = m.mouth_u * side > 0
@@ -157,8 +159,8 @@ def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
         rel = face[:, :2] - face[index, :2]
         along = rel @ muscle
         across = rel @ np.array([-muscle[1], muscle[0]])
-        reach = np.where(along > 0, 0.32, 0.14)
-        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / 0.15) ** 2))
+        reach = np.where(along > 0, reach_up, reach_down)
+        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / width) ** 2))
         skin *= skin_gate * on_side
         weight_x = np.maximum(sideways * on_side, skin)
         weight = np.maximum(lift * on_side, skin)
@@ -226,9 +228,11 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     for side, corner in ((-1, 61), (1, 291)):
         cheek = _gauss(face, face[corner] + _vec(0.1 * side, -0.3), 0.2, 0.2)
         f[12] += cheek[:, None] * _vec(0.01 * side, -0.04, -0.02)
-    # Stretched lips thin, more towards the corners than in the middle.
+    # Stretched lips thin, more towards the corners than in the middle; the lower lip, drawn
+    # tight over the teeth, also in the middle (by a share of its own height).
     thinning = 0.015 * np.abs(np.clip(m.mouth_u, -1, 1))
     f[12][:, 1] += thinning * (m.vermilion_upper - m.vermilion_lower)
+    f[12][:, 1] -= 0.2 * m.lower_thickness * m.vermilion_lower * m.lower_zone
     f[15] = _corner_field(r, _vec(0.02, 0.085, 0.0))
 
     chin_boss = _gauss(face, _vec(m.centre_u, face[L.CHIN, 1] - 0.22), 0.3, 0.2)

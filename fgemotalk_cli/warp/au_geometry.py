@@ -24,7 +24,8 @@ from fgemotalk_cli.warp.regions import EyeRegion, FaceRegions
 
 SUPPORTED_WARP_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 15, 17, 20, 23, 25, 26, 43, 45)
 MAX_INTENSITY = 5.0
-_RESPONSE_CURVATURE = 0.6
+_RESPONSE_INTENSITIES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+_RESPONSE_SHARES = (0.0, 0.07, 0.25, 0.55, 0.82, 1.0)  # FACS A..E, see intensity_response
 _SOFT_CLIP_HEADROOM = 1.3
 _LOWER_LID_SHARE = 0.15  # how far the lower lid rises to meet a closing upper lid
 _TEETH_SHOW = 0.035  # face units of upper teeth left visible above the lower lip for F/V
@@ -61,9 +62,14 @@ class MouthShape:
 
 
 def intensity_response(intensity: float) -> float:
-    """Share of the intensity-5 field applied at ``intensity``: monotonic, 0 -> 0, 5 -> 1."""
-    x = float(np.clip(intensity, 0.0, MAX_INTENSITY)) / MAX_INTENSITY
-    return float((1 - np.exp(-_RESPONSE_CURVATURE * x)) / (1 - np.exp(-_RESPONSE_CURVATURE)))
+    """Share of the intensity-5 field applied at ``intensity``: monotonic, 0 -> 0, 5 -> 1.
+
+    The FACS letter grades are not evenly spaced: A (trace) and E (maximum) are narrow bands
+    at the ends, C (marked) the widest in the middle. Each whole intensity maps to about the
+    middle of its grade's band (E to the full field) and fractions interpolate between them.
+    """
+    return float(np.interp(float(np.clip(intensity, 0.0, MAX_INTENSITY)),
+                           _RESPONSE_INTENSITIES, _RESPONSE_SHARES))
 
 
 def check_warp_aus(au_intensities: Mapping[int, float]) -> None:
@@ -96,6 +102,11 @@ class AUGeometry:
             list(L.LOWER_INNER_LIP[1:-1]), 1]
         self._min_lip_thickness = (_MIN_LIP_SHARE * np.maximum(upper_thickness, 0.0),
                                    _MIN_LIP_SHARE * np.maximum(lower_thickness, 0.0))
+        # A closed mouth's inner contours (and a closed eye's lids) often cross a little as
+        # detected; that much crossing is the source's own and no edit should undo it.
+        self._source_overlap = tuple(
+            np.maximum(face[list(upper), 1] - face[list(lower), 1], 0.0)
+            for upper, lower in _CROSSING_PAIRS)
 
     @classmethod
     def from_landmarks(cls, landmarks: object) -> AUGeometry:
@@ -131,7 +142,7 @@ class AUGeometry:
             positions = self._pull_lips(positions, mouth.closure, meet=0.5, gap=0.0)
         if mouth.lip_to_teeth > 0:
             positions = self._pull_lips(positions, mouth.lip_to_teeth, meet=0.0, gap=_TEETH_SHOW)
-        return self._keep_order(_uncross(positions)) - base
+        return self._keep_order(_uncross(positions, self._source_overlap)) - base
 
     def displacements(self, au_intensities: Mapping[int, float],
                       mouth: MouthShape | None = None,
@@ -229,19 +240,22 @@ def _soft_clip(total: np.ndarray, knee: np.ndarray) -> np.ndarray:
     return total * (clipped / np.maximum(magnitude, 1e-12))[:, None]
 
 
-def _uncross(positions: np.ndarray) -> np.ndarray:
-    """No upper lid or upper inner lip point below its lower partner: crossed pairs meet."""
+_CROSSING_PAIRS = (
+    (L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID), (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID),
+    (L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1]),
+)
+
+
+def _uncross(positions: np.ndarray, allowed: tuple[np.ndarray, ...]) -> np.ndarray:
+    """No upper lid or upper inner lip point further below its lower partner than in the
+    source (``allowed``): pairs crossed beyond that meet symmetrically."""
     out = positions.copy()
-    pairs = (
-        (L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID), (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID),
-        (L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1]),
-    )
-    for upper, lower in pairs:
+    for (upper, lower), overlap in zip(_CROSSING_PAIRS, allowed):
         upper_v, lower_v = out[list(upper), 1], out[list(lower), 1]
-        crossed = upper_v > lower_v
+        crossed = upper_v - lower_v > overlap
         middle = (upper_v + lower_v) / 2
-        out[list(upper), 1] = np.where(crossed, middle, upper_v)
-        out[list(lower), 1] = np.where(crossed, middle, lower_v)
+        out[list(upper), 1] = np.where(crossed, middle + overlap / 2, upper_v)
+        out[list(lower), 1] = np.where(crossed, middle - overlap / 2, lower_v)
     return out
 
 
