@@ -3,7 +3,8 @@
 The target is checked before any work (an existing file stops the run unless ``overwrite``);
 frames go to a hidden temporary file beside it; the audio is muxed into a second temporary file
 that is renamed onto the target only when everything succeeded. Any exception, Ctrl-C included,
-removes both temporaries.
+removes both temporaries. Frames are encoded on a background thread (x264 and the colour
+conversion release the GIL), so the engine renders the next frame meanwhile.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from types import TracebackType
 import numpy as np
 
 from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.background import BackgroundWorker
 from fgemotalk_cli.progress import frame_progress
+
+#: Frames waiting for the encoder: enough to ride out a slow frame, bounded for memory.
+ENCODER_QUEUE_FRAMES = 4
 
 
 class EncodedOutput(AbstractContextManager["EncodedOutput"]):
@@ -28,6 +33,7 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         self.audio_source = audio_source
         self.frames_written = 0
         self._writer = None
+        self._encoder: BackgroundWorker[np.ndarray] | None = None
         self._reservation = None
         self._final_temp: Path | None = None
         self._video_only: Path | None = None
@@ -44,6 +50,13 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         return frame_progress(description, total, self.options.show_progress)
 
     def write(self, frame: np.ndarray) -> None:
+        """Queue one RGB frame for encoding (the caller must not change it afterwards)."""
+        if self._encoder is None:
+            self._encoder = BackgroundWorker(self._encode, ENCODER_QUEUE_FRAMES)
+        self._encoder.submit(frame)
+        self.frames_written += 1
+
+    def _encode(self, frame: np.ndarray) -> None:
         if self._writer is None:
             from fgemotalk_cli.video import VideoWriter
 
@@ -52,7 +65,6 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
             self._writer = VideoWriter(self._video_only, fps=self.fps, crf=self.options.crf,
                                        preset="veryfast")
         self._writer.write(frame)
-        self.frames_written += 1
 
     def finish(self) -> bool:
         """Close the encoder and mux the audio; returns whether the output has audio."""
@@ -60,6 +72,9 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         from fgemotalk_cli.errors import InputError
         from fgemotalk_cli.video import mux_audio
 
+        if self._encoder is not None:
+            encoder, self._encoder = self._encoder, None
+            encoder.close()
         if self._writer is None or self.frames_written == 0:
             raise InputError("nothing to write: no frames were produced")
         self._writer.close()
@@ -73,6 +88,12 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> bool | None:
         try:
+            if self._encoder is not None:
+                encoder, self._encoder = self._encoder, None
+                if kind is None:
+                    encoder.close()
+                else:
+                    encoder.abandon()
             if self._writer is not None:
                 # The writer's own exit abandons the file on an error instead of flushing it,
                 # so its "no frames" complaint cannot hide the error already on its way out.

@@ -12,12 +12,15 @@ from fgemotalk_cli.engines import DriverSample, load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.images import downscale_to_max_side
 from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
 
 if TYPE_CHECKING:
     from fgemotalk_cli.video import VideoInfo
 
+#: Driver frames decoded and tracked ahead of the engine, on their own thread.
+PREFETCH_FRAMES = 8
 
 
 def run_reenact(source_path: Path, driver_path: Path, output: Path, control: ExpressionControl,
@@ -28,20 +31,22 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
     with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded:
         engine = load_engine(options)
         source = load_source_face(source_path, options.face_index)
-        state = engine.prepare(source.image, source.landmarks)
         stats = RunStats(engine=engine.name, fps=info.fps)
-        engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
-        samples = _tracked_driver(driver_path, stats, info)
-        height = source.image.shape[0]
-        with encoded.progress("reenact", info.frame_count) as progress:
-            while batch := list(islice(samples, options.batch_size)):
-                aus = [control.at(sample.time_seconds) for sample in batch]
-                frames = engine.reenact(state, batch, aus, control.au_mode)
-                for sample, frame in zip(batch, frames):
-                    if options.compare:
-                        frame = side_by_side([source.image, sample.image, frame], height)
-                    encoded.write(frame)
-                progress.advance(len(batch))
+        # The driver is decoded and tracked on a second thread from here on, while the engine
+        # prepares the source, renders and the encoder encodes.
+        with prefetched(_tracked_driver(driver_path, stats, info), PREFETCH_FRAMES) as samples:
+            state = engine.prepare(source.image, source.landmarks)
+            engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
+            height = source.image.shape[0]
+            with encoded.progress("reenact", info.frame_count) as progress:
+                while batch := list(islice(samples, options.batch_size)):
+                    aus = [control.at(sample.time_seconds) for sample in batch]
+                    frames = engine.reenact(state, batch, aus, control.au_mode)
+                    for sample, frame in zip(batch, frames):
+                        if options.compare:
+                            frame = side_by_side([source.image, sample.image, frame], height)
+                        encoded.write(frame)
+                    progress.advance(len(batch))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
     if stats.frames_without_face:

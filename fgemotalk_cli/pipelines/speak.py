@@ -7,6 +7,7 @@ audio to the video so both agree within one frame.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,12 +43,17 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
         if wave.size < SPEECH_SAMPLE_RATE // 10:
             raise InputError(f"audio {audio_path.name} is shorter than 0.1 s")
         n_frames = math.ceil(wave.size / SPEECH_SAMPLE_RATE * settings.fps)
-        engine = load_engine(options)
-        source = load_source_face(source_path, options.face_index)
-        state = engine.prepare(source.image, source.landmarks)
+        # The speech analysis (phoneme decoding) runs on a second thread while the source
+        # face is found and prepared: neither needs the other.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fgemotalk-speech") as pool:
+            mouth_future = pool.submit(
+                mouth_track, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames,
+                transcript=settings.transcript, language=settings.language)
+            engine = load_engine(options)
+            source = load_source_face(source_path, options.face_index)
+            state = engine.prepare(source.image, source.landmarks)
+            mouth = mouth_future.result()
         stats = RunStats(engine=engine.name, fps=settings.fps)
-        mouth = mouth_track(wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames,
-                            transcript=settings.transcript, language=settings.language)
         stats.warnings.extend(mouth.warnings)
         blinks = (blink_track(n_frames, settings.fps, seed=settings.seed) if settings.blinks
                   else [0.0] * n_frames)

@@ -24,9 +24,12 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              upper lip up 0.04, inner brows down 0.04, cheeks up 0.02
 10    upper lip raiser       upper lip up 0.09 (peaks between centre and corners), spread to
                              the nose base; nasolabial skin up 0.03
-12    lip corner puller      corners up 0.13, out 0.09, back 0.05; lips follow by distance
-                             from the centre, skin by distance from the corner; cheeks up 0.04;
-                             vermilion thinned 0.025
+12    lip corner puller      corners up 0.13, out 0.065, back 0.06 (along the zygomaticus);
+                             the lips bend (lift grows with the square of the distance from
+                             the middle, which stays) and stretch evenly; skin follows along
+                             the muscle line towards the cheekbone, little below the corner;
+                             cheeks up 0.04; vermilion thinned up to 0.015 towards the
+                             corners, lower lip by a fifth of its height
 15    lip corner depressor   corners down 0.085, out 0.02, same spread as 12
 17    chin raiser            chin boss up 0.06 and forward 0.03; lower lip up 0.05 and
                              forward 0.04 (most in the middle); upper lip up 0.02
@@ -36,8 +39,9 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              corners 0.02 medial
 25    lips part              lower lip down 0.07, upper lip up 0.02 (most in the middle)
 26    jaw drop               lower face rotated 15 degrees about the jaw hinge (0.35 IOD
-                             below the eyes, 1.4 IOD deep): chin down about 0.35; the lower
-                             lip rides fully on the jaw in the middle, half at the corners
+                             below the eyes, 1.4 IOD deep, depth smoothed): chin down about
+                             0.35; the lower lip rides fully on the jaw in the middle, half
+                             at the corners, and the skin below it at least as fully
 43    eyes closed            upper lid margin pulled onto the lower lid (which rises 15 % of
                              the opening); lid skin follows up to the brow
 45    blink                  as 43
@@ -52,10 +56,11 @@ teeth with the upper lip 0.025 up (F, V). Blink is AU 45.
 
 Intensity response (:func:`.au_geometry.intensity_response`): the share of the field at
 intensities 1..5 is 0.07, 0.25, 0.55, 0.82, 1 (about the middle of each FACS grade's band, A
-and E narrow, C wide), linear in between; eye closure is linear (closed fraction = i / 5). Combined AUs add; wherever the sum at a point
-exceeds the largest any single control can move that point, it is soft-clipped (tanh) to at
-most 1.3 times that. Closures run last, pulling towards the *current* opposite contour, and
-finally no upper contour may cross below its lower partner.
+and E narrow, C wide), linear in between; eye closure is linear (closed fraction = i / 5).
+Combined AUs add; wherever the sum at a point exceeds the largest any single control can move
+that point, it is soft-clipped (tanh) to at most 1.3 times that. Closures run last, pulling
+towards the *current* opposite contour, and finally no upper contour may cross below its lower
+partner further than it does in the source.
 """
 
 from __future__ import annotations
@@ -138,8 +143,7 @@ def _corner_field(r: FaceRegions, motion: np.ndarray, sigma: float = 0.22) -> np
     return field
 
 
-def _smile_field(r: FaceRegions, corner: np.ndarray, reach_up: float = 0.32,
-                 reach_down: float = 0.14, width: float = 0.15, power: float = 2.0) -> np.ndarray:
+def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
     """AU 12: corners pulled along the zygomaticus major, up, out and back by ``corner``.
 
     The lips bend into a curve (the middle of the upper lip stays, the lift grows with the
@@ -151,7 +155,7 @@ def _smile_field(r: FaceRegions, corner: np.ndarray, reach_up: float = 0.32,
     field = np.zeros_like(face)
     lips = np.maximum(m.upper_zone, m.lower_zone)
     u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
-    sideways, lift = u * lips, u**power * lips
+    sideways, lift = u * lips, u**2 * lips
     skin_gate = L.smoothstep(0.3, 1.0, u)
     for side, index in ((-1, L.UPPER_OUTER_LIP[0]), (+1, L.UPPER_OUTER_LIP[-1])):
         on_side = m.mouth_u * side > 0
@@ -159,8 +163,9 @@ def _smile_field(r: FaceRegions, corner: np.ndarray, reach_up: float = 0.32,
         rel = face[:, :2] - face[index, :2]
         along = rel @ muscle
         across = rel @ np.array([-muscle[1], muscle[0]])
-        reach = np.where(along > 0, reach_up, reach_down)
-        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / width) ** 2))
+        # Face units: far along the muscle, little below the corner or across the line.
+        reach = np.where(along > 0, 0.32, 0.14)
+        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / 0.15) ** 2))
         skin *= skin_gate * on_side
         weight_x = np.maximum(sideways * on_side, skin)
         weight = np.maximum(lift * on_side, skin)
@@ -174,6 +179,7 @@ def jaw_field(r: FaceRegions, radians: float) -> np.ndarray:
     if radians == 0:
         return np.zeros_like(r.face)
     rel = r.face - r.hinge
+    rel[:, 2] = r.jaw_depth - r.hinge[2]
     cos, sin = np.cos(radians), np.sin(radians)
     # Opening turns the chin down (+y) and back (+z): y' = y cos - z sin, z' = y sin + z cos.
     rotated = np.stack([rel[:, 0], rel[:, 1] * cos - rel[:, 2] * sin,

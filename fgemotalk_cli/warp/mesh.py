@@ -36,14 +36,14 @@ class WarpMesh:
     skin_start: int  # triangles[skin_start:] are skin (rings and face), which must not fold
     face_start: int  # triangles[face_start:] are the face mesh, drawn back to front
     source_areas: np.ndarray  # (T,) signed areas of the triangles in the source
-    neighbours: object  # scipy.sparse (V, V) row-normalised adjacency of the skin triangles
+    source_corners: np.ndarray  # (T, 3, 2) the triangles' corners in the source
+    edges: np.ndarray  # (E, 2) int: every skin edge once in each direction
+    degree: np.ndarray  # (V,) how many skin neighbours each vertex has (at least 1)
     protected: np.ndarray  # (V,) bool
 
 
 def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], list[int]]) -> WarpMesh:
     """The warp mesh of a source face from its (478, 3) landmarks."""
-    from scipy.sparse import coo_matrix
-
     from fgemotalk_cli.faces import mesh_triangles
 
     xy = points[:, :2]
@@ -71,19 +71,16 @@ def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], list[int]
     ])
     skin = np.concatenate([*bands, np.asarray(mesh_triangles())])
     edges = np.concatenate([skin[:, [0, 1]], skin[:, [1, 2]], skin[:, [2, 0]]])
-    edges = np.concatenate([edges, edges[:, ::-1]])
+    edges = np.unique(np.concatenate([edges, edges[:, ::-1]]), axis=0)  # shared edges once
     size = len(vertices)
-    adjacency = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
-                           shape=(size, size)).tocsr()
-    adjacency.data[:] = 1.0  # duplicate edges counted once
-    degree = np.maximum(np.asarray(adjacency.sum(axis=1)).ravel(), 1.0)
-    neighbours = adjacency.multiply(1.0 / degree[:, None]).tocsr()
+    degree = np.maximum(np.bincount(edges[:, 0], minlength=size), 1).astype(np.float64)
     protected = np.zeros(size, bool)
     protected[list(_PROTECTED)] = True
     triangles = np.concatenate([openings, skin]).astype(np.int32)
+    corners = vertices[triangles]
     return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), triangles, len(openings),
                     len(openings) + sum(len(band) for band in bands),
-                    signed_areas(vertices[triangles]), neighbours, protected)
+                    signed_areas(corners), corners, edges, degree, protected)
 
 
 def _strip(corners: tuple[int, int], upper: tuple[int, ...], lower: tuple[int, ...],
@@ -102,7 +99,6 @@ def _eye_triangles(xy: np.ndarray, corners: tuple[int, int], upper: tuple[int, .
     """An eye opening triangulated with its visible iris points as vertices, so that a lid
     moving up or down stretches the white and the lid, not the iris."""
     import cv2
-    from scipy.spatial import Delaunay
 
     contour = [corners[0], *upper, corners[1], *reversed(lower)]
     polygon = xy[contour].astype(np.float32)
@@ -112,7 +108,7 @@ def _eye_triangles(xy: np.ndarray, corners: tuple[int, int], upper: tuple[int, .
     if area < 4.0 or not inside:
         return _strip(corners, upper, lower)
     indices = np.array(contour + inside)
-    candidates = indices[Delaunay(xy[indices]).simplices]
+    candidates = indices[_delaunay(xy[indices])]
     centroids = xy[candidates].mean(axis=1)
     keep = [cv2.pointPolygonTest(polygon, (float(x), float(y)), False) > 0 for x, y in centroids]
     kept = candidates[np.array(keep)]
@@ -121,6 +117,26 @@ def _eye_triangles(xy: np.ndarray, corners: tuple[int, int], upper: tuple[int, .
     if abs(kept_area - area) > 0.02 * area:  # a concave lid line: Delaunay missed an edge
         return _strip(corners, upper, lower)
     return kept
+
+
+def _delaunay(points: np.ndarray) -> np.ndarray:
+    """(K, 3) indices of the Delaunay triangles of a few 2-D points (OpenCV's Subdiv2D)."""
+    import cv2
+
+    # Subdiv2D starts from a triangle around its rectangle; the larger the rectangle, the
+    # further away those helper vertices and the fewer hull triangles they steal.
+    extent = float(np.ptp(points, axis=0).max()) + 1.0
+    low = np.floor(points.min(axis=0)) - 500 * extent
+    high = np.ceil(points.max(axis=0)) + 500 * extent
+    subdivision = cv2.Subdiv2D((int(low[0]), int(low[1]), int(high[0] - low[0]),
+                                int(high[1] - low[1])))
+    subdivision.insert([(float(x), float(y)) for x, y in points])
+    corners = subdivision.getTriangleList().reshape(-1, 3, 2).astype(np.float64)
+    # Subdiv2D hands back coordinates (float32), not indices: match them to the points.
+    distance = np.linalg.norm(corners[:, :, None, :] - points[None, None, :, :], axis=3)
+    nearest = distance.argmin(axis=2)
+    exact = np.take_along_axis(distance, nearest[..., None], axis=2)[..., 0] < 1e-2
+    return nearest[exact.all(axis=1)]
 
 
 def target_vertices(mesh: WarpMesh, target_points: np.ndarray,
@@ -179,17 +195,28 @@ def _rigid_3d(a: np.ndarray, b: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def unfold(mesh: WarpMesh, vertices: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     """Relax the motion of vertices of flipped skin triangles towards their neighbours' until
-    nothing is flipped (or a few rounds pass). An expression carried from another face can
-    push a lip contour past the skin next to it; drawn, that fold would paste lip texture on
-    the chin. Unprotected vertices (skin) give way first, so the lips keep their shape.
-    ``hidden`` marks skin triangles that face away after the head turn: not folds."""
+    nothing is flipped (or a few rounds pass without fewer flips). An expression carried from
+    another face can push a lip contour past the skin next to it; drawn, that fold would paste
+    lip texture on the chin. Unprotected vertices (skin) give way first, so the lips keep their
+    shape. ``hidden`` marks skin triangles that face away after the head turn: not folds."""
     skin = mesh.triangles[mesh.skin_start:]
     source_areas = mesh.source_areas[mesh.skin_start:]
+    winding = np.where(np.abs(source_areas) > 1e-6, np.sign(source_areas), 0.0)
+    first, second, third = skin[:, 0], skin[:, 1], skin[:, 2]
+    source, neighbour = mesh.edges[:, 0], mesh.edges[:, 1]
     out = vertices
+    fewest, stalled = len(skin) + 1, 0
     for _ in range(_UNFOLD_ITERATIONS):
-        flipped = signed_areas(out[skin]) * np.sign(source_areas) <= 0.0
-        flipped &= (np.abs(source_areas) > 1e-6) & ~hidden
-        if not flipped.any():
+        x, y = out[:, 0], out[:, 1]
+        doubled = ((x[second] - x[first]) * (y[third] - y[first])
+                   - (y[second] - y[first]) * (x[third] - x[first]))
+        flipped = (doubled * winding <= 0.0) & (winding != 0.0) & ~hidden
+        count = int(np.count_nonzero(flipped))
+        # A fold the smoothing cannot undo (a silhouette turning past itself) stays as it is
+        # after two rounds without progress; more rounds would only blur the skin around it.
+        stalled = stalled + 1 if count >= fewest else 0
+        fewest = min(fewest, count)
+        if count == 0 or stalled >= 2:
             break
         involved = np.zeros(len(out), bool)
         involved[skin[flipped].ravel()] = True
@@ -197,8 +224,9 @@ def unfold(mesh: WarpMesh, vertices: np.ndarray, hidden: np.ndarray) -> np.ndarr
         if not movable.any():
             movable = involved
         motion = out - mesh.vertices
-        smoothed = mesh.neighbours @ motion
-        motion[movable] = smoothed[movable]
+        for axis in range(2):
+            total = np.bincount(source, motion[neighbour, axis], minlength=len(motion))
+            motion[movable, axis] = total[movable] / mesh.degree[movable]
         out = mesh.vertices + motion
     return out
 

@@ -132,15 +132,15 @@ class MotionTransfer:
         return raw
 
     def _smooth(self, motion: DriverMotion, time_seconds: float) -> DriverMotion:
-        from scipy.spatial.transform import Rotation
+        import cv2
 
         expression_filter, pose_filter = self._filters
-        rotation_vector = Rotation.from_matrix(motion.rotation).as_rotvec()
+        rotation_vector = cv2.Rodrigues(motion.rotation)[0].ravel()
         pose = np.concatenate([rotation_vector, motion.shift, [np.log(motion.scale)]])
         expression = expression_filter(motion.expression, time_seconds)
         pose = pose_filter(pose, time_seconds)
         return DriverMotion(expression=expression,
-                            rotation=Rotation.from_rotvec(pose[:3]).as_matrix(),
+                            rotation=cv2.Rodrigues(pose[:3])[0],
                             shift=pose[3:5], scale=float(np.exp(pose[5])))
 
     def target_points(self, driver_landmarks: object | None, time_seconds: float,

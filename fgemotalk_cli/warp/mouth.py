@@ -46,16 +46,19 @@ def _polygon_pixels(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 
 def skin_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Median RGB of small patches on both cheeks."""
+    """Median RGB of small square patches on both cheeks."""
     radius = max(2.0, 0.08 * float(np.linalg.norm(xy[263, :2] - xy[33, :2])))
+    height, width = image.shape[:2]
     samples = []
     for index in _CHEEKS:
         x, y = xy[index, :2]
-        square = np.array([[x - radius, y - radius], [x + radius, y - radius],
-                           [x + radius, y + radius], [x - radius, y + radius]])
-        samples.append(_polygon_pixels(image, square))
-    pixels = np.concatenate(samples)
-    return np.median(pixels, axis=0) if len(pixels) else np.array([180.0, 140.0, 120.0])
+        x0, y0 = max(int(round(x - radius)), 0), max(int(round(y - radius)), 0)
+        x1, y1 = min(int(round(x + radius)) + 1, width), min(int(round(y + radius)) + 1, height)
+        if x1 > x0 and y1 > y0:
+            samples.append(image[y0:y1, x0:x1].reshape(-1, 3))
+    pixels = np.concatenate(samples) if samples else np.empty((0, 3), np.uint8)
+    return (np.median(pixels, axis=0).astype(np.float64) if len(pixels)
+            else np.array([180.0, 140.0, 120.0]))
 
 
 @dataclass(frozen=True)
@@ -237,4 +240,34 @@ def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
     luma = np.array([0.299, 0.587, 0.114])
     gain = float(np.clip((style.skin @ luma) / max(float(skin_colour(patch.image, driver) @ luma),
                                                    1.0), 0.6, 1.6))
-    return warped.astype(np.float32) * gain
+    interior = warped.astype(np.float32)
+    # The detected inner lip contour runs on the wet inside of the lips, so the patch carries
+    # a rim of the driver's own lip: pixels of the driver's lip hue take the source's lip
+    # colour instead (channel by channel) and the rest the exposure gain.
+    driver_lips = _lip_colour(patch.image, driver)
+    if driver_lips is None:
+        return interior * gain
+    lip_gain = np.clip(style.lips / np.maximum(driver_lips, 1.0), 0.4, 2.5).astype(np.float32)
+    total = np.maximum(interior.sum(axis=2, keepdims=True), 1.0)
+    hue = float(driver_lips.sum())
+    distance = np.abs(interior[..., :2] / total - (driver_lips[:2] / max(hue, 1.0))).sum(axis=2)
+    brightness = L.smoothstep(0.15, 0.4, total[..., 0] / max(hue, 1.0))
+    lipness = (np.clip(1.0 - distance / 0.06, 0.0, 1.0) * brightness)[..., None]
+    return interior * (gain + lipness * (lip_gain - gain))
+
+
+def _lip_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
+    """Median RGB of the vermilion (between the outer and inner lip contours), or None."""
+    import cv2
+
+    outer, inner = xy[list(_OUTER_CONTOUR)], xy[list(INNER_CONTOUR)]
+    height, width = image.shape[:2]
+    x0, y0 = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(outer.max(axis=0)).astype(int) + 1, (width, height))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round(outer - (x0, y0)).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(inner - (x0, y0)).astype(np.int32)], 0)
+    pixels = image[y0:y1, x0:x1][mask.astype(bool)]
+    return np.median(pixels, axis=0).astype(np.float64) if len(pixels) > 10 else None

@@ -15,6 +15,8 @@ import numpy as np
 
 from fgemotalk_cli.warp import layout as L
 
+_JAW_DEPTH_SMOOTHING = 0.1  # face units
+
 
 @dataclass(frozen=True)
 class EyeRegion:
@@ -52,6 +54,7 @@ class FaceRegions:
     eyes: tuple[EyeRegion, EyeRegion]
     mouth: MouthRegion
     hinge: np.ndarray  # (3,) jaw hinge (temporomandibular joint) in the face frame
+    jaw_depth: np.ndarray  # (478,) depth the jaw rotation uses: the face's, smoothed
 
     @classmethod
     def from_face(cls, face: np.ndarray) -> FaceRegions:
@@ -64,7 +67,15 @@ class FaceRegions:
         # The hinge sits in front of the ears, a little below eye level and far behind the
         # face surface; its depth sets how much the lower lip moves relative to the chin.
         hinge = np.array([0.0, face[L.SUBNASALE, 1] * 0.45, 1.4])
-        return cls(face=face, eyes=eyes, mouth=_mouth_region(face), hinge=hinge)
+        # The detected depth is noisy from one mesh point to the next; turned about the hinge,
+        # a point a little in front of its neighbours drops further than they do, which folds
+        # the chin's lower edge over the neck. The jaw turns with depth smoothed over about a
+        # tenth of the inter-ocular distance instead.
+        squared = ((face[:, None, :2] - face[None, :, :2]) ** 2).sum(axis=2)
+        weights = np.exp(-squared / (2 * _JAW_DEPTH_SMOOTHING**2))
+        jaw_depth = weights @ face[:, 2] / weights.sum(axis=1)
+        return cls(face=face, eyes=eyes, mouth=_mouth_region(face), hinge=hinge,
+                   jaw_depth=jaw_depth)
 
 
 def _eye_region(face: np.ndarray, side: int, corners: tuple[int, int], upper: tuple[int, ...],
@@ -156,19 +167,26 @@ def _mouth_region(face: np.ndarray) -> MouthRegion:
 
     # The mandible: everything under the mouth line, sharply split between the lips (the lower
     # lip rides on the jaw, the upper lip does not) and softly in the cheeks beside the mouth,
-    # where the skin stretches (half the jaw motion at the corners' height). Near the corners
-    # the lips stay together longer (an oval opening, not a box).
-    towards_corner = L.smoothstep(0.4, 1.0, np.abs(mouth_u)) ** 2
-    sharp = np.where(upper_side, 0.5 * towards_corner * upper_zone,
-                     1.0 - 0.5 * towards_corner * lower_zone)
-    soft = L.smoothstep(-0.35, 0.35, v - v_mid)
-    blend = L.smoothstep(0.85, 1.3, np.abs(mouth_u))
+    # where the skin stretches (half the jaw motion at the corners' height). Towards the
+    # corners the lower lip follows the jaw less and less, gently, so that the lips stay
+    # together longer there (an oval opening, not a box) without shearing the corner; below
+    # the lip every point rides at least as fully as the lip above it, reaching the full jaw
+    # at the chin, so the lip never slides down over the skin under it.
+    towards_corner = L.smoothstep(0.25, 1.1, np.abs(mouth_u))
+    down = L.smoothstep(0.0, 1.0, below_outer)
+    lower_lip = 1.0 - 0.5 * towards_corner
+    sharp = np.where(upper_side, 0.5 * towards_corner**2 * upper_zone,
+                     lower_lip + (1.0 - lower_lip) * down)
+    span = max(chin - float(np.median(v_mid)), 0.1)
+    soft = np.where(v >= v_mid, 0.5 + 0.5 * L.smoothstep(0.0, span, v - v_mid),
+                    0.5 * (1.0 - L.smoothstep(0.0, 0.35, v_mid - v)))
+    blend = L.smoothstep(0.95, 1.4, np.abs(mouth_u))
     jaw = (1.0 - blend) * sharp + blend * soft
     for index in L.UPPER_INNER_LIP[1:-1] + L.UPPER_OUTER_LIP[1:-1]:
-        jaw[index] = 0.5 * towards_corner[index]
+        jaw[index] = 0.5 * towards_corner[index] ** 2
         lower_zone[index], upper_zone[index] = 0.0, 1.0
     for index in L.LOWER_INNER_LIP[1:-1] + L.LOWER_OUTER_LIP[1:-1]:
-        jaw[index] = 1.0 - 0.5 * towards_corner[index]
+        jaw[index] = lower_lip[index]
         upper_zone[index], lower_zone[index] = 0.0, 1.0
     for index in L.MOUTH_CORNERS:
         jaw[index] = 0.5

@@ -126,3 +126,49 @@ def test_render_speed_smoke(warp_cases, warp_engine) -> None:
     per_frame = (time.perf_counter() - start) / len(targets) * 1000
     print(f"\nwarp render at {case.image.shape[1]}x{case.image.shape[0]}: {per_frame:.1f} ms/frame")
     assert per_frame > 0
+
+
+def test_an_empty_edit_is_the_source_exactly(warp_cases, warp_engine, portraits) -> None:
+    """A closed mouth's inner lip contours often cross a little as detected; no edit may
+    'repair' that (it used to move the lips and cost identity on every edit)."""
+    from fgemotalk_cli.faces import detect_source_face
+    from fgemotalk_cli.images import load_image
+
+    sad = load_image(next(p for p in portraits if p.name == "sadtalker_sad.png"))
+    sources = [case.source for case in warp_cases]
+    sources.append(warp_engine.prepare(sad, detect_source_face(sad)))
+    for source in sources:
+        assert np.array_equal(warp_engine.edit(source, {}), source.image)
+
+
+def test_sliver_triangles_map_near_their_source() -> None:
+    """The rasteriser marks pixels just outside a triangle; for a collapsed one (a fold, a
+    closing lid) the exact affine would send those far away: dark specks on the jaw."""
+    from fgemotalk_cli.warp.render import _affines
+
+    target = np.array([[[0.0, 0.0], [10.0, 0.0], [5.0, 0.01]]])
+    source = np.array([[[0.0, 0.0], [10.0, 0.0], [5.0, 5.0]]])
+    affines, doubled_areas = _affines(target, source, min_height=1.0)
+    assert doubled_areas[0] == pytest.approx(0.1)
+    a = affines[0]
+    outside = np.array([5.0, -1.0])  # one pixel beside the sliver
+    mapped = (a[0] * outside[0] + a[1] * outside[1] + a[2],
+              a[3] * outside[0] + a[4] * outside[1] + a[5])
+    assert abs(mapped[1]) <= 5.0 * 1.01  # one source height away, not five hundred
+    inside = np.array([5.0, 0.005])
+    assert 0.0 <= a[3] * inside[0] + a[4] * inside[1] + a[5] <= 5.0
+
+
+def test_jaw_drop_keeps_the_chin_unfolded(warp_cases, warp_engine) -> None:
+    """Turned about the hinge with its raw, noisy depth, the chin's lower edge folded over
+    the neck (a hard, dark, jagged jawline)."""
+    from fgemotalk_cli.warp.mesh import signed_areas, target_vertices
+
+    for case in warp_cases:
+        mesh, face = case.source.mesh, case.source.geometry.face
+        chin = set(np.flatnonzero(face[:, 1] > face[L.CHIN, 1] - 0.25).tolist())
+        triangles = [t for t in mesh.triangles[mesh.face_start:] if set(t.tolist()) <= chin]
+        target = warp_engine.target_from_controls(case.source, {26: 5})
+        vertices, _ = target_vertices(mesh, target)
+        ratio = signed_areas(vertices[triangles]) / signed_areas(mesh.vertices[triangles])
+        assert ratio.min() > 0.4, (case.name, ratio.min())
