@@ -5,7 +5,8 @@
   (tabulated in ``au_fields``' docstring).
 - :mod:`.au_geometry`: :class:`AUGeometry` combines AUs and speech mouth shapes per frame.
 - :mod:`.mesh`: the warp mesh (face mesh, openings, rings) and per-frame fold repair.
-- :mod:`.render`, :mod:`.mouth`: the piecewise-affine image warp and the mouth interior.
+- :mod:`.render`, :mod:`.mouth`, :mod:`.lids`: the piecewise-affine image warp, the mouth
+  interior and the skin of closing lids.
 - :mod:`.motion`: driver motion transfer for reenactment.
 - :mod:`.engine`: :class:`WarpEngine`, the calls the pipelines use.
 """

@@ -153,7 +153,8 @@ def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
     """
     m, face = r.mouth, r.face
     field = np.zeros_like(face)
-    lips = np.maximum(m.upper_zone, m.lower_zone)
+    # Under the lower lip the pull dies out well before the chin and the jaw line.
+    lips = np.maximum(m.upper_zone, m.lower_zone**2)
     u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
     sideways, lift = u * lips, u**2 * lips
     skin_gate = L.smoothstep(0.3, 1.0, u)

@@ -41,7 +41,10 @@ class MouthRegion:
     mouth_u: np.ndarray  # (478,) u relative to the mouth: -1 and +1 at the corners
     upper_zone: np.ndarray  # (478,) 1 on the upper vermilion, fading up to the nose base
     lower_zone: np.ndarray  # (478,) 1 on the lower vermilion, fading down to the chin
-    vermilion_upper: np.ndarray  # (478,) 0 on the inner contour, 1 on the outer (upper lip)
+    # (478,) 0 on the inner contour, 1 on the outer, then fading with the zone beyond it: a
+    # vermilion narrowed by moving its outer contour carries the skin next to it part way,
+    # not the whole column of the face above or below the mouth.
+    vermilion_upper: np.ndarray
     vermilion_lower: np.ndarray
     upper_thickness: np.ndarray  # (478,) local vermilion height (face units)
     lower_thickness: np.ndarray
@@ -194,6 +197,7 @@ def _mouth_region(face: np.ndarray) -> MouthRegion:
     return MouthRegion(
         centre_u=centre_u, half_width=half_width, mouth_u=mouth_u,
         upper_zone=upper_zone * within, lower_zone=lower_zone * within,
-        vermilion_upper=vermilion_upper * within, vermilion_lower=vermilion_lower * within,
+        vermilion_upper=vermilion_upper * upper_zone * within,
+        vermilion_lower=vermilion_lower * lower_zone * within,
         upper_thickness=upper_thickness, lower_thickness=lower_thickness, jaw=jaw,
     )

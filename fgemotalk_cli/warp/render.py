@@ -6,8 +6,9 @@ drawn later covers a closed eye or mouth) on a coarse grid over the head only, t
 map is upsampled and ``cv2.remap`` samples the source. Around the eyes and lips, where folds
 make the map jump, the map is sampled at twice the resolution and the result averaged down
 (anti-aliased lid and lip edges). A feathered head mask holds everything beyond the head
-still, and the mouth interior is filled where the lips part further than in the source
-(:mod:`fgemotalk_cli.warp.mouth`).
+still, the mouth interior is filled where the lips part further than in the source
+(:mod:`fgemotalk_cli.warp.mouth`), and lid skin where the upper lids came down
+(:mod:`fgemotalk_cli.warp.lids`).
 
 Everything that depends only on the source is computed once in :func:`prepare_source`.
 """
@@ -105,18 +106,19 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     x0, y0 = np.floor(low / step).astype(int) * step
     x1, y1 = np.ceil(high).astype(int)
     w, h = int(x1 - x0), int(y1 - y0)
-    # One coarse sample more than the box needs, so the upsampled map interpolates up to
-    # the box's last pixel instead of holding the last sample.
-    nx, ny = w // step + 2, h // step + 2
+    # A coarse sample more than the box needs on every side, so that the upsampled map
+    # interpolates out to the box's edges instead of holding the outermost samples.
+    nx, ny = w // step + 3, h // step + 3
     mesh = source.mesh
     order = np.arange(len(mesh.triangles)) if order is None else order
     corners = vertices[mesh.triangles] - (x0, y0)  # (T, 3, 2) in box pixels
     affines, doubled_areas = _affines(corners + (x0, y0), mesh.source_corners, step)
-    # Coarse sample i sits where cv2.resize will put it: x0 + (i + 0.5) * step - 0.5.
-    coarse, _ = _sample_map((corners + 0.5) / step - 0.5, affines, order, (ny, nx),
-                            x0 + 0.5 * step - 0.5, y0 + 0.5 * step - 0.5, step)
+    # Coarse sample i sits where cv2.resize will put it: x0 - step + (i + 0.5) * step - 0.5.
+    first = 0.5 * step - 0.5 - step
+    coarse, _ = _sample_map((corners - first) / step, affines, order, (ny, nx),
+                            x0 + first, y0 + first, step)
     full_map = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)
-    full_map = full_map[:h, :w]
+    full_map = full_map[step: step + h, step: step + w]
 
     # The head mask is smooth: a grid four times coarser is plenty and keeps the blur cheap.
     mask_step = 4 * step

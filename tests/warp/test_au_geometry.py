@@ -112,3 +112,21 @@ def test_displacements_turn_with_roll_and_shrink_with_yaw(warp_cases) -> None:
     sideways_frontal = np.abs(geometry.displacements({20: 5})[:, 0]).max()
     sideways_yawed = np.abs(geometry.displacements({20: 5}, frame=yawed)[:, 0]).max()
     assert sideways_yawed < 0.8 * sideways_frontal
+
+
+def test_smile_bends_the_mouth_without_tearing_or_widening_the_face(geometry) -> None:
+    """AU 12 lifts the corners along the zygomaticus while the middle of the lips stays:
+    no sideways split at the midline, and the jaw outline does not move."""
+    field = geometry.au_fields[12]
+    mouth = geometry.regions.mouth
+    corners = field[list(L.MOUTH_CORNERS)]
+    assert np.all(-corners[:, 1] > 0.12) and np.all(np.abs(corners[:, 0]) < 0.1)
+    middle = (np.abs(mouth.mouth_u) < 0.15) & (np.maximum(mouth.upper_zone,
+                                                           mouth.lower_zone) > 0.5)
+    assert middle.sum() >= 4
+    assert np.abs(field[middle, 0]).max() < 0.015
+    upper_lip_middle = -field[[0, 13], 1]
+    assert np.all(upper_lip_middle < 0.25 * -corners[:, 1].mean())
+    face = geometry.face
+    jaw_outline = [i for i in L.FACE_OVAL if face[i, 1] > face[L.MOUTH_CORNERS[0], 1]]
+    assert np.linalg.norm(field[jaw_outline], axis=1).max() < 0.01
