@@ -16,19 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     sys.path.insert(0, str(REPO))
-    from fgemotalk_cli.au_study import au_response_study
-    from fgemotalk_cli.aus import CATALOGUE
-    from fgemotalk_cli.faces import detect_source_face
-    from fgemotalk_cli.images import downscale_to_max_side, load_image
+    from fgemotalk_cli.engines.warp.engine import WarpEngine
+    from fgemotalk_cli.evaluation.au_study import au_response_study
+    from fgemotalk_cli.expression.aus import CATALOGUE
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import downscale_to_max_side, load_image
     from fgemotalk_cli.pipelines.common import even_size
-    from fgemotalk_cli.warp_engine import WarpEngineAdapter
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--aus", default=",".join(str(a) for a in CATALOGUE))
     args = parser.parse_args()
-    engine = WarpEngineAdapter()
+    engine = WarpEngine()
     images = {p.stem: even_size(downscale_to_max_side(load_image(p), 768))
               for p in sorted((args.media / "portraits").glob("*"))}
     states = {}

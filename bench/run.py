@@ -31,7 +31,8 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 
 def plain_transcode(driver: Path, output: Path) -> int:
     """The baseline: decode every frame and encode it again, with the audio muxed."""
-    from fgemotalk_cli.video import VideoWriter, iter_frames, mux_audio, probe_video
+    from fgemotalk_cli.media.encode import VideoWriter, mux_audio
+    from fgemotalk_cli.media.video import iter_frames, probe_video
 
     info = probe_video(driver)
     silent = output.with_suffix(".video.mp4")
@@ -47,7 +48,7 @@ def plain_transcode(driver: Path, output: Path) -> int:
 
 def bench_warp(media: Path, scratch: Path) -> dict[str, float]:
     from fgemotalk_cli import api
-    from fgemotalk_cli.aus import expression_control
+    from fgemotalk_cli.expression.aus import expression_control
     from fgemotalk_cli.options import RunOptions
 
     driver = media / "driving" / "sadtalker_WDA_KatieHill_000.mp4"   # 512x512, 8 s, 25 fps
@@ -76,8 +77,9 @@ def memory_child(seconds: int, scratch: str) -> None:
     import numpy as np
 
     from fgemotalk_cli import api
+    from fgemotalk_cli.media.encode import VideoWriter
+    from fgemotalk_cli.media.video import iter_frames
     from fgemotalk_cli.options import RunOptions
-    from fgemotalk_cli.video import VideoWriter, iter_frames
 
     folder = Path(scratch)
     media = REPO.parent / "shared" / "media"

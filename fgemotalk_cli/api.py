@@ -1,7 +1,7 @@
 """The library API: what the CLI calls and what scripts import.
 
     from fgemotalk_cli import api
-    from fgemotalk_cli.aus import expression_control
+    from fgemotalk_cli.expression.aus import expression_control
     result = api.reenact("face.png", "driver.mp4", control=expression_control(["12=4"]))
 
 Each function checks its inputs, reserves the output (nothing is overwritten without
@@ -16,9 +16,17 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from fgemotalk_cli.aus import ExpressionControl
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.expression.aus import ExpressionControl
 from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines import (
+    SpeechSettings,
+    run_au_grid,
+    run_edit_image,
+    run_edit_video,
+    run_reenact,
+    run_speak,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
@@ -97,8 +105,6 @@ def reenact(
     Motion is taken relative to the driver's ``neutral_frame`` (not necessarily its first);
     ``control`` adds AU edits (``add``) or replaces the driver's expression (``replace``).
     """
-    from fgemotalk_cli.pipelines import run_reenact
-
     source = require_file(source, "source image")
     driver = require_file(driver, "driving video")
     if neutral_frame < 0:
@@ -128,8 +134,6 @@ def speak(
     seed: int = 0,
 ) -> VideoResult:
     """Animate ``source`` speaking ``audio``; the AU vector (or timeline) is applied on top."""
-    from fgemotalk_cli.pipelines import SpeechSettings, run_speak
-
     source = require_file(source, "source image")
     audio = require_file(audio, "audio file")
     if not 0.0 <= head_motion <= 1.0:
@@ -159,8 +163,6 @@ def edit_au(
     options: RunOptions | None = None,
 ) -> VideoResult | ImageResult:
     """Apply an AU edit to an image (image out) or to every frame of a video (audio kept)."""
-    from fgemotalk_cli.pipelines import run_edit_image, run_edit_video
-
     input_path = require_file(input_path, "input")
     options = options or RunOptions()
     options.resolved_engine()
@@ -187,8 +189,6 @@ def au_grid(
     options: RunOptions | None = None,
 ) -> ImageResult:
     """A labelled sheet: one row per AU, columns intensity 0..5 (like the paper's Fig. 5)."""
-    from fgemotalk_cli.pipelines import run_au_grid
-
     input_path = require_file(input_path, "input image")
     options = options or RunOptions()
     options.resolved_engine()
@@ -200,15 +200,15 @@ def au_grid(
                        tuple(warnings))
 
 
-def _video_result(target: Path, stats: object, started: float) -> VideoResult:
+def _video_result(target: Path, stats: RunStats, started: float) -> VideoResult:
     return VideoResult(
         output=target,
-        frames=stats.frames,  # type: ignore[attr-defined]
-        fps=float(stats.fps),  # type: ignore[attr-defined]
-        duration_seconds=stats.frames / float(stats.fps),  # type: ignore[attr-defined]
-        engine=stats.engine,  # type: ignore[attr-defined]
-        has_audio=stats.has_audio,  # type: ignore[attr-defined]
+        frames=stats.frames,
+        fps=float(stats.fps),
+        duration_seconds=stats.frames / float(stats.fps),
+        engine=stats.engine,
+        has_audio=stats.has_audio,
         seconds=round(time.perf_counter() - started, 3),
-        frames_without_face=stats.frames_without_face,  # type: ignore[attr-defined]
-        warnings=tuple(stats.warnings),  # type: ignore[attr-defined]
+        frames_without_face=stats.frames_without_face,
+        warnings=tuple(stats.warnings),
     )

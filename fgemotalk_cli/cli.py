@@ -15,7 +15,36 @@ from typing import Annotated, Any
 
 import typer
 
-from fgemotalk_cli.errors import FgError, InputError
+from fgemotalk_cli import api
+from fgemotalk_cli.cli_options import (
+    AuModeOpt,
+    AuOpt,
+    BatchOpt,
+    CheckpointOpt,
+    CompareOpt,
+    CrfOpt,
+    DeviceOpt,
+    EngineOpt,
+    FaceIndexOpt,
+    JsonOpt,
+    OutputOpt,
+    OverwriteOpt,
+    PasteOpt,
+    PresetOpt,
+    QuietOpt,
+    TimelineOpt,
+    run_options,
+)
+from fgemotalk_cli.errors import FgError, InputError, user_error
+from fgemotalk_cli.evaluation.evaluate import evaluate_video
+from fgemotalk_cli.expression.aus import (
+    CATALOGUE,
+    bundled_presets,
+    check_intensity,
+    expression_control,
+)
+from fgemotalk_cli.training.prepare import prepare_dataset
+from fgemotalk_cli.training.run import train as run_training
 
 app = typer.Typer(
     name="fgemotalk",
@@ -41,70 +70,16 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callab
         def guarded(*call_args: Any, **call_kwargs: Any) -> None:
             try:
                 function(*call_args, **call_kwargs)
-            except FgError as error:
-                typer.echo(f"error: {error}", err=True)
-                raise typer.Exit(error.exit_code) from None
+            except Exception as error:
+                shown = user_error(error)
+                if shown is None:
+                    raise
+                typer.echo(f"error: {shown}", err=True)
+                raise typer.Exit(shown.exit_code) from None
 
         return app.command(*args, **kwargs)(guarded)
 
     return register
-
-
-# Options shared by the rendering commands. Typer needs them spelled out per command; these
-# aliases keep the spelling (and the help text) in one place.
-OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
-AuOpt = Annotated[
-    list[str] | None,
-    typer.Option("--au", help="AU=INTENSITY (0..5), repeatable or comma separated: 12=4,1=2.5"),
-]
-PresetOpt = Annotated[
-    str | None, typer.Option("--preset", help="Preset name (see 'presets') or a YAML file.")
-]
-TimelineOpt = Annotated[
-    Path | None,
-    typer.Option("--au-timeline", help="YAML keyframes time -> AU vector, interpolated."),
-]
-EngineOpt = Annotated[str, typer.Option("--engine", help="auto | warp | neural")]
-CheckpointOpt = Annotated[
-    Path | None,
-    typer.Option("--checkpoint", help="Neural checkpoint (or FGEMOTALK_CHECKPOINT).",
-                 envvar="FGEMOTALK_CHECKPOINT"),
-]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda[:N]")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary line on stdout.")]
-FaceIndexOpt = Annotated[int, typer.Option("--face-index", help="Which face, largest first.")]
-CompareOpt = Annotated[
-    bool, typer.Option("--compare", help="Write a side-by-side review video instead.")
-]
-PasteOpt = Annotated[
-    bool,
-    typer.Option("--paste-back/--no-paste-back", help="Paste into the frame or keep the crop."),
-]
-BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per engine batch.")]
-CrfOpt = Annotated[int, typer.Option("--crf", help="H.264 quality, 0..51, lower is better.")]
-
-
-def _options(
-    engine: str, checkpoint: Path | None, device: str, overwrite: bool, quiet: bool,
-    face_index: int = 0, batch_size: int = 8, crf: int = 18, paste_back: bool = True,
-    compare: bool = False,
-):
-    from fgemotalk_cli.options import RunOptions
-
-    return RunOptions(
-        engine=engine,  # type: ignore[arg-type]
-        checkpoint=checkpoint,
-        device=device,
-        overwrite=overwrite,
-        show_progress=not quiet,
-        face_index=face_index,
-        batch_size=batch_size,
-        crf=crf,
-        paste_back=paste_back,
-        compare=compare,
-    )
 
 
 def _report(result: object, as_json: bool, quiet: bool) -> None:
@@ -127,7 +102,7 @@ def reenact(
     output: OutputOpt = None,
     au: AuOpt = None,
     preset: PresetOpt = None,
-    au_mode: Annotated[str, typer.Option("--au-mode", help="add | replace")] = "add",
+    au_mode: AuModeOpt = "add",
     au_timeline: TimelineOpt = None,
     neutral_frame: Annotated[
         int, typer.Option("--neutral-frame", help="Driver frame taken as the neutral reference.")
@@ -145,12 +120,9 @@ def reenact(
     as_json: JsonOpt = False,
 ) -> None:
     """Drive a portrait with the head motion and expressions of a video."""
-    from fgemotalk_cli.aus import expression_control
-
     control = expression_control(au or [], preset, au_mode, au_timeline)
-    options = _options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
+    options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
                        paste_back, compare)
-    from fgemotalk_cli import api
 
     result = api.reenact(source, driver, output, control=control, options=options,
                          neutral_frame=neutral_frame)
@@ -193,12 +165,9 @@ def speak(
     as_json: JsonOpt = False,
 ) -> None:
     """Animate a portrait speaking an audio clip, with an optional AU expression on top."""
-    from fgemotalk_cli.aus import expression_control
-
     control = expression_control(au or [], preset, "add", au_timeline)
-    options = _options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
+    options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
                        paste_back, compare)
-    from fgemotalk_cli import api
 
     result = api.speak(
         source, audio, output, control=control, options=options, transcript=transcript,
@@ -220,7 +189,7 @@ def edit_au(
     output: OutputOpt = None,
     au: AuOpt = None,
     preset: PresetOpt = None,
-    au_mode: Annotated[str, typer.Option("--au-mode", help="add | replace")] = "add",
+    au_mode: AuModeOpt = "add",
     au_timeline: TimelineOpt = None,
     grid: Annotated[
         bool, typer.Option("--grid", help="Write a sheet: one row per AU, intensities 0..5.")
@@ -239,10 +208,7 @@ def edit_au(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply an AU edit to a photo or to every frame of a video (audio kept)."""
-    from fgemotalk_cli.aus import expression_control
-
-    options = _options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf)
-    from fgemotalk_cli import api
+    options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf)
 
     if grid:
         aus = _parse_au_list(grid_aus) if grid_aus else None
@@ -256,8 +222,6 @@ def edit_au(
 
 
 def _parse_au_list(text: str) -> list[int]:
-    from fgemotalk_cli.aus import check_intensity
-
     numbers: list[int] = []
     for part in text.split(","):
         if not part.strip().isdigit():
@@ -270,8 +234,6 @@ def _parse_au_list(text: str) -> list[int]:
 @command(epilog="Example: fgemotalk presets")
 def presets(as_json: JsonOpt = False) -> None:
     """List the bundled expression presets and their AU vectors."""
-    from fgemotalk_cli.aus import bundled_presets
-
     table = bundled_presets()
     if as_json:
         typer.echo(json.dumps({name: p.aus for name, p in table.items()}))
@@ -289,8 +251,6 @@ def presets(as_json: JsonOpt = False) -> None:
 @command(epilog="Example: fgemotalk aus")
 def aus(as_json: JsonOpt = False) -> None:
     """List the supported Action Units with their FACS names and face regions."""
-    from fgemotalk_cli.aus import CATALOGUE
-
     if as_json:
         rows = [{"au": a.number, "name": a.name, "region": a.region, "paper": a.in_paper}
                 for a in CATALOGUE.values()]
@@ -325,8 +285,6 @@ def eval(  # noqa: A001 - the subcommand is called eval
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a generated video: PSNR, SSIM, LPIPS, pose/expression distance, identity, jitter."""
-    from fgemotalk_cli.evaluate import evaluate_video
-
     report = evaluate_video(generated, reference=reference, source_image=source,
                             target_emotion=emotion, lpips_weights=lpips_weights)
     summary = report.to_dict()
@@ -367,12 +325,6 @@ def train(
     quiet: QuietOpt = False,
 ) -> None:
     """Train the neural engine (stage 1 video network, 2 AU encoder, 3 audio encoder)."""
-    try:
-        from fgemotalk_cli.training.run import train as run_training
-    except ModuleNotFoundError as error:
-        if not (error.name or "").startswith("fgemotalk_cli.training"):
-            raise
-        raise FgError("training is not available in this build yet") from None
     run_training(config, resume=resume, show_progress=not quiet)
 
 
@@ -386,12 +338,6 @@ def prepare(
     quiet: QuietOpt = False,
 ) -> None:
     """Turn talking-head videos into per-clip face crops for training (resumable)."""
-    try:
-        from fgemotalk_cli.training.prepare import prepare_dataset
-    except ModuleNotFoundError as error:
-        if not (error.name or "").startswith("fgemotalk_cli.training"):
-            raise
-        raise FgError("data preparation is not available in this build yet") from None
     summary = prepare_dataset(videos, output, size=size, show_progress=not quiet)
     typer.echo(json.dumps(summary, default=str))
 

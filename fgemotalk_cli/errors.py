@@ -1,11 +1,15 @@
 """Exceptions with messages meant for a person.
 
 Every error a user can cause (bad input, missing file, no face, missing weights) is an
-``FgError``. The CLI catches ``FgError`` once, prints its message as one line on stderr and
-exits with code 2. Anything else is a bug and keeps its traceback.
+``FgError``, or, from the network in models/ (which imports nothing of the tool), a
+``models.errors.ModelError``. The CLI passes what it catches through :func:`user_error` once,
+prints the message as one line on stderr and exits with code 2. Anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
+
+import sys
 
 
 class FgError(Exception):
@@ -48,3 +52,22 @@ class EngineUnavailableError(FgError):
 
 class ConfigError(FgError):
     """A training or model configuration is invalid."""
+
+
+def user_error(error: BaseException) -> FgError | None:
+    """``error`` as the tool's user-facing error, or None for a bug.
+
+    The network's errors are matched by name onto ours (``models.errors.CheckpointError`` ->
+    :class:`CheckpointError`). ``models`` is looked up in ``sys.modules`` rather than imported:
+    it needs torch, and an error from it can only exist once it was imported.
+    """
+    if isinstance(error, FgError):
+        return error
+    model_errors = sys.modules.get("models.errors")
+    if model_errors is None or not isinstance(error, model_errors.ModelError):
+        return None
+    kinds: dict[str, type[FgError]] = {"CheckpointError": CheckpointError, "ConfigError": ConfigError,
+                                       "AUError": AUError, "WeightsError": WeightsError}
+    translated = kinds.get(type(error).__name__, FgError)(str(error))
+    translated.__cause__ = error
+    return translated

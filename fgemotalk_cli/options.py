@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from fgemotalk_cli.choices import ENGINE_NAMES, EngineName, ResolvedEngine
 from fgemotalk_cli.errors import EngineUnavailableError, InputError
 
-EngineName = Literal["auto", "warp", "neural"]
-ENGINES: tuple[str, ...] = ("auto", "warp", "neural")
 CHECKPOINT_ENV = "FGEMOTALK_CHECKPOINT"
 
 
@@ -30,8 +28,8 @@ class RunOptions:
     compare: bool = False
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not '{self.engine}'")
+        if self.engine not in ENGINE_NAMES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINE_NAMES)}, not '{self.engine}'")
         if self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
         if not 0 <= self.crf <= 51:
@@ -48,7 +46,7 @@ class RunOptions:
         from_env = os.environ.get(CHECKPOINT_ENV)
         return Path(from_env) if from_env else None
 
-    def resolved_engine(self) -> Literal["warp", "neural"]:
+    def resolved_engine(self) -> ResolvedEngine:
         """`auto` picks neural only when a checkpoint is configured."""
         checkpoint = self.configured_checkpoint()
         if self.engine == "neural" and checkpoint is None:
@@ -59,7 +57,7 @@ class RunOptions:
             )
         if self.engine == "auto":
             return "neural" if checkpoint is not None else "warp"
-        return self.engine  # type: ignore[return-value]
+        return "neural" if self.engine == "neural" else "warp"
 
 
 def select_device(requested: str = "auto") -> str:

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from fgemotalk_cli.errors import AUError
 from models.config import ModelConfig
+from models.errors import AUError
 from models.layers import EqualLinear
 
 

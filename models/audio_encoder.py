@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fgemotalk_cli.errors import WeightsError
 from models.config import AudioConfig
+from models.errors import WeightsError
 
 # Wav2Vec2's convolutional front end needs at least 400 samples for one feature.
 MIN_SAMPLES = 400

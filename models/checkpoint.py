@@ -19,6 +19,7 @@ Writes are atomic (temporary file in the same folder, fsync, rename).
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import pickle
 import zipfile
@@ -30,9 +31,9 @@ from typing import Any
 
 import torch
 
-from fgemotalk_cli.errors import CheckpointError, ConfigError
 from models.au_encoder import check_supported_aus
 from models.config import ModelConfig
+from models.errors import CheckpointError, ConfigError
 from models.fgemotalk import FGEmoTalk
 
 FORMAT_NAME = "fgemotalk-checkpoint"
@@ -108,7 +109,6 @@ def save_checkpoint(
     stages = tuple(model.training_stages)
     if stage not in stages:
         stages += (stage,)
-    from fgemotalk_cli import __version__
 
     payload = {
         "format": FORMAT_NAME,
@@ -128,7 +128,7 @@ def save_checkpoint(
         "metadata": {
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "torch": str(torch.__version__),
-            "fgemotalk": str(__version__),
+            "fgemotalk": _package_version(),
         },
     }
     for key in ("config", "extra", "metadata"):
@@ -294,3 +294,11 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "created": metadata.get("created"),
         "saved_with": {key: metadata[key] for key in ("torch", "fgemotalk") if key in metadata},
     }
+
+
+def _package_version() -> str:
+    """The installed fgemotalk distribution's version (models/ does not import the tool)."""
+    try:
+        return importlib.metadata.version("fgemotalk")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

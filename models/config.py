@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from fgemotalk_cli.errors import ConfigError
+from models.errors import ConfigError
 
 # [LIA] channels per resolution of the encoder, generator and discriminator.
 BASE_CHANNELS: dict[int, int] = {

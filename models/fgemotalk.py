@@ -18,12 +18,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from fgemotalk_cli.errors import CheckpointError
 from models.au_encoder import AUEncoder
 from models.audio_encoder import AudioEncoder
 from models.config import AudioConfig, ModelConfig
 from models.dictionary import MotionDictionary
 from models.encoder import Encoder, EncoderOutput
+from models.errors import CheckpointError
 from models.extractors import AppearanceExtractor, ExpressionExtractor, PoseExtractor
 from models.generator import Generator
 

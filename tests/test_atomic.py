@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fgemotalk_cli.atomic import atomic_output, default_output_path
 from fgemotalk_cli.errors import OutputExistsError
+from fgemotalk_cli.media.atomic import atomic_output, default_output_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,8 +73,8 @@ CTRL_C_WHILE_ENCODING = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from fgemotalk_cli.atomic import atomic_output
-    from fgemotalk_cli.video import VideoWriter
+    from fgemotalk_cli.media.atomic import atomic_output
+    from fgemotalk_cli.media.encode import VideoWriter
     with atomic_output(sys.argv[1]) as temp:
         with VideoWriter(temp, 25, preset="ultrafast") as writer:
             while True:  # until interrupted

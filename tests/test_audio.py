@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from fgemotalk_cli.audio import audio_duration_seconds, has_audio_stream, load_audio
 from fgemotalk_cli.errors import InputError, MediaError
+from fgemotalk_cli.media.audio import audio_duration_seconds, has_audio_stream, load_audio
 
 
 def dominant_hz(samples: np.ndarray, rate: int) -> float:

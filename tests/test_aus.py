@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fgemotalk_cli.aus import (
+from fgemotalk_cli.errors import AUError
+from fgemotalk_cli.expression.aus import (
     CATALOGUE,
     PAPER_AUS,
     bundled_presets,
@@ -15,7 +16,6 @@ from fgemotalk_cli.aus import (
     load_timeline,
     parse_au_spec,
 )
-from fgemotalk_cli.errors import AUError
 
 
 def test_catalogue_has_paper_set_and_mouth_eye_aus() -> None:

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fgemotalk_cli.emotion import (
+from fgemotalk_cli.errors import WeightsError
+from fgemotalk_cli.evaluation.emotion import (
     EMOTIONS,
     EmotionClassifier,
     _same_padding,
@@ -16,8 +17,7 @@ from fgemotalk_cli.emotion import (
     find_emotion_weights,
     top_emotion,
 )
-from fgemotalk_cli.errors import WeightsError
-from fgemotalk_cli.identity import FaceBox
+from fgemotalk_cli.evaluation.identity import FaceBox
 
 # Reference outputs of fer's own TensorFlow Lite model (fer/data/emotion_model_quantized.tflite,
 # run once with ai-edge-litert) on the crops below: an implementation independent of our port.

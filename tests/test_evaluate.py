@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fgemotalk_cli.au_study import au_response_study
-from fgemotalk_cli.emotion import EMOTIONS, EmotionClassifier
 from fgemotalk_cli.errors import AUError, InputError
-from fgemotalk_cli.evaluate import evaluate_video
-from fgemotalk_cli.images import load_image
+from fgemotalk_cli.evaluation.au_study import au_response_study
+from fgemotalk_cli.evaluation.emotion import EMOTIONS, EmotionClassifier
+from fgemotalk_cli.evaluation.evaluate import evaluate_video
+from fgemotalk_cli.media.images import load_image
 
 
 def _clip(driving_clips: list[Path], name: str) -> Path:
@@ -27,8 +27,8 @@ def blink_clip(driving_clips) -> Path:
 
 @pytest.fixture(scope="module")
 def first_frame(blink_clip: Path, tmp_path_factory) -> Path:
-    from fgemotalk_cli.images import save_image
-    from fgemotalk_cli.video import iter_frames
+    from fgemotalk_cli.media.images import save_image
+    from fgemotalk_cli.media.video import iter_frames
 
     path = tmp_path_factory.mktemp("source") / "first_frame.png"
     save_image(path, next(iter(iter_frames(blink_clip))).image)

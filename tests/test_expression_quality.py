@@ -13,18 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from fgemotalk_cli.aus import load_preset
-from fgemotalk_cli.emotion import EmotionClassifier
-from fgemotalk_cli.faces import detect_source_face
-from fgemotalk_cli.identity import MAX_SOURCE_DISTANCE, IdentityEmbedder, identity_distance
-from fgemotalk_cli.images import downscale_to_max_side, load_image
+from fgemotalk_cli.engines.warp.engine import WarpEngine
+from fgemotalk_cli.evaluation.emotion import EmotionClassifier
+from fgemotalk_cli.evaluation.identity import (
+    MAX_SOURCE_DISTANCE,
+    IdentityEmbedder,
+    identity_distance,
+)
+from fgemotalk_cli.expression.aus import load_preset
+from fgemotalk_cli.faces.detector import detect_source_face
+from fgemotalk_cli.media.images import downscale_to_max_side, load_image
 from fgemotalk_cli.pipelines.common import MAX_OUTPUT_SIDE, even_size
-from fgemotalk_cli.warp_engine import WarpEngineAdapter
 
 
 @pytest.fixture(scope="module")
 def edited_portraits(portraits: list[Path]) -> list[tuple[str, object, object]]:
-    engine = WarpEngineAdapter()
+    engine = WarpEngine()
     happy = load_preset("happy").aus
     pairs = []
     for path in portraits:
@@ -76,8 +80,8 @@ REENACT_FRAME_STEP = 10
 @pytest.mark.slow
 def test_reenactment_keeps_identity(shared_media: Path, tmp_path: Path) -> None:
     from fgemotalk_cli import api
+    from fgemotalk_cli.media.video import iter_frames
     from fgemotalk_cli.options import RunOptions
-    from fgemotalk_cli.video import iter_frames
 
     embedder = IdentityEmbedder()
     options = RunOptions(engine="warp", show_progress=False, overwrite=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.face_motion import blink_track, head_motion_track
+from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 
 
 def blinks(closure: np.ndarray) -> list[np.ndarray]:

@@ -10,20 +10,16 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.errors import InputError, NoFaceError
-from fgemotalk_cli.faces import (
-    FaceLandmarks,
-    FaceMeshDetector,
+from fgemotalk_cli.faces.crop import crop_face, paste_back
+from fgemotalk_cli.faces.detector import FaceMeshDetector, detect_source_face
+from fgemotalk_cli.faces.landmarks import FaceLandmarks, estimate_head_pose, rotation_from_angles
+from fgemotalk_cli.faces.mesh_model import (
     canonical_face_mesh,
-    crop_face,
-    detect_source_face,
-    estimate_head_pose,
     mesh_triangles,
     mirror_indices,
-    paste_back,
     region_indices,
-    rotation_from_angles,
 )
-from fgemotalk_cli.images import load_image
+from fgemotalk_cli.media.images import load_image
 
 # MANIFEST.md: a hand covers part of d30's face, and s11 is a small face in a photo of a photo.
 HARD_PORTRAITS = {"liveportrait_d30.jpg", "liveportrait_s11.jpg"}
@@ -193,7 +189,7 @@ def test_crop_frames_the_face_and_paste_back_stays_inside_it(portraits) -> None:
 
 @pytest.mark.media
 def test_video_mode_tracks_steadily(driving_clips) -> None:
-    from fgemotalk_cli.video import iter_frames
+    from fgemotalk_cli.media.video import iter_frames
 
     clip = next(path for path in driving_clips if path.name == "liveportrait_d5.mp4")
     tracks = []

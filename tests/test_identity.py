@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.errors import InputError, WeightsError
-from fgemotalk_cli.identity import (
+from fgemotalk_cli.evaluation.identity import (
     SAME_PERSON_DISTANCE,
     DlibFaceDetector,
     IdentityEmbedder,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fgemotalk_cli.errors import InputError, MediaError
-from fgemotalk_cli.images import downscale_to_max_side, load_image, save_image
+from fgemotalk_cli.media.images import downscale_to_max_side, load_image, save_image
 
 EXIF_ORIENTATION = 0x0112
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fgemotalk_cli.lexicon import letter_to_sound, number_to_words, transcript_words
+from fgemotalk_cli.speech.lexicon import letter_to_sound, number_to_words, transcript_words
 
 
 def test_transcript_words_normalise_case_punctuation_and_numbers() -> None:

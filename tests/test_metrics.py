@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.errors import InputError, WeightsError
-from fgemotalk_cli.metrics import (
+from fgemotalk_cli.evaluation.metrics import (
     _ALEX_CONVS,
     LEFT_EYE_CORNERS,
     RIGHT_EYE_CORNERS,
@@ -162,7 +162,11 @@ def test_lpips_backbone_without_heads_needs_the_lpips_package(tmp_path: Path,
 
 def _posed(shape: np.ndarray, yaw: float, pitch: float, roll: float):
     """A face mesh in pixels: ``shape`` (canonical units) turned, scaled and placed."""
-    from fgemotalk_cli.faces import FaceLandmarks, estimate_head_pose, rotation_from_angles
+    from fgemotalk_cli.faces.landmarks import (
+        FaceLandmarks,
+        estimate_head_pose,
+        rotation_from_angles,
+    )
 
     rotation = rotation_from_angles(yaw, pitch, roll)
     points = (90.0 * shape @ rotation.T + [256.0, 240.0, 15.0]).astype(np.float32)
@@ -171,7 +175,7 @@ def _posed(shape: np.ndarray, yaw: float, pitch: float, roll: float):
 
 
 def test_apd_and_aed_substitutes_separate_pose_from_expression() -> None:
-    from fgemotalk_cli.faces import canonical_face_mesh
+    from fgemotalk_cli.faces.mesh_model import canonical_face_mesh
 
     neutral = canonical_face_mesh().astype(np.float64)
     smiling = neutral.copy()

@@ -12,12 +12,14 @@ import pytest
 import torch
 
 from fgemotalk_cli import api
-from fgemotalk_cli.aus import expression_control
-from fgemotalk_cli.errors import AUError, CheckpointError
+from fgemotalk_cli.errors import CheckpointError
+from fgemotalk_cli.expression.aus import expression_control
+from fgemotalk_cli.media.video import probe_video
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.video import probe_video
 from models.checkpoint import save_checkpoint
 from models.config import ModelConfig
+from models.errors import AUError
+from models.errors import CheckpointError as ModelCheckpointError
 from models.fgemotalk import FGEmoTalk
 
 
@@ -91,7 +93,7 @@ def test_neural_missing_or_foreign_checkpoint(tmp_path: Path, shared_media: Path
                     options=_options(tmp_path / "none.pt"))
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(CheckpointError):
+    with pytest.raises(ModelCheckpointError):
         api.edit_au(source, tmp_path / "e.png", control=expression_control(["12=3"]),
                     options=_options(foreign))
     assert not (tmp_path / "e.png").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import tomllib
 
-from fgemotalk_cli.aus import bundled_presets, presets_dir
+from fgemotalk_cli.expression.aus import bundled_presets, presets_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

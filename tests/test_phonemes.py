@@ -7,16 +7,11 @@ import difflib
 import numpy as np
 import pytest
 
-from fgemotalk_cli import sphinx
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.lexicon import transcript_words
-from fgemotalk_cli.phonemes import (
-    SAMPLE_RATE_HZ,
-    SILENCE,
-    PhonemeDecoding,
-    decode_phonemes,
-    phoneme_timeline,
-)
+from fgemotalk_cli.speech import sphinx
+from fgemotalk_cli.speech.lexicon import transcript_words
+from fgemotalk_cli.speech.phonemes import PhonemeDecoding, decode_phonemes, phoneme_timeline
+from fgemotalk_cli.speech.segments import SAMPLE_RATE_HZ, SILENCE
 from tests.espeak import Synthesis, synthesize
 
 BILABIALS = "Bob made a pie for my mom, but Pam baked a bigger apple pie."

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.smoothing import OneEuroFilter
+from fgemotalk_cli.faces.smoothing import OneEuroFilter
 
 FPS = 30.0
 

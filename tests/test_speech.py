@@ -7,11 +7,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from fgemotalk_cli import speech
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.phonemes import PhonemeDecoding, PhoneSegment
-from fgemotalk_cli.speech import MouthTrack, head_motion_track, mouth_track
-from fgemotalk_cli.visemes import CONTROL_NAMES, REST
+from fgemotalk_cli.speech import mouth as speech
+from fgemotalk_cli.speech.mouth import MouthTrack, head_motion_track, mouth_track
+from fgemotalk_cli.speech.phonemes import PhonemeDecoding
+from fgemotalk_cli.speech.segments import PhoneSegment
+from fgemotalk_cli.speech.visemes import CONTROL_NAMES, REST
 from tests.espeak import Synthesis, synthesize
 
 BILABIALS = "Bob made a pie for my mom, but Pam baked a bigger apple pie."

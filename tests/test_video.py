@@ -18,14 +18,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from fgemotalk_cli.atomic import atomic_output
 from fgemotalk_cli.errors import InputError, MediaError
-from fgemotalk_cli.video import (
+from fgemotalk_cli.media.atomic import atomic_output
+from fgemotalk_cli.media.encode import VideoWriter, mux_audio
+from fgemotalk_cli.media.video import (
     VideoFrame,
-    VideoWriter,
-    batched,
     iter_frames,
-    mux_audio,
     probe_video,
     resample_frames,
 )
@@ -323,18 +321,12 @@ def test_unreadable_inputs_give_one_line_errors(tmp_path: Path, shared_media: Pa
     assert mux_audio(clip, silent_driver, tmp_path / "out.mp4").audio_duration_seconds is None
 
 
-def test_batched() -> None:
-    assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
-    assert list(batched([], 2)) == []
-    with pytest.raises(ValueError):
-        list(batched([1], 0))
-
-
 MEMORY_PROBE = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from fgemotalk_cli.video import VideoWriter, iter_frames, mux_audio, probe_video
+    from fgemotalk_cli.media.encode import VideoWriter, mux_audio
+    from fgemotalk_cli.media.video import iter_frames, probe_video
     source, work = Path(sys.argv[1]), Path(sys.argv[2])
     info = probe_video(source)
     with VideoWriter(work / "video.mp4", info.fps, crf=28, preset="ultrafast") as writer:

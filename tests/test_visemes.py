@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fgemotalk_cli.phonemes import PhoneSegment
-from fgemotalk_cli.visemes import (
+from fgemotalk_cli.speech.segments import PhoneSegment
+from fgemotalk_cli.speech.visemes import (
     CLOSURE,
     JAW,
     PHONE_VISEMES,

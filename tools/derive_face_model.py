@@ -1,4 +1,4 @@
-"""Derive fgemotalk_cli/face_model_data.py, the canonical face mesh, from ../shared/media.
+"""Derive fgemotalk_cli/faces/mesh_model_data.py, the canonical face mesh, from ../shared/media.
 
 MediaPipe's canonical_face_model.obj is not inside the mediapipe wheel, so the canonical shape
 is measured instead: the refined FaceMesh of 24 near-frontal, mostly neutral faces (8 portraits
@@ -32,9 +32,9 @@ CLIPS = ("liveportrait_d0", "liveportrait_d1", "liveportrait_d2", "liveportrait_
 
 def _faces() -> list[np.ndarray]:
     sys.path.insert(0, str(REPO_ROOT))
-    from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.images import load_image
-    from fgemotalk_cli.video import iter_frames
+    from fgemotalk_cli.faces.detector import FaceMeshDetector
+    from fgemotalk_cli.media.images import load_image
+    from fgemotalk_cli.media.video import iter_frames
 
     images = [load_image(MEDIA / "portraits" / name) for name in PORTRAITS]
     images += [next(iter_frames(MEDIA / "driving" / f"{name}.mp4")).image for name in CLIPS]

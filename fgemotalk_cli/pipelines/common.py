@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fgemotalk_cli.errors import NoFaceError
+from fgemotalk_cli.faces.detector import detect_source_face
+from fgemotalk_cli.media.images import load_image
+
 #: Long side of rendered output; larger sources are downscaled first so that a 2048 px photo
 #: does not cost 16x a 512 px one per frame.
 MAX_OUTPUT_SIDE = 1024
@@ -34,10 +38,6 @@ class SourceFace:
 
 def load_source_face(path: Path, face_index: int) -> SourceFace:
     """Load the portrait, downscale it to the output size, and find its face (or fail)."""
-    from fgemotalk_cli.errors import NoFaceError
-    from fgemotalk_cli.faces import detect_source_face
-    from fgemotalk_cli.images import load_image
-
     image = even_size(load_image(path, max_size=MAX_OUTPUT_SIDE))
     try:
         landmarks = detect_source_face(image, face_index=face_index)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from fgemotalk_cli.aus import CATALOGUE, ExpressionControl, check_intensity
-from fgemotalk_cli.engines import load_engine
+from fgemotalk_cli.engines.base import Engine, ignored_controls
+from fgemotalk_cli.engines.loading import load_engine
 from fgemotalk_cli.errors import MediaError
-from fgemotalk_cli.images import downscale_to_max_side
+from fgemotalk_cli.expression.aus import CATALOGUE, ExpressionControl, check_intensity
+from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.media.atomic import atomic_output
+from fgemotalk_cli.media.images import downscale_to_max_side, save_image
+from fgemotalk_cli.media.progress import frame_progress
+from fgemotalk_cli.media.video import iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.common import RunStats, even_size, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.progress import frame_progress
 
 GRID_CELL = 192
 GRID_LABEL_WIDTH = 210
@@ -24,28 +29,23 @@ GRID_INTENSITIES = (0, 1, 2, 3, 4, 5)
 
 def run_edit_image(input_path: Path, output: Path, control: ExpressionControl,
                    options: RunOptions) -> tuple[int, int, str, list[str]]:
-    from fgemotalk_cli.atomic import atomic_output
-    from fgemotalk_cli.images import save_image
-
     with atomic_output(output, overwrite=options.overwrite) as temp:
         engine = load_engine(options)
         source = load_source_face(input_path, options.face_index)
         state = engine.prepare(source.image, source.landmarks)
         (edited,) = engine.edit(state, [control.at(0.0)], control.au_mode)
         save_image(temp, edited)
-    return edited.shape[1], edited.shape[0], engine.name, []
+    return edited.shape[1], edited.shape[0], engine.name, _mode_warnings(engine, control)
 
 
 def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                    options: RunOptions) -> RunStats:
     """Edit every frame; a frame without a face is passed through unchanged and counted."""
-    from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.video import iter_frames, probe_video, resample_frames
-
     info = probe_video(input_path)
     with EncodedOutput(output, options, info.fps, audio_source=input_path) as encoded:
         engine = load_engine(options)
         stats = RunStats(engine=engine.name, fps=info.fps)
+        stats.warnings.extend(_mode_warnings(engine, control))
         frames = resample_frames(iter_frames(input_path), info.fps, info.duration_seconds)
         with FaceMeshDetector(video_mode=True) as detector, \
                 encoded.progress("edit-au", info.frame_count) as progress:
@@ -70,12 +70,14 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
     return stats
 
 
+def _mode_warnings(engine: Engine[Any], control: ExpressionControl) -> list[str]:
+    """``--au-mode replace`` means nothing to an engine that edits a photo one way only."""
+    return ignored_controls(engine, ["edit_au_mode"] if control.au_mode == "replace" else [])
+
+
 def run_au_grid(input_path: Path, output: Path, aus: list[int] | None,
                 options: RunOptions) -> tuple[int, int, str, list[str]]:
     """One row per AU, one column per intensity 0..5, each cell the face crop, labelled."""
-    from fgemotalk_cli.atomic import atomic_output
-    from fgemotalk_cli.images import save_image
-
     with atomic_output(output, overwrite=options.overwrite) as temp:
         engine = load_engine(options)
         rows = aus or sorted(getattr(engine, "supported_aus", CATALOGUE))

@@ -16,9 +16,13 @@ from types import TracebackType
 
 import numpy as np
 
+from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.media.atomic import atomic_output
+from fgemotalk_cli.media.audio import has_audio_stream
+from fgemotalk_cli.media.encode import VideoWriter, mux_audio
+from fgemotalk_cli.media.progress import frame_progress
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import BackgroundWorker
-from fgemotalk_cli.progress import frame_progress
 
 #: Frames waiting for the encoder: enough to ride out a slow frame, bounded for memory.
 ENCODER_QUEUE_FRAMES = 4
@@ -39,8 +43,6 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         self._video_only: Path | None = None
 
     def __enter__(self) -> EncodedOutput:
-        from fgemotalk_cli.atomic import atomic_output
-
         self._reservation = atomic_output(self.target, overwrite=self.options.overwrite)
         self._final_temp = Path(self._reservation.__enter__())
         self._video_only = self._final_temp.with_name(f".{self._final_temp.stem}.video.mp4")
@@ -58,8 +60,6 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
 
     def _encode(self, frame: np.ndarray) -> None:
         if self._writer is None:
-            from fgemotalk_cli.video import VideoWriter
-
             # veryfast: x264's quality per bit barely changes at this CRF, and the encoder
             # must not be the bottleneck of a real-time engine.
             self._writer = VideoWriter(self._video_only, fps=self.fps, crf=self.options.crf,
@@ -68,10 +68,6 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
 
     def finish(self) -> bool:
         """Close the encoder and mux the audio; returns whether the output has audio."""
-        from fgemotalk_cli.audio import has_audio_stream
-        from fgemotalk_cli.errors import InputError
-        from fgemotalk_cli.video import mux_audio
-
         if self._encoder is not None:
             encoder, self._encoder = self._encoder, None
             encoder.close()

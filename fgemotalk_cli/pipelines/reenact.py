@@ -7,17 +7,20 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fgemotalk_cli.aus import ExpressionControl
-from fgemotalk_cli.engines import DriverSample, load_engine
+from fgemotalk_cli.engines.base import DriverSample
+from fgemotalk_cli.engines.loading import load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
-from fgemotalk_cli.images import downscale_to_max_side
+from fgemotalk_cli.expression.aus import ExpressionControl
+from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.media.images import downscale_to_max_side
+from fgemotalk_cli.media.video import iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
 
 if TYPE_CHECKING:
-    from fgemotalk_cli.video import VideoInfo
+    from fgemotalk_cli.media.video import VideoInfo
 
 #: Driver frames decoded and tracked ahead of the engine, on their own thread.
 PREFETCH_FRAMES = 8
@@ -25,8 +28,6 @@ PREFETCH_FRAMES = 8
 
 def run_reenact(source_path: Path, driver_path: Path, output: Path, control: ExpressionControl,
                 options: RunOptions, neutral_frame: int) -> RunStats:
-    from fgemotalk_cli.video import probe_video
-
     info = probe_video(driver_path)
     with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded:
         engine = load_engine(options)
@@ -59,9 +60,6 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
 
 def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
     """The driver frame that counts as neutral, with its landmarks (a face is required)."""
-    from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.video import iter_frames
-
     frame = next(islice(iter_frames(driver_path), neutral_frame, None), None)
     if frame is None:
         raise InputError(f"--neutral-frame {neutral_frame} is past the end of {driver_path.name}")
@@ -82,9 +80,6 @@ def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iter
     Smoothing and carrying motion over frames without a face belong to the engine's motion
     transfer, which knows what it filters (pose and expression, not raw points).
     """
-    from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.video import iter_frames, resample_frames
-
     with FaceMeshDetector(video_mode=True) as detector:
         # Variable frame rate drivers become a constant-rate stream by their timestamps.
         frames = resample_frames(iter_frames(driver_path), info.fps, info.duration_seconds)

@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from fgemotalk_cli.aus import ExpressionControl
-from fgemotalk_cli.engines import SpeechSample, load_engine
+from fgemotalk_cli.engines.base import Control, SpeechSample, ignored_controls
+from fgemotalk_cli.engines.loading import load_engine
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.expression.aus import ExpressionControl
+from fgemotalk_cli.media.audio import load_audio
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
+from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
+from fgemotalk_cli.speech.mouth import mouth_track
 
 SPEECH_SAMPLE_RATE = 16000
-MOUTH_CONTROLS = ("jaw_open", "lip_width", "rounding", "closure", "lip_to_teeth")
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,23 @@ class SpeechSettings:
     fps: Fraction = Fraction(25)
     seed: int = 0
 
+    def requested_controls(self) -> list[Control]:
+        """The controls set away from their defaults (an engine may not honour them all)."""
+        defaults = SpeechSettings()
+        requested: list[Control] = []
+        if self.transcript is not None:
+            requested.append("transcript")
+        if self.language != defaults.language:
+            requested.append("language")
+        if self.head_motion != defaults.head_motion:
+            requested.append("head_motion")
+        if self.blinks != defaults.blinks:
+            requested.append("blinks")
+        return requested
+
 
 def run_speak(source_path: Path, audio_path: Path, output: Path, control: ExpressionControl,
               options: RunOptions, settings: SpeechSettings) -> RunStats:
-    from fgemotalk_cli.audio import load_audio
-    from fgemotalk_cli.speech import blink_track, head_motion_track, mouth_track
-
     with EncodedOutput(output, options, settings.fps, audio_source=audio_path) as encoded:
         wave, _ = load_audio(audio_path, sample_rate=SPEECH_SAMPLE_RATE, mono=True)
         if wave.size < SPEECH_SAMPLE_RATE // 10:
@@ -54,6 +68,7 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
             state = engine.prepare(source.image, source.landmarks)
             mouth = mouth_future.result()
         stats = RunStats(engine=engine.name, fps=settings.fps)
+        stats.warnings.extend(ignored_controls(engine, settings.requested_controls()))
         stats.warnings.extend(mouth.warnings)
         blinks = (blink_track(n_frames, settings.fps, seed=settings.seed) if settings.blinks
                   else [0.0] * n_frames)
@@ -66,7 +81,7 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
                 indices = range(start, min(start + options.batch_size, n_frames))
                 samples = [
                     SpeechSample(
-                        mouth={name: float(getattr(mouth, name)[i]) for name in MOUTH_CONTROLS},
+                        mouth=mouth.shape_at(i),
                         blink=float(blinks[i]),
                         head_degrees=(float(head[i, 0]), float(head[i, 1]), float(head[i, 2])),
                         wave_index=i,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fgemotalk_cli.errors import ConfigError
+from models.config import AudioConfig, ModelConfig
 
 STAGE_NAMES = {1: "stage1", 2: "stage2", 3: "stage3"}
 BACKBONE_ROLES = ("appearance", "expression", "perceptual")
@@ -188,8 +189,6 @@ class TrainConfig:
 
     def model_config(self):  # -> models.config.ModelConfig
         """The stage-1 ModelConfig: ``model`` fields, ``preset: tiny`` for the test size."""
-        from models.config import ModelConfig
-
         values = dict(self.model)
         preset = values.pop("preset", None)
         if preset not in (None, "tiny", "paper"):
@@ -203,7 +202,6 @@ class TrainConfig:
         return ModelConfig.from_dict(values)
 
     def audio_config(self):  # -> models.config.AudioConfig | None
-        from models.config import AudioConfig
 
         if self.audio is None:
             return None

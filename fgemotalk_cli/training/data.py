@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from fgemotalk_cli.errors import ConfigError
+from fgemotalk_cli.training.crops import read_image
 
 EVAL_STREAM = 2 ** 31 - 1  # rng stream for the fixed evaluation samples, apart from steps
 
@@ -96,8 +97,6 @@ def split_clips(clips: list[Clip]) -> tuple[list[Clip], list[Clip], str | None]:
 
 def load_image_tensor(path: Path) -> torch.Tensor:
     """(3, H, W) float in [-1, 1] from an image written by ``prepare``."""
-    from fgemotalk_cli.training.crops import read_image
-
     rgb = read_image(path)
     return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 

@@ -23,8 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.media.images import downscale_to_max_side
+from fgemotalk_cli.media.video import iter_frames
 from fgemotalk_cli.training.crops import (
+    AU_LABEL_PATTERN,
     IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
     NoStableFace,
     crop_resize,
     finish_clip,
@@ -51,8 +56,6 @@ class Subject:
 
 def find_subjects(root: Path, label_files: list[Path]) -> list[tuple[str, Subject]]:
     """(clip id, Subject) for every subject with label files; frames found in one walk."""
-    from fgemotalk_cli.training.prepare import AU_LABEL_PATTERN, VIDEO_SUFFIXES
-
     labels: dict[str, dict[int, Path]] = {}
     for path in label_files:
         match = AU_LABEL_PATTERN.match(path.name)
@@ -126,12 +129,9 @@ def iter_labelled_frames(subject: Subject, wanted: set[int],
             if number in wanted:
                 image = read_image(path)
                 if max_size and max(image.shape[:2]) > max_size:
-                    from fgemotalk_cli.images import downscale_to_max_side
-
                     image = downscale_to_max_side(image, max_size)
                 yield number, image
         return
-    from fgemotalk_cli.video import iter_frames
 
     last = max(wanted) if wanted else 0
     for frame in iter_frames(subject.frames, max_size=max_size):
@@ -177,8 +177,6 @@ def prepare_subject(clip_id: str, subject: Subject, clips_dir: Path, settings) -
 
 def _subject_box(subject: Subject, wanted: set[int], settings):
     """Fixed box over the subject's labelled frames; also the full frame size (w, h)."""
-    from fgemotalk_cli.faces import FaceMeshDetector
-
     sampled = set(sorted(wanted)[::settings.detect_every])
     boxes, analysed, full_size = [], 0, None
     # Full-size frames are needed for the size; detection itself runs on a downscaled copy.

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from fgemotalk_cli.errors import InputError, MediaError
+from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.media.audio import load_audio
+from fgemotalk_cli.media.progress import frame_progress
+from fgemotalk_cli.media.video import iter_frames, probe_video
 from fgemotalk_cli.training.crops import (
+    AU_LABEL_PATTERN,
     SUPPORTED_SIZES,
+    VIDEO_SUFFIXES,
     NoStableFace,
     crop_resize,
     finish_clip,
@@ -33,12 +38,10 @@ from fgemotalk_cli.training.crops import (
     write_image,
     write_json_atomic,
 )
+from fgemotalk_cli.training.disfa import find_subjects, prepare_subject
 
 MANIFEST_FORMAT = "fgemotalk-dataset"
 MANIFEST_VERSION = 1
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv",
-                  ".wmv"}
-AU_LABEL_PATTERN = re.compile(r"^(?P<subject>.+)_au(?P<au>\d+)\.txt$", re.IGNORECASE)
 SILENCE_PEAK = 1e-4  # a track whose loudest sample is below this is digital silence
 
 
@@ -91,8 +94,6 @@ def prepare_dataset(
     _check_existing_manifest(output, settings)
     label_files = [p for p in sorted(root.rglob("*.txt")) if AU_LABEL_PATTERN.match(p.name)]
     if label_files:
-        from fgemotalk_cli.training.disfa import find_subjects, prepare_subject
-
         jobs = find_subjects(root, label_files)
         worker: Callable[..., dict] = prepare_subject
         kind = "disfa"
@@ -122,8 +123,6 @@ def _check_existing_manifest(output: Path, settings: PrepareOptions) -> None:
 
 def _run_jobs(jobs: list, worker: Callable[..., dict], kind: str, root: Path, output: Path,
               settings: PrepareOptions, show_progress: bool) -> dict[str, Any]:
-    from fgemotalk_cli.progress import frame_progress
-
     clips_dir, skipped_dir = output / "clips", output / "skipped"
     clips_dir.mkdir(exist_ok=True)
     skipped_dir.mkdir(exist_ok=True)
@@ -193,8 +192,6 @@ def _guarded(worker: Callable[..., dict], clip_id: str, source: Any, clips_dir: 
 
 def prepare_clip(clip_id: str, video: Path, clips_dir: Path, settings: PrepareOptions) -> dict:
     """Detect faces, fix the clip's box, write the crops, the audio and ``clip.json``."""
-    from fgemotalk_cli.video import iter_frames, probe_video
-
     info = probe_video(video)
     box = _clip_box(video, info.width, info.height, settings, settings.max_frames)
     partial = fresh_partial_dir(clips_dir, clip_id)
@@ -223,9 +220,6 @@ def prepare_clip(clip_id: str, video: Path, clips_dir: Path, settings: PrepareOp
 def _clip_box(video: Path, width: int, height: int, settings: PrepareOptions,
               limit: int | None):
     """The clip's fixed box from faces on every ``detect_every``-th frame (downscaled)."""
-    from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.video import iter_frames
-
     boxes, analysed = [], 0
     with FaceMeshDetector(video_mode=True, max_faces=1) as detector:
         for frame in iter_frames(video, max_size=settings.detection_side):
@@ -250,7 +244,6 @@ def _write_audio(video: Path, target: Path, times: list[float], info) -> str | N
     import numpy as np
     import soundfile
 
-    from fgemotalk_cli.audio import load_audio
 
     try:
         samples, rate = load_audio(video, sample_rate=16000)

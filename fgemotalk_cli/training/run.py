@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fgemotalk_cli.errors import CheckpointError, ConfigError
+from fgemotalk_cli.errors import CheckpointError, ConfigError, WeightsError
 from fgemotalk_cli.training.config import TrainConfig, load_train_config
 
 
@@ -31,7 +31,7 @@ def train(config_path: str | Path, resume: Path | None = None, show_progress: bo
 
     from fgemotalk_cli.training import distributed
     from fgemotalk_cli.training.engine import run_loop
-    from fgemotalk_cli.training.stages import build_trainer
+    from fgemotalk_cli.training.trainers import build_trainer
 
     config = load_train_config(config_path, overrides)
     preflight(config)
@@ -67,7 +67,6 @@ def train(config_path: str | Path, resume: Path | None = None, show_progress: bo
 
 def preflight(config: TrainConfig) -> None:
     """Fail in a second, not after building a network: data folders and loss weights exist."""
-    from fgemotalk_cli.errors import WeightsError
     from fgemotalk_cli.training.backbones import missing_weights_message
 
     for root in map(Path, config.data.roots):

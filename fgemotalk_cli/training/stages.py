@@ -20,10 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from fgemotalk_cli.errors import CheckpointError, ConfigError
+from fgemotalk_cli.errors import CheckpointError
+from fgemotalk_cli.training.backbones import build_feature_losses
 from fgemotalk_cli.training.config import TrainConfig
 from fgemotalk_cli.training.data import PairSampler, fixed_batch
-from fgemotalk_cli.training.distributed import Distributed, any_rank, wrap
+from fgemotalk_cli.training.distributed import Distributed, all_reduce_mean, any_rank, wrap
 from fgemotalk_cli.training.engine import StepResult
 
 
@@ -98,8 +99,6 @@ class StageBase:
 
     def reduced(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
         """Scalars averaged over ranks, so logs describe the global batch."""
-        from fgemotalk_cli.training.distributed import all_reduce_mean
-
         names = sorted(sums)
         values = all_reduce_mean(torch.stack([sums[n].float() for n in names]), self.dist)
         return dict(zip(names, values.tolist()))
@@ -125,7 +124,6 @@ class Stage1Trainer(StageBase):
 
     def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
                  eval_clips, log, discriminator_state: dict | None = None) -> None:
-        from fgemotalk_cli.training.backbones import build_feature_losses
         from models.discriminator import Discriminator
 
         super().__init__(config, model, dist)
@@ -284,28 +282,3 @@ class Stage1Trainer(StageBase):
                                       "fallback; the config now asks for it (cannot resume "
                                       "exactly)")
             self.fallback.encoder.load_state_dict(extra["fallback_encoder"])
-
-
-def build_trainer(config: TrainConfig, model: nn.Module, dist: Distributed, log,
-                  discriminator_state: dict | None):
-    """The trainer for ``config.stage`` with its data (train and evaluation clips)."""
-    from fgemotalk_cli.training.data import load_clips, split_clips
-
-    kind = "disfa" if config.stage == 2 else "video"
-    clips = load_clips(config.data.roots, kind, model.config.size)
-    train_clips, eval_clips, note = split_clips(clips)
-    if note:
-        log(note)
-    log(f"data: {len(train_clips)} training and "
-        f"{len(eval_clips) if not note else 0} held-out clips")
-    if config.stage == 1:
-        return Stage1Trainer(config, model, dist, train_clips, eval_clips, log,
-                             discriminator_state)
-    from fgemotalk_cli.training.stage_encoders import Stage2Trainer, Stage3Trainer
-
-    if config.stage == 2:
-        return Stage2Trainer(config, model, dist, train_clips, eval_clips, discriminator_state)
-    if config.stage == 3:
-        return Stage3Trainer(config, model, dist, train_clips, eval_clips, log,
-                             discriminator_state)
-    raise ConfigError(f"unknown stage {config.stage}")

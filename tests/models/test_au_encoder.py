@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fgemotalk_cli.errors import AUError
 from models import ModelConfig
 from models.au_encoder import (
     AUEncoder,
@@ -11,6 +10,7 @@ from models.au_encoder import (
     check_supported_aus,
     fully_connected_edges,
 )
+from models.errors import AUError
 
 
 def test_graph_is_fully_connected_without_self_loops() -> None:

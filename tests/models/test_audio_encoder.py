@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fgemotalk_cli.errors import WeightsError
 from models.audio_encoder import AudioEncoder, frame_feature_centres, gather_windows
 from models.config import AudioConfig
+from models.errors import WeightsError
 
 
 @pytest.fixture(scope="module")

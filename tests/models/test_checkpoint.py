@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from fgemotalk_cli.errors import AUError, CheckpointError, ConfigError
 from models import (
     Discriminator,
     FGEmoTalk,
@@ -16,6 +15,7 @@ from models import (
     load_checkpoint,
     save_checkpoint,
 )
+from models.errors import AUError, CheckpointError, ConfigError
 from tests.models.conftest import images
 
 

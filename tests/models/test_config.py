@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from fgemotalk_cli.errors import ConfigError
 from models.config import BASE_CHANNELS, AudioConfig, ModelConfig
+from models.errors import ConfigError
 
 
 def test_defaults_match_the_spec() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fgemotalk_cli.errors import CheckpointError
 from models import FGEmoTalk, ModelConfig
+from models.errors import CheckpointError
 from tests.models.conftest import images
 
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fgemotalk_cli import api
-from fgemotalk_cli.aus import expression_control
 from fgemotalk_cli.cli import app
-from fgemotalk_cli.images import load_image
+from fgemotalk_cli.expression.aus import expression_control
+from fgemotalk_cli.media.images import load_image
 from fgemotalk_cli.options import RunOptions
 
 OPTIONS = RunOptions(engine="warp", show_progress=False)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from fgemotalk_cli import api
-from fgemotalk_cli.audio import audio_duration_seconds
-from fgemotalk_cli.aus import expression_control
 from fgemotalk_cli.errors import NoFaceError
+from fgemotalk_cli.expression.aus import expression_control
+from fgemotalk_cli.media.audio import audio_duration_seconds
+from fgemotalk_cli.media.video import probe_video
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.video import probe_video
 
 OPTIONS = RunOptions(engine="warp", show_progress=False)
 PORTRAITS = sorted((Path(__file__).resolve().parents[2].parent / "shared" / "media" / "portraits")

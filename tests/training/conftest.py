@@ -87,8 +87,8 @@ def disfa_dataset(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) 
     """
     import cv2
 
+    from fgemotalk_cli.media.video import iter_frames
     from fgemotalk_cli.training.prepare import prepare_dataset
-    from fgemotalk_cli.video import iter_frames
 
     root = tmp_path_factory.mktemp("disfa_source")
     rng = np.random.default_rng(7)

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fgemotalk_cli.faces import FaceLandmarks, FaceMeshDetector, detect_source_face
-from fgemotalk_cli.images import load_image
-from fgemotalk_cli.warp import WarpEngine, WarpSource
+from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source
+from fgemotalk_cli.faces.detector import FaceMeshDetector, detect_source_face
+from fgemotalk_cli.faces.landmarks import FaceLandmarks
+from fgemotalk_cli.media.images import load_image
 
 # Two 512 px frontal portraits, one with a closed-ish mouth and one bearded, slightly turned.
 WARP_PORTRAITS = ("liveportrait_s42.jpg", "vexpress_vasa1_3_ref.jpg")
@@ -26,18 +27,13 @@ class WarpCase:
 
 
 @pytest.fixture(scope="session")
-def warp_engine() -> WarpEngine:
-    return WarpEngine()
-
-
-@pytest.fixture(scope="session")
-def warp_cases(portraits: list[Path], warp_engine: WarpEngine) -> list[WarpCase]:
+def warp_cases(portraits: list[Path]) -> list[WarpCase]:
     by_name = {path.name: path for path in portraits}
     cases = []
     for name in WARP_PORTRAITS:
         image = load_image(by_name[name])
         landmarks = detect_source_face(image)
-        cases.append(WarpCase(name, image, landmarks, warp_engine.prepare(image, landmarks)))
+        cases.append(WarpCase(name, image, landmarks, prepare_source(image, landmarks)))
     return cases
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.au_geometry import (
+    SUPPORTED_WARP_AUS,
+    AUGeometry,
+    au_displacements,
+    intensity_response,
+)
 from fgemotalk_cli.errors import AUError
-from fgemotalk_cli.faces import rotation_from_angles
-from fgemotalk_cli.warp import SUPPORTED_WARP_AUS, AUGeometry, MouthShape, intensity_response
-from fgemotalk_cli.warp import layout as L
-from fgemotalk_cli.warp.au_geometry import au_displacements
+from fgemotalk_cli.faces.landmarks import rotation_from_angles
+from fgemotalk_cli.speech.visemes import MouthShape
 
 pytestmark = pytest.mark.media
 

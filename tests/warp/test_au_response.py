@@ -14,13 +14,14 @@ import cv2
 import numpy as np
 import pytest
 
-from fgemotalk_cli.faces import region_indices
-from fgemotalk_cli.warp import SUPPORTED_WARP_AUS
+from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
+from fgemotalk_cli.engines.warp.engine import edit_source
+from fgemotalk_cli.faces.mesh_model import region_indices
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 
 INTENSITIES = (0, 1, 2, 3, 4, 5)
-# Each AU's own region, in fgemotalk_cli.faces.region_indices names.
+# Each AU's own region, in fgemotalk_cli.faces.mesh_model.region_indices names.
 AU_REGIONS: dict[int, tuple[str, ...]] = {
     1: ("left_brow", "right_brow"),
     2: ("left_brow", "right_brow"),
@@ -50,7 +51,7 @@ def _region(au: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def response(warp_cases, warp_engine, still_detector, review_dir) -> dict:
+def response(warp_cases, still_detector, review_dir) -> dict:
     table: dict = {}
     for case in warp_cases:
         geometry = case.source.geometry
@@ -62,7 +63,7 @@ def response(warp_cases, warp_engine, still_detector, review_dir) -> dict:
             assert faces, f"no face re-detected on an edit of {name}"
             return np.asarray(faces[0].points[:, :2], np.float64)
 
-        baseline = detect(warp_engine.edit(case.source, {}))
+        baseline = detect(edit_source(case.source, {}))
         for au in SUPPORTED_WARP_AUS:
             model = np.linalg.norm(geometry.offsets({au: 5}), axis=1)
             inside = _region(au)
@@ -70,7 +71,7 @@ def response(warp_cases, warp_engine, still_detector, review_dir) -> dict:
             outside = outside[outside < 468]  # irises follow the gaze, not the AU
             rows, tiles = [], []
             for intensity in INTENSITIES:
-                out = warp_engine.edit(case.source, {au: intensity})
+                out = edit_source(case.source, {au: intensity})
                 moved = np.linalg.norm(detect(out) - baseline, axis=1) / iod
                 rows.append((float(moved[inside].mean()), float(moved[outside].mean())))
                 if intensity in (0, 3, 5):

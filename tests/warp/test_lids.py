@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from fgemotalk_cli.faces import detect_source_face
-from fgemotalk_cli.images import load_image
-from fgemotalk_cli.warp import layout as L
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
+from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
+from fgemotalk_cli.faces.detector import detect_source_face
+from fgemotalk_cli.media.images import load_image
 
 pytestmark = pytest.mark.media
 
@@ -29,11 +31,11 @@ def _opening_luma(image: np.ndarray, points: np.ndarray) -> list[float]:
     return means
 
 
-def test_closed_lids_of_a_made_up_eye_are_not_dark_smears(warp_engine, portraits,
+def test_closed_lids_of_a_made_up_eye_are_not_dark_smears(portraits,
                                                           review_dir) -> None:
     image = load_image(next(p for p in portraits if p.name == "sadtalker_sad.png"))
-    source = warp_engine.prepare(image, detect_source_face(image))
-    closed = warp_engine.edit(source, {45: 5})
+    source = prepare_source(image, detect_source_face(image))
+    closed = edit_source(source, {45: 5})
     cv2.imwrite(str(review_dir / "test_lids_closed_sadtalker_sad.png"), closed[..., ::-1])
     skin = float(source.mouth_style.skin @ _LUMA)
     # Stretched liner and lashes left these at a fifth to a third of the skin's brightness.
@@ -41,17 +43,17 @@ def test_closed_lids_of_a_made_up_eye_are_not_dark_smears(warp_engine, portraits
         assert luma > 0.35 * skin, (luma, skin)
 
 
-def test_open_eyes_and_raised_lower_lids_are_not_painted(warp_cases, warp_engine) -> None:
-    from fgemotalk_cli.warp import render
+def test_open_eyes_and_raised_lower_lids_are_not_painted(warp_cases) -> None:
+    from fgemotalk_cli.engines.warp import render
 
     for case in warp_cases:
         for aus in ({}, {7: 5}, {6: 5}, {45: 0.5}):
-            target = warp_engine.target_from_controls(case.source, aus)
-            painted = warp_engine.render(case.source, target)
+            target = target_from_controls(case.source, aus)
+            painted = render_warp(case.source, target)
             original = render.fill_lids
             render.fill_lids = lambda *args: None
             try:
-                plain = warp_engine.render(case.source, target)
+                plain = render_warp(case.source, target)
             finally:
                 render.fill_lids = original
             assert np.array_equal(painted, plain), (case.name, aus)

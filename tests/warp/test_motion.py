@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.motion import MotionSmoothing, MotionTransfer
+from fgemotalk_cli.engines.warp.render import render_warp
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.warp import AUGeometry, MotionSmoothing
-from fgemotalk_cli.warp import layout as L
 
 pytestmark = pytest.mark.media
 
@@ -37,18 +39,18 @@ def _gap(face: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> fl
     return float(np.mean(face[list(lower), 1] - face[list(upper), 1]))
 
 
-def test_reference_frame_reproduces_the_source(source, driver_points, warp_engine) -> None:
+def test_reference_frame_reproduces_the_source(source, driver_points) -> None:
     for smoothing in (None, MotionSmoothing()):
-        transfer = warp_engine.motion_transfer(source, driver_points, smoothing=smoothing)
+        transfer = MotionTransfer(source.geometry, driver_points, smoothing=smoothing)
         for t in (0.0, 0.04):
-            target = warp_engine.target_from_driver(transfer, driver_points, t)
+            target = transfer.target_points(driver_points, t)
             assert np.abs(target - source.points).max() < 1e-6
 
 
-def test_head_motion_follows_the_driver(source, driver_points, warp_engine) -> None:
-    transfer = warp_engine.motion_transfer(source, driver_points, smoothing=None)
+def test_head_motion_follows_the_driver(source, driver_points) -> None:
+    transfer = MotionTransfer(source.geometry, driver_points, smoothing=None)
     moved = _similarity(driver_points, 12.0, 1.1, np.array([15.0, -8.0]))
-    target = warp_engine.target_from_driver(transfer, moved, 0.0)
+    target = transfer.target_points(moved, 0.0)
     right = source.points[list(L.RIGHT_EYE_CORNERS), :2].mean(0)
     left = source.points[list(L.LEFT_EYE_CORNERS), :2].mean(0)
     new_right = target[list(L.RIGHT_EYE_CORNERS), :2].mean(0)
@@ -64,19 +66,19 @@ def test_head_motion_follows_the_driver(source, driver_points, warp_engine) -> N
     assert np.linalg.norm(shift - expected) < 0.25 * source.geometry.frame.iod_px
 
 
-def test_expression_and_blink_transfer(source, driver_points, warp_engine) -> None:
+def test_expression_and_blink_transfer(source, driver_points) -> None:
     driver = AUGeometry.from_landmarks(driver_points)
     open_mouth = driver.target_points({26: 4})
     closed_eyes = driver.target_points({43: 5})
-    transfer = warp_engine.motion_transfer(source, driver_points, smoothing=None)
+    transfer = MotionTransfer(source.geometry, driver_points, smoothing=None)
     geometry = source.geometry
 
-    face = geometry.frame.to_face(warp_engine.target_from_driver(transfer, open_mouth, 0.0))
+    face = geometry.frame.to_face(transfer.target_points(open_mouth, 0.0))
     mouth_before = _gap(geometry.face, L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1])
     mouth_after = _gap(face, L.UPPER_INNER_LIP[1:-1], L.LOWER_INNER_LIP[1:-1])
     assert mouth_after > mouth_before + 0.15
 
-    target = warp_engine.target_from_driver(transfer, closed_eyes, 0.04)
+    target = transfer.target_points(closed_eyes, 0.04)
     face = geometry.frame.to_face(target)
     for upper, lower in ((L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID),
                          (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID)):
@@ -84,65 +86,64 @@ def test_expression_and_blink_transfer(source, driver_points, warp_engine) -> No
         assert abs(_gap(face, upper, lower)) < 0.03  # the source's eyes close too
 
 
-def test_missing_faces_carry_the_last_motion(source, driver_points, warp_engine) -> None:
-    transfer = warp_engine.motion_transfer(source, driver_points, smoothing=None)
+def test_missing_faces_carry_the_last_motion(source, driver_points) -> None:
+    transfer = MotionTransfer(source.geometry, driver_points, smoothing=None)
     moved = _similarity(driver_points, 5.0, 1.0, np.array([6.0, 0.0]))
-    first = warp_engine.target_from_driver(transfer, moved, 0.0)
-    carried = warp_engine.target_from_driver(transfer, None, 0.04)
+    first = transfer.target_points(moved, 0.0)
+    carried = transfer.target_points(None, 0.04)
     assert np.array_equal(first, carried)
     assert transfer.frames_without_face == 1
-    fresh = warp_engine.motion_transfer(source, driver_points, smoothing=None)
-    assert np.allclose(warp_engine.target_from_driver(fresh, None, 0.0), source.points)
+    fresh = MotionTransfer(source.geometry, driver_points, smoothing=None)
+    assert np.allclose(fresh.target_points(None, 0.0), source.points)
 
 
-def test_replace_mode_uses_the_au_vector_instead_of_the_expression(source, driver_points,
-                                                                   warp_engine) -> None:
+def test_replace_mode_uses_the_au_vector_instead_of_the_expression(source, driver_points) -> None:
     driver = AUGeometry.from_landmarks(driver_points)
     smiling = driver.target_points({12: 5})
-    replace = warp_engine.motion_transfer(source, driver_points, au_mode="replace",
+    replace = MotionTransfer(source.geometry, driver_points, au_mode="replace",
                                           smoothing=None)
-    target = warp_engine.target_from_driver(replace, smiling, 0.0, {15: 5})
+    target = replace.target_points(smiling, 0.0, {15: 5})
     expected = source.geometry.target_points({15: 5})[:, :2]
     # The smile nudges the driver's fitted head pose a little; the expression is gone.
     assert np.abs(target[:, :2] - expected).max() < 0.03 * source.geometry.frame.iod_px
-    add = warp_engine.motion_transfer(source, driver_points, smoothing=None)
-    added = warp_engine.target_from_driver(add, smiling, 0.0, {15: 5})
+    add = MotionTransfer(source.geometry, driver_points, smoothing=None)
+    added = add.target_points(smiling, 0.0, {15: 5})
     assert np.abs(added[:, :2] - expected).max() > 0.08 * source.geometry.frame.iod_px
     with pytest.raises(InputError, match="au_mode"):
-        warp_engine.motion_transfer(source, driver_points, au_mode="mix")
+        MotionTransfer(source.geometry, driver_points, au_mode="mix")
 
 
-def test_smoothing_damps_jitter(source, driver_points, warp_engine) -> None:
+def test_smoothing_damps_jitter(source, driver_points) -> None:
     rng = np.random.default_rng(0)
-    transfer = warp_engine.motion_transfer(source, driver_points)
-    raw = warp_engine.motion_transfer(source, driver_points, smoothing=None)
+    transfer = MotionTransfer(source.geometry, driver_points)
+    raw = MotionTransfer(source.geometry, driver_points, smoothing=None)
     spread_smooth, spread_raw = [], []
     for k in range(30):
         noisy = driver_points + rng.normal(0, 0.6, driver_points.shape)
-        spread_smooth.append(warp_engine.target_from_driver(transfer, noisy, k / 25))
-        spread_raw.append(warp_engine.target_from_driver(raw, noisy, k / 25))
+        spread_smooth.append(transfer.target_points(noisy, k / 25))
+        spread_raw.append(raw.target_points(noisy, k / 25))
     assert np.std(spread_smooth[10:], axis=0).mean() < 0.6 * np.std(spread_raw[10:], axis=0).mean()
 
 
-def test_real_driver_blink_closes_the_source_eyes(source, warp_engine, driving_clips,
+def test_real_driver_blink_closes_the_source_eyes(source, driving_clips,
                                                   still_detector, review_dir) -> None:
     """liveportrait_d1: one slow blink in 16 frames. The source must blink with it, as seen
     by the face mesh re-detected on the rendered frames."""
     import cv2
 
-    from fgemotalk_cli.faces import FaceMeshDetector
-    from fgemotalk_cli.video import iter_frames
+    from fgemotalk_cli.faces.detector import FaceMeshDetector
+    from fgemotalk_cli.media.video import iter_frames
 
     clip = next(path for path in driving_clips if path.name == "liveportrait_d1.mp4")
     with FaceMeshDetector(video_mode=True, max_faces=1) as tracker:
         frames = [(frame.image, tracker.detect(frame.image), frame.time_seconds)
                   for frame in iter_frames(clip)]
     assert all(faces for _, faces, _ in frames)
-    transfer = warp_engine.motion_transfer(source, frames[0][1][0])
+    transfer = MotionTransfer(source.geometry, frames[0][1][0])
     openings, driver_openings, outputs = [], [], []
     for _image, faces, t in frames:
-        target = warp_engine.target_from_driver(transfer, faces[0], t)
-        outputs.append(warp_engine.render(source, target))
+        target = transfer.target_points(faces[0], t)
+        outputs.append(render_warp(source, target))
         seen = still_detector.detect(outputs[-1])[0].points.astype(np.float64)
         openings.append(_gap(seen, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID))
         driver_openings.append(_gap(np.asarray(faces[0].points, np.float64), L.RIGHT_UPPER_LID,

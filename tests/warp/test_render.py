@@ -8,10 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
+from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR, MouthPatch
+from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.warp import MouthPatch, MouthShape
-from fgemotalk_cli.warp import layout as L
-from fgemotalk_cli.warp.mouth import INNER_CONTOUR
+from fgemotalk_cli.speech.visemes import MouthShape
 
 pytestmark = pytest.mark.media
 
@@ -31,29 +33,29 @@ def _far_from_face(case, margin_iod: float = 1.3) -> np.ndarray:
     return distance > margin_iod * case.source.geometry.frame.iod_px
 
 
-def test_target_equal_to_source_reproduces_the_image(warp_cases, warp_engine) -> None:
+def test_target_equal_to_source_reproduces_the_image(warp_cases) -> None:
     for case in warp_cases:
-        out = warp_engine.render(case.source, case.source.points[:, :2])
+        out = render_warp(case.source, case.source.points[:, :2])
         assert out.shape == case.image.shape and out.dtype == np.uint8
         assert _psnr(out, case.image) > 35
 
 
-def test_background_stays_still(warp_cases, warp_engine) -> None:
+def test_background_stays_still(warp_cases) -> None:
     for case in warp_cases:
         far = _far_from_face(case)
         assert far.sum() > 2000
-        edits = [warp_engine.edit(case.source, {12: 5, 26: 5, 1: 5}),
-                 warp_engine.edit(case.source, {}, head_degrees=(8.0, -5.0, 6.0))]
+        edits = [edit_source(case.source, {12: 5, 26: 5, 1: 5}),
+                 edit_source(case.source, {}, head_degrees=(8.0, -5.0, 6.0))]
         for out in edits:
             assert np.array_equal(out[far], case.image[far])
 
 
-def test_wrong_inputs_are_errors(warp_cases, warp_engine) -> None:
+def test_wrong_inputs_are_errors(warp_cases) -> None:
     case = warp_cases[0]
     with pytest.raises(InputError, match="478"):
-        warp_engine.render(case.source, case.source.points[:468, :2])
+        render_warp(case.source, case.source.points[:468, :2])
     with pytest.raises(InputError, match="RGB uint8"):
-        warp_engine.prepare(case.image.astype(np.float32), case.landmarks)
+        prepare_source(case.image.astype(np.float32), case.landmarks)
 
 
 def _inner_mouth_mask(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
@@ -62,11 +64,11 @@ def _inner_mouth_mask(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
     return cv2.erode(mask, np.ones((5, 5), np.uint8)).astype(bool)
 
 
-def test_jaw_drop_fills_a_dark_mouth_with_a_teeth_band(warp_cases, warp_engine,
+def test_jaw_drop_fills_a_dark_mouth_with_a_teeth_band(warp_cases,
                                                         review_dir) -> None:
     case = warp_cases[0]
-    target = warp_engine.target_from_controls(case.source, {26: 5})
-    out = warp_engine.render(case.source, target)
+    target = target_from_controls(case.source, {26: 5})
+    out = render_warp(case.source, target)
     cv2.imwrite(str(review_dir / f"test_jaw_drop_{case.name}.png"), out[..., ::-1])
     inside = _inner_mouth_mask(out.shape, target)
     assert inside.sum() > 500
@@ -77,17 +79,17 @@ def test_jaw_drop_fills_a_dark_mouth_with_a_teeth_band(warp_cases, warp_engine,
     assert np.percentile(mouth, 95) > 0.7 * skin_luma  # ...with bright teeth at the top
 
 
-def test_mouth_patch_supplies_the_interior(warp_cases, warp_engine, portraits) -> None:
-    from fgemotalk_cli.faces import detect_source_face
-    from fgemotalk_cli.images import load_image
+def test_mouth_patch_supplies_the_interior(warp_cases, portraits) -> None:
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import load_image
 
     case = warp_cases[0]
     driver = load_image(next(p for p in portraits if p.name == "liveportrait_d19.jpg"))
     patch = MouthPatch(driver, np.asarray(detect_source_face(driver).points))
     assert patch.usable()
-    target = warp_engine.target_from_controls(case.source, {26: 5})
-    synthetic = warp_engine.render(case.source, target)
-    patched = warp_engine.render(case.source, target, patch)
+    target = target_from_controls(case.source, {26: 5})
+    synthetic = render_warp(case.source, target)
+    patched = render_warp(case.source, target, patch)
     inside = _inner_mouth_mask(synthetic.shape, target)
     difference = np.abs(patched.astype(int) - synthetic.astype(int))
     assert difference[inside].mean() > 10
@@ -95,9 +97,9 @@ def test_mouth_patch_supplies_the_interior(warp_cases, warp_engine, portraits) -
                           synthetic[~inside & _far_from_face(case, 0.5)])
 
 
-def test_closed_eyes_show_lid_skin_not_the_eye(warp_cases, warp_engine, review_dir) -> None:
+def test_closed_eyes_show_lid_skin_not_the_eye(warp_cases, review_dir) -> None:
     for case in warp_cases:
-        out = warp_engine.edit(case.source, {43: 5})
+        out = edit_source(case.source, {43: 5})
         cv2.imwrite(str(review_dir / f"test_eyes_closed_{case.name}.png"), out[..., ::-1])
         skin = case.source.mouth_style.skin
         rows, cols = np.mgrid[: out.shape[0], : out.shape[1]]
@@ -113,38 +115,38 @@ def test_closed_eyes_show_lid_skin_not_the_eye(warp_cases, warp_engine, review_d
             assert after < 0.8 * before, (case.name, before, after)
 
 
-def test_render_speed_smoke(warp_cases, warp_engine) -> None:
+def test_render_speed_smoke(warp_cases) -> None:
     """Not a timed assertion: prints milliseconds per frame for the log."""
     case = warp_cases[0]
     shapes = [MouthShape(jaw_open=j, lip_width=0.3 * np.sin(j * 7)) for j in
               np.linspace(0.0, 0.6, 12)]
-    targets = [warp_engine.target_from_controls(case.source, {45: 2 * k % 5}, shape)
+    targets = [target_from_controls(case.source, {45: 2 * k % 5}, shape)
                for k, shape in enumerate(shapes)]
     start = time.perf_counter()
     for target in targets:
-        warp_engine.render(case.source, target)
+        render_warp(case.source, target)
     per_frame = (time.perf_counter() - start) / len(targets) * 1000
     print(f"\nwarp render at {case.image.shape[1]}x{case.image.shape[0]}: {per_frame:.1f} ms/frame")
     assert per_frame > 0
 
 
-def test_an_empty_edit_is_the_source_exactly(warp_cases, warp_engine, portraits) -> None:
+def test_an_empty_edit_is_the_source_exactly(warp_cases, portraits) -> None:
     """A closed mouth's inner lip contours often cross a little as detected; no edit may
     'repair' that (it used to move the lips and cost identity on every edit)."""
-    from fgemotalk_cli.faces import detect_source_face
-    from fgemotalk_cli.images import load_image
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import load_image
 
     sad = load_image(next(p for p in portraits if p.name == "sadtalker_sad.png"))
     sources = [case.source for case in warp_cases]
-    sources.append(warp_engine.prepare(sad, detect_source_face(sad)))
+    sources.append(prepare_source(sad, detect_source_face(sad)))
     for source in sources:
-        assert np.array_equal(warp_engine.edit(source, {}), source.image)
+        assert np.array_equal(edit_source(source, {}), source.image)
 
 
 def test_sliver_triangles_map_near_their_source() -> None:
     """The rasteriser marks pixels just outside a triangle; for a collapsed one (a fold, a
     closing lid) the exact affine would send those far away: dark specks on the jaw."""
-    from fgemotalk_cli.warp.render import _affines
+    from fgemotalk_cli.engines.warp.render import _affines
 
     target = np.array([[[0.0, 0.0], [10.0, 0.0], [5.0, 0.01]]])
     source = np.array([[[0.0, 0.0], [10.0, 0.0], [5.0, 5.0]]])
@@ -159,16 +161,16 @@ def test_sliver_triangles_map_near_their_source() -> None:
     assert 0.0 <= a[3] * inside[0] + a[4] * inside[1] + a[5] <= 5.0
 
 
-def test_jaw_drop_keeps_the_chin_unfolded(warp_cases, warp_engine) -> None:
+def test_jaw_drop_keeps_the_chin_unfolded(warp_cases) -> None:
     """Turned about the hinge with its raw, noisy depth, the chin's lower edge folded over
     the neck (a hard, dark, jagged jawline)."""
-    from fgemotalk_cli.warp.mesh import signed_areas, target_vertices
+    from fgemotalk_cli.engines.warp.mesh import signed_areas, target_vertices
 
     for case in warp_cases:
         mesh, face = case.source.mesh, case.source.geometry.face
         chin = set(np.flatnonzero(face[:, 1] > face[L.CHIN, 1] - 0.25).tolist())
         triangles = [t for t in mesh.triangles[mesh.face_start:] if set(t.tolist()) <= chin]
-        target = warp_engine.target_from_controls(case.source, {26: 5})
+        target = target_from_controls(case.source, {26: 5})
         vertices, _ = target_vertices(mesh, target)
         ratio = signed_areas(vertices[triangles]) / signed_areas(mesh.vertices[triangles])
         assert ratio.min() > 0.4, (case.name, ratio.min())

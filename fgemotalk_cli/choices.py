@@ -1,0 +1,16 @@
+"""The words the command line accepts for its modes, one ``Literal`` each.
+
+Typer turns these into checked choices (shown in ``--help``); the library uses the same types,
+so a mode is spelled one way everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+EngineName = Literal["auto", "warp", "neural"]
+ResolvedEngine = Literal["warp", "neural"]
+AUMode = Literal["add", "replace"]
+
+ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
+AU_MODES: tuple[str, ...] = get_args(AUMode)

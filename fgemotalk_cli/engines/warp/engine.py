@@ -1,0 +1,119 @@
+"""The weight-free ``warp`` engine: a portrait, landmarks and AU geometry in, frames out.
+
+No learned generator weights. Per source, :func:`~.render.prepare_source` precomputes the mesh
+and maps (a :class:`~.render.WarpSource`); per video, a :class:`~.motion.MotionTransfer` holds
+the driver's reference frame and its own One Euro filters, so raw (unsmoothed) driver
+landmarks are what it should be given. The lower-level calls, for scripts and tests:
+
+    source = prepare_source(portrait_rgb, detect_source_face(portrait_rgb))
+    smiling = edit_source(source, {12: 4, 6: 2})
+    transfer = MotionTransfer(source.geometry, driver_reference_landmarks, au_mode="add")
+    target = transfer.target_points(landmarks, t, {12: 4})
+    frame = render_warp(source, target, MouthPatch(driver_frame, landmarks.points))
+
+Nothing here touches files or video: the pipelines stream frames through :class:`WarpEngine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from fgemotalk_cli.choices import AUMode
+from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
+from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
+from fgemotalk_cli.engines.warp.motion import DriverMotion, MotionTransfer, place
+from fgemotalk_cli.engines.warp.mouth import MouthPatch
+from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
+from fgemotalk_cli.faces.landmarks import FaceLandmarks, rotation_from_angles
+from fgemotalk_cli.speech.visemes import MouthShape
+
+#: Blink closure 0..1 maps onto AU45 at full intensity.
+BLINK_AU = 45
+
+
+def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
+                         mouth: MouthShape | None = None,
+                         head_degrees: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                         ) -> np.ndarray:
+    """(478, 3) target points (x, y, depth) for an AU vector, speech mouth shape and head turn
+    (yaw, pitch, roll in degrees, as :func:`fgemotalk_cli.faces.landmarks.rotation_from_angles`)."""
+    geometry = source.geometry
+    face = geometry.face + geometry.offsets(au_intensities, mouth)
+    if not any(head_degrees):
+        return geometry.frame.to_image(face)
+    turn = rotation_from_angles(*head_degrees)
+    # The turn is about the head's own axes, so it reads the same whatever the source pose.
+    rotation = geometry.frame.rotation @ turn @ geometry.frame.rotation.T
+    still = DriverMotion.still()
+    return place(geometry, face, DriverMotion(still.expression, rotation, still.shift, 1.0))
+
+
+def edit_source(source: WarpSource, au_intensities: Mapping[int, float],
+                mouth: MouthShape | None = None,
+                head_degrees: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """The source portrait with AU edits (and optionally a mouth shape and head turn)."""
+    return render_warp(source, target_from_controls(source, au_intensities, mouth, head_degrees))
+
+
+@dataclass
+class WarpState:
+    """One job's state: the prepared source, then the driver's reference and motion transfer."""
+
+    source: WarpSource
+    reference: FaceLandmarks | None = None
+    transfer: MotionTransfer | None = None
+
+
+class WarpEngine:
+    """The :class:`~fgemotalk_cli.engines.base.Engine` of the warp method. Stateless itself:
+    per-source and per-video state live in :class:`WarpState`, so one engine serves any
+    number of jobs."""
+
+    name = "warp"
+    supported_aus: tuple[int, ...] = SUPPORTED_WARP_AUS
+    controls: frozenset[Control] = frozenset({"transcript", "language", "head_motion", "blinks"})
+
+    def prepare(self, source_rgb: np.ndarray, landmarks: FaceLandmarks) -> WarpState:
+        return WarpState(source=prepare_source(source_rgb, landmarks))
+
+    def set_reference(self, state: WarpState, reference: DriverSample) -> None:
+        state.reference = reference.landmarks
+        state.transfer = None
+
+    def reenact(self, state: WarpState, samples: list[DriverSample],
+                aus: list[dict[int, float]], au_mode: AUMode) -> list[np.ndarray]:
+        if state.transfer is None:
+            if state.reference is None:
+                raise RuntimeError("set_reference must be called before reenact")
+            state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode)
+        frames = []
+        for sample, vector in zip(samples, aus):
+            target = state.transfer.target_points(sample.landmarks, sample.time_seconds, vector)
+            # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
+            patch = (None if sample.landmarks is None
+                     else MouthPatch(sample.image, sample.landmarks.points))
+            frames.append(render_warp(state.source, target, patch))
+        return frames
+
+    def attach_audio(self, state: WarpState, wave: np.ndarray, sample_rate: int, fps: Fraction,
+                     n_frames: int) -> None:
+        """Speech reaches the warp engine as mouth controls per frame, not as audio."""
+
+    def speak(self, state: WarpState, samples: list[SpeechSample],
+              aus: list[dict[int, float]]) -> list[np.ndarray]:
+        frames = []
+        for sample, vector in zip(samples, aus):
+            vector = dict(vector)
+            vector[BLINK_AU] = max(vector.get(BLINK_AU, 0.0), 5.0 * sample.blink)
+            frames.append(edit_source(state.source, vector, sample.mouth, sample.head_degrees))
+        return frames
+
+    def edit(self, state: WarpState, aus: list[dict[int, float]],
+             au_mode: AUMode) -> list[np.ndarray]:
+        """A still photo has no neutral reference, so `add` and `replace` both add the AU
+        displacements to the photo's own expression (``edit_au_mode`` is not a control here)."""
+        return [edit_source(state.source, vector) for vector in aus]

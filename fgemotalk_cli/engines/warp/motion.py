@@ -1,0 +1,158 @@
+"""Motion transfer: a driver video's head motion and expression carried onto the source face.
+
+For each driver frame, relative to the driver's reference (neutral) frame chosen by the user:
+- head pose: the rotation ``R_driver @ R_reference^T``, the eye midpoint's shift in reference
+  inter-ocular distances, and the change of scale;
+- expression: the landmarks' offsets in the face frame (pose removed, IOD units), so they fit
+  a face of any size. Eyelid offsets are rescaled by the ratio of the source's eye opening to
+  the reference's, so a driver's blink closes the source's eye exactly.
+
+The source face then gets ``source + expression`` (``au_mode="add"``, plus the AU edit) or the
+AU vector alone (``"replace"``), placed with the source pose turned by the driver's relative
+pose. Frames without a face carry the last motion. Motion is smoothed with the One Euro filter
+(:mod:`fgemotalk_cli.faces.smoothing`): expression and pose separately, in face units and radians.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from fgemotalk_cli.choices import AUMode
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.faces.smoothing import OneEuroFilter
+from fgemotalk_cli.speech.visemes import MouthShape
+
+
+@dataclass(frozen=True)
+class MotionSmoothing:
+    """One Euro settings (min_cutoff in Hz, beta per unit of speed) for the driver motion."""
+
+    expression_min_cutoff: float = 2.0
+    expression_beta: float = 8.0  # per IOD/s: lips moving 0.1 IOD/s raise the cutoff 0.8 Hz
+    pose_min_cutoff: float = 1.0
+    pose_beta: float = 2.0  # per rad/s (and per IOD/s for the shift)
+
+
+@dataclass(frozen=True)
+class DriverMotion:
+    """One driver frame relative to the reference frame."""
+
+    expression: np.ndarray  # (478, 3) face-unit offsets from the reference expression
+    rotation: np.ndarray  # (3, 3) relative head rotation, in image coordinates
+    shift: np.ndarray  # (2,) eye-midpoint shift in reference IODs
+    scale: float  # driver IOD over reference IOD
+
+    @classmethod
+    def still(cls) -> DriverMotion:
+        return cls(np.zeros((L.ALL_POINTS, 3)), np.eye(3), np.zeros(2), 1.0)
+
+
+def driver_motion(reference: L.FaceFrame, reference_face: np.ndarray,
+                  landmarks: object) -> DriverMotion:
+    """The motion of ``landmarks`` relative to the reference frame (``reference_face`` is the
+    reference's landmarks in its own face frame)."""
+    points = L.as_points(landmarks)
+    frame = L.face_frame(points)
+    return DriverMotion(
+        expression=frame.to_face(points) - reference_face,
+        rotation=frame.rotation @ reference.rotation.T,
+        shift=(frame.origin[:2] - reference.origin[:2]) / reference.iod_px,
+        scale=frame.iod_px / reference.iod_px,
+    )
+
+
+def eye_openings(face: np.ndarray) -> np.ndarray:
+    """Mean lid gap of each eye (subject's right, left) in face units."""
+    gaps = [face[list(lower), 1] - face[list(upper), 1]
+            for upper, lower in ((L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID),
+                                 (L.LEFT_UPPER_LID, L.LEFT_LOWER_LID))]
+    return np.array([max(float(np.mean(gap)), 1e-3) for gap in gaps])
+
+
+def place(geometry: AUGeometry, face: np.ndarray, motion: DriverMotion) -> np.ndarray:
+    """(478, 3) image points (x, y, depth) of ``face`` (source face frame) with the motion's
+    head pose."""
+    source = geometry.frame
+    origin = source.origin.copy()
+    origin[:2] += motion.shift * source.iod_px
+    frame = L.FaceFrame(origin=origin, rotation=motion.rotation @ source.rotation,
+                        iod_px=source.iod_px * motion.scale)
+    return frame.to_image(face)
+
+
+class MotionTransfer:
+    """Per-video state of a reenactment: the reference, the filters and the last motion.
+
+    ``target_points`` is called once per driver frame, in time order.
+    """
+
+    def __init__(self, geometry: AUGeometry, reference_landmarks: object,
+                 au_mode: AUMode = "add", smoothing: MotionSmoothing | None = MotionSmoothing(),
+                 ) -> None:
+        if au_mode not in ("add", "replace"):
+            raise InputError(f"au_mode must be 'add' or 'replace', got {au_mode!r}")
+        self.geometry = geometry
+        self.au_mode = au_mode
+        points = L.as_points(reference_landmarks)
+        self.reference = L.face_frame(points)
+        self.reference_face = self.reference.to_face(points)
+        # Lid offsets scale by this ratio: a driver with narrow eyes closing them fully must
+        # close the source's eyes fully too, not part-way or past the lower lid.
+        ratio = np.clip(eye_openings(geometry.face) / eye_openings(self.reference_face), 0.4, 2.5)
+        self._lid_gain = np.ones(L.ALL_POINTS)
+        for eye, gain in zip(geometry.regions.eyes, ratio):
+            zone = np.maximum(eye.upper_zone, eye.lower_zone)
+            self._lid_gain += (gain - 1.0) * zone
+        self.smoothing = smoothing
+        self._filters = self._make_filters() if smoothing else None
+        self.last_motion = DriverMotion.still()
+        self.frames_without_face = 0
+
+    def _make_filters(self) -> tuple[object, object]:
+        s = self.smoothing
+        return (OneEuroFilter(s.expression_min_cutoff, s.expression_beta),
+                OneEuroFilter(s.pose_min_cutoff, s.pose_beta))
+
+    def motion(self, driver_landmarks: object | None, time_seconds: float) -> DriverMotion:
+        """The (smoothed) driver motion at this frame; the previous one when there is no face."""
+        if driver_landmarks is None:
+            self.frames_without_face += 1
+            return self.last_motion
+        raw = driver_motion(self.reference, self.reference_face, driver_landmarks)
+        if self._filters is not None:
+            raw = self._smooth(raw, time_seconds)
+        self.last_motion = raw
+        return raw
+
+    def _smooth(self, motion: DriverMotion, time_seconds: float) -> DriverMotion:
+        import cv2
+
+        expression_filter, pose_filter = self._filters
+        rotation_vector = cv2.Rodrigues(motion.rotation)[0].ravel()
+        pose = np.concatenate([rotation_vector, motion.shift, [np.log(motion.scale)]])
+        expression = expression_filter(motion.expression, time_seconds)
+        pose = pose_filter(pose, time_seconds)
+        return DriverMotion(expression=expression,
+                            rotation=cv2.Rodrigues(pose[:3])[0],
+                            shift=pose[3:5], scale=float(np.exp(pose[5])))
+
+    def target_points(self, driver_landmarks: object | None, time_seconds: float,
+                      au_intensities: Mapping[int, float] | None = None,
+                      mouth: MouthShape | None = None) -> np.ndarray:
+        """(478, 3) image points (x, y, depth) of the source for this driver frame and AUs."""
+        motion = self.motion(driver_landmarks, time_seconds)
+        au_intensities = au_intensities or {}
+        source_face = self.geometry.face
+        if self.au_mode == "add":
+            expression = motion.expression.copy()
+            expression[:, 1] *= self._lid_gain
+            base = source_face + expression
+        else:
+            base = source_face
+        face = base + self.geometry.offsets(au_intensities, mouth, base=base)
+        return place(self.geometry, face, motion)

@@ -1,0 +1,300 @@
+"""Dense image warp from source landmarks to target landmarks.
+
+Per frame, each target triangle of the warp mesh (:mod:`fgemotalk_cli.engines.warp.mesh`) gets the
+affine map back to its source triangle; the triangles are rasterised (openings first, so skin
+drawn later covers a closed eye or mouth) on a coarse grid over the head only, the backward
+map is upsampled and ``cv2.remap`` samples the source. Around the eyes and lips, where folds
+make the map jump, the map is sampled at twice the resolution and the result averaged down
+(anti-aliased lid and lip edges). A feathered head mask holds everything beyond the head
+still, the mouth interior is filled where the lips part further than in the source
+(:mod:`fgemotalk_cli.engines.warp.mouth`), and lid skin where the upper lids came down
+(:mod:`fgemotalk_cli.engines.warp.lids`).
+
+Everything that depends only on the source is computed once in :func:`prepare_source`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
+from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
+from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
+from fgemotalk_cli.errors import InputError
+
+_FIXED_POINT_BITS = 4
+
+
+@dataclass(frozen=True)
+class WarpSource:
+    """A source portrait with everything the per-frame warp needs precomputed."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    points: np.ndarray  # (478, 3) source landmarks, pixels
+    geometry: AUGeometry
+    mesh: WarpMesh
+    map_step: int  # the backward map is computed every map_step pixels, then upsampled
+    mouth_style: MouthStyle
+    lid_style: LidStyle
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def vertices(self) -> np.ndarray:
+        return self.mesh.vertices
+
+    @property
+    def triangles(self) -> np.ndarray:
+        return self.mesh.triangles
+
+
+def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
+    """Precompute the warp mesh, map resolution and mouth colours of a source portrait."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"the warp engine needs an RGB uint8 image, got {image.shape} "
+                         f"{image.dtype}")
+    points = L.as_points(landmarks)
+    geometry = AUGeometry.from_landmarks(points)
+    # Work on a grid about one fiftieth of the eye distance: fine enough for lids and lips.
+    map_step = int(np.clip(round(geometry.frame.iod_px / 50.0), 1, 4))
+    mouth_style = MouthStyle.from_source(image, points[:, :2])
+    return WarpSource(
+        image=np.ascontiguousarray(image), points=points, geometry=geometry,
+        mesh=build_warp_mesh(points, geometry.visible_iris), map_step=map_step,
+        mouth_style=mouth_style,
+        lid_style=LidStyle.from_source(image, points[:, :2], mouth_style.skin),
+    )
+
+
+@dataclass(frozen=True)
+class BackwardMap:
+    """Where each output pixel samples the source, over the region the warp touches."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the output image
+    coordinates: np.ndarray  # (h, w, 2) float32 source x, y (for cv2.remap)
+    mask: np.ndarray  # (h, w) uint8 head mask, 255 = fully warped
+    # Boxes (relative to ``box``) around the eyes and lips, sampled at twice the resolution:
+    # where lids and lips fold over their openings the map jumps, and supersampling turns
+    # the jump into an anti-aliased edge.
+    details: tuple[tuple[tuple[int, int, int, int], np.ndarray], ...]
+
+
+def backward_map(source: WarpSource, vertices: np.ndarray,
+                 order: np.ndarray | None = None) -> BackwardMap:
+    """The backward map for the warp vertices ``vertices``, drawing the triangles in
+    ``order`` (see :func:`fgemotalk_cli.engines.warp.mesh.target_vertices`)."""
+    import cv2
+
+    step = source.map_step
+    width, height = source.size
+    count = len(L.FACE_OVAL)
+    # The head mask's edge runs between the two rings: beyond it and its feather the output
+    # is the source itself, so the map is only needed inside (and inside the outer ring,
+    # beyond which no triangle reaches).
+    outer = vertices[L.ALL_POINTS + count:]
+    middle = 0.55 * vertices[L.ALL_POINTS: L.ALL_POINTS + count] + 0.45 * outer
+    feather_px = 0.1 * source.geometry.frame.iod_px
+    margin = 3.0 * feather_px + 8 * step
+    low = np.maximum(np.maximum(middle.min(0) - margin, outer.min(0)), 0)
+    high = np.minimum(np.minimum(middle.max(0) + margin, outer.max(0) + 1), (width, height))
+    x0, y0 = np.floor(low / step).astype(int) * step
+    x1, y1 = np.ceil(high).astype(int)
+    w, h = int(x1 - x0), int(y1 - y0)
+    # A coarse sample more than the box needs on every side, so that the upsampled map
+    # interpolates out to the box's edges instead of holding the outermost samples.
+    nx, ny = w // step + 3, h // step + 3
+    mesh = source.mesh
+    order = np.arange(len(mesh.triangles)) if order is None else order
+    corners = vertices[mesh.triangles] - (x0, y0)  # (T, 3, 2) in box pixels
+    affines, doubled_areas = _affines(corners + (x0, y0), mesh.source_corners, step)
+    # Coarse sample i sits where cv2.resize will put it: x0 - step + (i + 0.5) * step - 0.5.
+    first = 0.5 * step - 0.5 - step
+    coarse, _ = _sample_map((corners - first) / step, affines, order, (ny, nx),
+                            x0 + first, y0 + first, step)
+    full_map = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)
+    full_map = full_map[step: step + h, step: step + w]
+
+    # The head mask is smooth: a grid four times coarser is plenty and keeps the blur cheap.
+    mask_step = 4 * step
+    mx, my = w // mask_step + 2, h // mask_step + 2
+    mask_middle = ((middle - (x0, y0) + 0.5) / mask_step - 0.5) * (1 << _FIXED_POINT_BITS)
+    mask = np.zeros((my, mx), np.uint8)
+    cv2.fillPoly(mask, [np.round(mask_middle).astype(np.int32)], 255, cv2.LINE_AA,
+                 _FIXED_POINT_BITS)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(feather_px / mask_step, 0.5))
+    full_mask = cv2.resize(mask, (mx * mask_step, my * mask_step),
+                           interpolation=cv2.INTER_LINEAR)[:h, :w]
+
+    # Folded: collapsed to under a tenth of its source area, or flipped.
+    source_areas = mesh.source_areas
+    folded = doubled_areas * np.sign(source_areas) < 0.2 * np.abs(source_areas)
+    bounds = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    local = vertices - (x0, y0)
+    details = tuple(
+        detail for contour in _DETAIL_CONTOURS
+        if (detail := _supersampled(full_map, local[list(contour)], corners, affines, order,
+                                    folded, bounds, (x0, y0), 2 * step)) is not None)
+    return BackwardMap((int(x0), int(y0), int(x1), int(y1)), full_map, full_mask, details)
+
+
+_DETAIL_CONTOURS = (
+    (*L.RIGHT_EYE_CORNERS, *L.RIGHT_UPPER_LID, *L.RIGHT_LOWER_LID),
+    (*L.LEFT_EYE_CORNERS, *L.LEFT_UPPER_LID, *L.LEFT_LOWER_LID),
+    (*L.UPPER_OUTER_LIP, *L.LOWER_OUTER_LIP),
+)
+_IDENTITY_AFFINE = np.array([[1, 0, 0, 0, 1, 0]], np.float32)
+
+
+def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
+                shape: tuple[int, int], x_first: float, y_first: float,
+                step: float) -> tuple[np.ndarray, np.ndarray]:
+    """(ny, nx, 2) float32 source coordinates for a grid of samples, the first at (x_first,
+    y_first) in pixels, drawing the triangles ``order`` names (their ``corners`` in sample
+    units, later ones on top); and which samples a triangle covered (the rest map to
+    themselves)."""
+    import cv2
+
+    fixed = np.round(corners * (1 << _FIXED_POINT_BITS)).astype(np.int32)
+    none = len(affines)  # the identity appended last
+    ids = np.full(shape, none, np.int32)
+    fill, line, bits = cv2.fillConvexPoly, cv2.LINE_8, _FIXED_POINT_BITS
+    for index in order.tolist():
+        fill(ids, fixed[index], index, line, bits)
+    a0, a1, a2, a3, a4, a5 = np.moveaxis(np.concatenate([affines, _IDENTITY_AFFINE])[ids],
+                                         -1, 0)
+    xs = (x_first + np.arange(shape[1], dtype=np.float32) * step)[None, :]
+    ys = (y_first + np.arange(shape[0], dtype=np.float32) * step)[:, None]
+    out = np.empty((*shape, 2), np.float32)
+    np.multiply(a0, xs, out=out[..., 0])
+    out[..., 0] += a1 * ys
+    out[..., 0] += a2
+    np.multiply(a3, xs, out=out[..., 1])
+    out[..., 1] += a4 * ys
+    out[..., 1] += a5
+    return out, ids != none
+
+
+def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray,
+                  affines: np.ndarray, order: np.ndarray, folded: np.ndarray,
+                  bounds: np.ndarray, origin: tuple[int, int], pad: int,
+                  ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The exact map at twice the resolution around the triangles that fold over (collapse
+    or flip) near ``contour`` (box pixels), where the map jumps: each output pixel j gets
+    samples at j - 0.25 and j + 0.25, which INTER_AREA halving averages. None where nothing
+    folds. ``bounds`` holds each triangle's x0, y0, x1, y1 in box pixels."""
+    import cv2
+
+    h, w = full_map.shape[:2]
+    low, high = contour.min(0) - pad, contour.max(0) + pad
+    near = ((bounds[:, 2] >= low[0]) & (bounds[:, 0] <= high[0])
+            & (bounds[:, 3] >= low[1]) & (bounds[:, 1] <= high[1]))
+    folds = near & folded
+    if not folds.any():
+        return None
+    # Only around the folds: a closed mouth folds along its seam, not over the whole lips.
+    low = np.maximum(low, bounds[folds, :2].min(0) - pad)
+    high = np.minimum(high, bounds[folds, 2:].max(0) + pad)
+    bx0, by0 = np.maximum(np.floor(low).astype(int), 0)
+    bx1, by1 = np.minimum(np.ceil(high).astype(int) + 1, (w, h))
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    near = ((bounds[:, 2] >= bx0 - 1) & (bounds[:, 0] <= bx1)
+            & (bounds[:, 3] >= by0 - 1) & (bounds[:, 1] <= by1))
+    shape = (2 * (by1 - by0), 2 * (bx1 - bx0))
+    exact, covered = _sample_map((corners - (bx0 - 0.25, by0 - 0.25)) / 0.5, affines,
+                                 order[near[order]], shape, origin[0] + bx0 - 0.25,
+                                 origin[1] + by0 - 0.25, 0.5)
+    # Samples no nearby triangle covers take the upsampled coarse map.
+    fallback = cv2.resize(full_map[by0:by1, bx0:bx1], shape[::-1],
+                          interpolation=cv2.INTER_LINEAR)
+    fallback[covered] = exact[covered]
+    return (int(bx0), int(by0), int(bx1), int(by1)), fallback
+
+
+def _affines(target: np.ndarray, source: np.ndarray,
+             min_height: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 6) float32 row-major 2x3 affine maps taking each target triangle (T, 3, 2) onto
+    its source triangle, and twice the target triangles' signed areas.
+
+    The rasteriser marks pixels up to about a sample outside a triangle, and for a sliver
+    (a fold, a collapsing lid or lip) the exact map sends those far beyond its source
+    triangle: isolated dark or lip-coloured specks. So each affine is taken from the target
+    triangle widened to at least ``min_height`` across its longest edge (or to its source's
+    own height there, if that is less: a triangle as thin as in the source maps exactly)."""
+    e1, e2 = target[:, 1] - target[:, 0], target[:, 2] - target[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    edges = np.stack([e1, e2 - e1, -e2], axis=1)  # from corner k to corner k + 1
+    squared = (edges * edges).sum(axis=2)
+    longest = squared.argmax(axis=1)
+    base = np.sqrt(squared[np.arange(len(target)), longest])
+    source_heights = np.abs(_doubled_areas(source)) / np.maximum(
+        np.sqrt(((source - np.roll(source, -1, axis=1)) ** 2).sum(axis=2)).max(axis=1), 1e-9)
+    wanted = np.minimum(min_height, source_heights)
+    regular = target
+    rows = np.flatnonzero((np.abs(det) < wanted * base) & (base > 1e-9))
+    if len(rows):
+        regular = target.copy()
+        edge = edges[rows, longest[rows]] / base[rows, None]
+        normal = np.stack([-edge[:, 1], edge[:, 0]], axis=1)  # left of the edge
+        # The apex (opposite the longest edge) moves off it, on the side the triangle's
+        # winding (or, where it has none, the source's) puts it.
+        winding = np.sign(np.where(det[rows] != 0, det[rows], _doubled_areas(source[rows])))
+        apex = (longest[rows] + 2) % 3
+        start = target[rows, longest[rows]]
+        offset = ((target[rows, apex] - start) * normal).sum(axis=1)
+        regular[rows, apex] += normal * (winding * wanted[rows] - offset)[:, None]
+        e1 = regular[:, 1] - regular[:, 0]
+        e2 = regular[:, 2] - regular[:, 0]
+    regular_det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(regular_det) > 1e-9
+    inverse_det = np.where(ok, 1.0 / np.where(ok, regular_det, 1.0), 0.0)
+    f1, f2 = source[:, 1] - source[:, 0], source[:, 2] - source[:, 0]
+    # linear = [f1 f2] @ inverse([e1 e2]): the source edges over the target edges.
+    a = (f1 * e2[:, 1:2] - f2 * e1[:, 1:2]) * inverse_det[:, None]  # first column
+    b = (f2 * e1[:, 0:1] - f1 * e2[:, 0:1]) * inverse_det[:, None]  # second column
+    offset_xy = source[:, 0] - a * regular[:, 0, 0:1] - b * regular[:, 0, 1:2]
+    offset_xy = np.where(ok[:, None], offset_xy, source.mean(axis=1))
+    affines = np.stack([a[:, 0], b[:, 0], offset_xy[:, 0], a[:, 1], b[:, 1], offset_xy[:, 1]],
+                       1)
+    return affines.astype(np.float32), det
+
+
+def _doubled_areas(corners: np.ndarray) -> np.ndarray:
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+
+
+def render_warp(source: WarpSource, target_points: np.ndarray,
+                mouth_patch: MouthPatch | None = None) -> np.ndarray:
+    """The source image warped so its landmarks land on ``target_points``: (478, 2) pixels,
+    or (478, 3) with depth (MediaPipe's z scale), which lets a turned head occlude itself."""
+    import cv2
+
+    target = np.asarray(target_points, dtype=np.float64)
+    if target.shape[0] != L.ALL_POINTS:
+        raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
+    vertices, order = target_vertices(source.mesh, target)
+    warp_map = backward_map(source, vertices, order)
+    x0, y0, x1, y1 = warp_map.box
+    # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
+    map_xy, map_fraction = cv2.convertMaps(warp_map.coordinates, None, cv2.CV_16SC2)
+    warped = cv2.remap(source.image, map_xy, map_fraction, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT)
+    for (bx0, by0, bx1, by1), coordinates in warp_map.details:
+        fine = cv2.remap(source.image, coordinates, None, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
+        warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
+                                              interpolation=cv2.INTER_AREA)
+    fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
+    fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
+    output = source.image.copy()
+    weight = warp_map.mask.astype(np.float32) * (1.0 / 255.0)
+    output[y0:y1, x0:x1] = cv2.blendLinear(warped, source.image[y0:y1, x0:x1], weight,
+                                           1.0 - weight)
+    return output

@@ -1,0 +1,1 @@
+"""Action Units: the catalogue, the `--au` syntax, presets and timelines."""

@@ -1,0 +1,172 @@
+"""Find faces: MediaPipe FaceMesh (the legacy solutions API, whose models ship inside the
+mediapipe wheel), the largest face of a photo, and a tiled retry for small or odd faces."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from fgemotalk_cli.errors import InputError, NoFaceError
+from fgemotalk_cli.faces.crop import check_rgb
+from fgemotalk_cli.faces.landmarks import FaceLandmarks
+
+# Detection runs on a copy no larger than this: MediaPipe looks at faces through a 128 px
+# detector and a 192/256 px landmark crop, so more pixels only cost time (and a 4k frame costs
+# tens of milliseconds just to hand over). Points are mapped back to the full image.
+DEFAULT_MAX_DETECTION_SIDE = 1280
+
+
+class FaceMeshDetector:
+    """MediaPipe FaceMesh as a context manager; ``detect`` returns faces largest first.
+
+    ``video_mode=True`` tracks faces from frame to frame (feed frames in order, one video per
+    detector): faster and steadier than detecting every frame afresh. Images whose longer
+    side exceeds ``max_detection_side`` are analysed downscaled; points are returned in
+    pixels of the image passed in.
+    """
+
+    def __init__(
+        self,
+        video_mode: bool = False,
+        max_faces: int = 4,
+        refine_landmarks: bool = True,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        max_detection_side: int = DEFAULT_MAX_DETECTION_SIDE,
+    ) -> None:
+        if max_faces < 1:
+            raise InputError(f"max_faces must be at least 1, got {max_faces}")
+        from mediapipe.python.solutions import face_mesh
+
+        self.video_mode = video_mode
+        self.max_detection_side = int(max_detection_side)
+        with native_stderr_silenced():
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=not video_mode,
+                max_num_faces=max_faces,
+                refine_landmarks=refine_landmarks,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+
+    def __enter__(self) -> FaceMeshDetector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release MediaPipe's graph; the detector cannot be used afterwards."""
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def detect(self, image_rgb: np.ndarray) -> list[FaceLandmarks]:
+        """Faces in an RGB uint8 image, largest (by landmark bounding box) first."""
+        import cv2
+
+        if self._mesh is None:
+            raise RuntimeError("FaceMeshDetector.detect called after close()")
+        image = check_rgb(image_rgb)
+        height, width = image.shape[:2]
+        longer = max(height, width)
+        if longer > self.max_detection_side:
+            factor = self.max_detection_side / longer
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            # AREA averages the dropped pixels, so small faces in big images stay free of aliasing.
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        # MediaPipe's C++ logs delegate set-up (and, in video mode, again when tracking is
+        # lost) straight to fd 2; a dup2 pair costs microseconds against milliseconds of mesh.
+        with native_stderr_silenced():
+            results = self._mesh.process(np.ascontiguousarray(image))
+        faces = []
+        # MediaPipe's coordinates are fractions of the analysed image, so scaling them by the
+        # original size lands them in full-image pixels whatever the detection downscale was.
+        scale = np.array([width, height, width], dtype=np.float64)
+        for face in results.multi_face_landmarks or []:
+            normalised = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
+            faces.append(FaceLandmarks((normalised * scale).astype(np.float32), (width, height)))
+        faces.sort(key=_bbox_area, reverse=True)
+        return faces
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment.
+
+    MediaPipe's TensorFlow Lite and absl code write INFO/WARNING lines straight to fd 2 when a
+    graph starts, which no Python logging setting reaches; our contract is that stderr shows
+    only a progress bar and, on bad input, one error line.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _bbox_area(face: FaceLandmarks) -> float:
+    x0, y0, x1, y1 = face.bbox()
+    return (x1 - x0) * (y1 - y0)
+
+
+def detect_source_face(image_rgb: np.ndarray, face_index: int = 0) -> FaceLandmarks:
+    """The ``face_index``-th largest face of a still image (0 = the largest), or an error."""
+    if face_index < 0:
+        raise InputError(f"the face index must be 0 or more (0 = largest face), got {face_index}")
+    image = check_rgb(image_rgb)
+    with FaceMeshDetector(video_mode=False, max_faces=max(4, face_index + 1)) as detector:
+        faces = detector.detect(image) or _detect_in_tiles(detector, image)
+    if not faces:
+        height, width = image.shape[:2]
+        raise NoFaceError(f"no face found in the {width}x{height} image")
+    if face_index >= len(faces):
+        found = f"{len(faces)} face" + ("s" if len(faces) > 1 else "")
+        raise InputError(
+            f"face index {face_index} asks for face number {face_index + 1}, but the image has "
+            f"{found} (faces are numbered from 0, largest first)"
+        )
+    return faces[face_index]
+
+
+def _detect_in_tiles(detector: FaceMeshDetector, image: np.ndarray) -> list[FaceLandmarks]:
+    """Faces found in nine overlapping half-size tiles, largest first.
+
+    MediaPipe's face detector sees the whole image at 128 px and misses faces narrower than
+    about a tenth of it (a full-body photo). Half-size tiles double the face's share of the
+    view; with half-tile steps every face up to a quarter of the image lies whole in one tile.
+    """
+    height, width = image.shape[:2]
+    tile_width, tile_height = max(width // 2, 2), max(height // 2, 2)
+    found: list[FaceLandmarks] = []
+    for top in (0, (height - tile_height) // 2, height - tile_height):
+        for left in (0, (width - tile_width) // 2, width - tile_width):
+            tile = image[top:top + tile_height, left:left + tile_width]
+            for face in detector.detect(tile):
+                points = face.points + np.array([left, top, 0], dtype=np.float32)
+                candidate = FaceLandmarks(points, (width, height))
+                # Overlapping tiles see the same face twice; keep its larger (less cut) copy.
+                same = [i for i, other in enumerate(found) if _overlap(candidate, other) > 0.3]
+                if not same:
+                    found.append(candidate)
+                elif _bbox_area(candidate) > _bbox_area(found[same[0]]):
+                    found[same[0]] = candidate
+    found.sort(key=_bbox_area, reverse=True)
+    return found
+
+
+def _overlap(first: FaceLandmarks, second: FaceLandmarks) -> float:
+    """Intersection over union of two faces' bounding boxes."""
+    ax0, ay0, ax1, ay1 = first.bbox()
+    bx0, by0, bx1, by1 = second.bbox()
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    union = _bbox_area(first) + _bbox_area(second) - inter
+    return inter / union if union > 0 else 0.0
