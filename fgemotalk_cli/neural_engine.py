@@ -134,9 +134,8 @@ class NeuralEngine:
         def step(driving: torch.Tensor) -> torch.Tensor:
             motion = self.model.relative_motion(self.model.motion(driving),
                                                 state.reference_motion, state.source)
-            expression = motion.expression
-            if au_mode == "replace" or intensities.abs().sum() > 0:
-                expression = self.model.apply_au(expression, intensities, au_mode)
+            # add: an all-zero AU vector leaves the driver's expression as it is [ours].
+            expression = self.model.apply_au(motion.expression, intensities, au_mode)
             return self.model.render(state.source, motion.pose, expression)
 
         return self._finish(state, self._run(step, self._batch(crops)))
@@ -169,7 +168,10 @@ class NeuralEngine:
 
     def edit(self, state: NeuralState, aus: list[dict[int, float]],
              au_mode: str) -> list[np.ndarray]:
-        """The source's own pose and expression, with the AU code added or replacing it."""
+        """The source's own pose and expression, with the AU offset added or replacing it.
+
+        add: an all-zero AU vector renders the source's own codes, bit for bit [ours].
+        """
         intensities = self._intensities(aus)
 
         def step() -> torch.Tensor:

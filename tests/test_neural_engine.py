@@ -111,3 +111,21 @@ def test_info_shows_what_a_checkpoint_holds(tiny_checkpoint: Path) -> None:
     assert summary["stages"] == ["stage1"]
     bad = CliRunner().invoke(app, ["info", str(tiny_checkpoint.with_name("nope.pt"))])
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_neural_edit_with_a_zero_au_vector_is_the_plain_rendering() -> None:
+    import numpy as np
+
+    from fgemotalk_cli.neural_engine import NeuralEngine, NeuralState
+
+    torch.manual_seed(0)
+    model = FGEmoTalk(ModelConfig.tiny()).eval()
+    engine = NeuralEngine(model, "cpu", paste_back=False)
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        source = model.encode_source(image)
+        plain = engine._images(model.render(source, source.pose, source.expression))[0]
+    state = NeuralState(frame=np.zeros((64, 64, 3), np.uint8), crop=None, source=source)
+    zero, smile = engine.edit(state, [{}, {12: 5.0}], "add")
+    assert np.array_equal(zero, plain)
+    assert not np.array_equal(smile, plain)
