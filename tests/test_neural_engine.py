@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from fgemotalk_cli import api
 from fgemotalk_cli.aus import expression_control
+from fgemotalk_cli.engines import SpeechSample
 from fgemotalk_cli.errors import AUError, CheckpointError
+from fgemotalk_cli.neural_engine import NeuralEngine, NeuralState
 from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.common import load_source_face
 from fgemotalk_cli.video import probe_video
 from models.checkpoint import save_checkpoint
 from models.config import ModelConfig
@@ -114,10 +118,6 @@ def test_info_shows_what_a_checkpoint_holds(tiny_checkpoint: Path) -> None:
 
 
 def test_neural_edit_with_a_zero_au_vector_is_the_plain_rendering() -> None:
-    import numpy as np
-
-    from fgemotalk_cli.neural_engine import NeuralEngine, NeuralState
-
     torch.manual_seed(0)
     model = FGEmoTalk(ModelConfig.tiny()).eval()
     engine = NeuralEngine(model, "cpu", paste_back=False)
@@ -133,12 +133,6 @@ def test_neural_edit_with_a_zero_au_vector_is_the_plain_rendering() -> None:
 
 @pytest.mark.media
 def test_neural_speak_moves_the_head_and_blinks_only_when_asked(shared_media: Path) -> None:
-    import numpy as np
-
-    from fgemotalk_cli.engines import SpeechSample
-    from fgemotalk_cli.neural_engine import NeuralEngine
-    from fgemotalk_cli.pipelines.common import load_source_face
-
     torch.manual_seed(0)
     model = FGEmoTalk(ModelConfig.tiny(with_audio=True), load_pretrained_audio=False).eval()
     engine = NeuralEngine(model, "cpu", paste_back=False)

@@ -9,6 +9,7 @@ import torch
 
 from fgemotalk_cli.training.distributed import Distributed
 from fgemotalk_cli.training.stage_encoders import audio_objective
+from models.audio_encoder import AudioEncoder
 from models.config import AudioConfig
 from models.losses import info_nce
 
@@ -65,8 +66,6 @@ def _fit(regression_weight: float, steps: int = 60) -> float:
     The targets are a second head's codes, scaled by 4 and shifted, as E_exp's codes are far
     from unit norm: learnable in direction (InfoNCE) and scale (regression only).
     """
-    from models.audio_encoder import AudioEncoder
-
     torch.manual_seed(0)
     audio = AudioConfig.tiny()
     encoder = AudioEncoder(audio, k_exp=DIM, load_pretrained=False)
