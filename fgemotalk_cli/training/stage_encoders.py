@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,8 @@ class Stage2Trainer(FrozenTargetStage):
     name = "stage2"
 
     def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
-                 eval_clips, log=None, discriminator_state: dict | None = None) -> None:
+                 eval_clips, log: Callable[[str], None] | None = None,
+                 discriminator_state: dict | None = None) -> None:
         super().__init__(config, model, dist, discriminator_state)
         self.au_encoder = wrap(model.au_encoder, dist)
         sampling = config.data.au_sampling

@@ -27,10 +27,11 @@ import torch
 from torch import nn
 
 from fgemotalk_cli.errors import CheckpointError, ConfigError
-from fgemotalk_cli.training.config import TrainConfig
+from fgemotalk_cli.training.config import LossWeights, TrainConfig
 from fgemotalk_cli.training.data import PairSampler, fixed_batch
 from fgemotalk_cli.training.distributed import Distributed, any_rank, wrap
 from fgemotalk_cli.training.engine import StepResult
+from models.fgemotalk import TrainingImages
 from models.losses import (
     discriminator_loss,
     generator_adversarial_loss,
@@ -162,7 +163,7 @@ class Stage1Trainer(StageBase):
             PairSampler(eval_clips), config.seed, config.data.eval_samples).items()}
 
     # -- one optimiser step -------------------------------------------------------------------
-    def generator_terms(self, images, source: torch.Tensor,
+    def generator_terms(self, images: TrainingImages, source: torch.Tensor,
                         driving: torch.Tensor) -> dict[str, torch.Tensor]:
         # The plain discriminator, not DDP: its parameters are frozen during the G step.
         return generator_terms(images, source, driving, self.losses, self.config.loss.weights,
@@ -282,13 +283,13 @@ class Stage1Trainer(StageBase):
             self.fallback.encoder.load_state_dict(extra["fallback_encoder"])
 
 
-def generator_terms(images, source: torch.Tensor, driving: torch.Tensor,
-                    losses: dict[str, nn.Module | None], weights,
+def generator_terms(images: TrainingImages, source: torch.Tensor, driving: torch.Tensor,
+                    losses: dict[str, nn.Module | None], weights: LossWeights,
                     discriminator: nn.Module | None) -> dict[str, torch.Tensor]:
     """The unweighted stage-1 generator terms [paper eq. 6-10].
 
-    ``images`` is a ``TrainingImages``; ``losses`` the feature losses per role (None: off);
-    ``weights`` a ``LossWeights`` (a zero weight skips L1 or the GAN term). "adversarial" is
+    ``losses`` holds the feature losses per role (None: off); a zero weight in ``weights``
+    skips L1 or the GAN term. "adversarial" is
     the sum over S', S_app, S_exp, S_pose and S_rec of softplus(-D(image)) [paper eq. 10],
     D run on all five at once with one stddev chunk per kind [ours].
     """
