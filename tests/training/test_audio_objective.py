@@ -34,9 +34,8 @@ def _rank(rank: int, folder: str) -> None:
                            device=torch.device("cpu"))
         backward, terms = audio_objective(local, target[rank::WORLD], dist, 0.07, 0.5)
         backward.backward()
-        # DDP averages the ranks' gradients; do the same to compare with one process.
-        gradient = local.grad.clone()
-        torch.distributed.all_reduce(gradient)
+        # DDP averages the parameter gradients over ranks, i.e. each rank's code gradients
+        # count 1 / WORLD: that share must equal one process's gradient for those samples.
         torch.save({"infonce": terms["infonce"].detach(), "gradient": local.grad / WORLD,
                     "regression": terms["regression"].detach()}, f"{folder}/rank{rank}.pt")
     finally:
