@@ -20,6 +20,7 @@ from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.expression.aus import ExpressionControl
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines import (
+    RunStats,
     SpeechSettings,
     run_au_grid,
     run_edit_image,

@@ -4,6 +4,11 @@
 (node i gets a_i * M_i), a gated graph convolution propagates over the AU relation graph,
 average graph pooling gives the AU feature, which lives in the expression code space and is
 supervised by E_exp(x_D) of the labelled frame (stage 2).
+[ours] AU(a) is an expression *offset*: stage 2 supervises it with E_exp(x_D) minus the
+subject's neutral code (the mean code of that subject's frames with every AU at 0), and the
+network is f(a) - f(0), exactly 0 at a = 0. So "add" (E_exp(x_D) + AU(a)) leaves an all-zero
+vector's image untouched, and "replace" uses the absolute code ``neutral_code`` + AU(a), where
+``neutral_code`` (a saved buffer) is the mean neutral code of the training subjects.
 [ours] torch_geometric ResGatedGraphConv(d, d, aggr="mean"), ``au_graph_layers`` layers of
 h <- relu(h + LayerNorm(conv(h))); the graph is fully connected without self loops
 (n (n - 1) edges per sample, batched by node offsets); global_mean_pool; EqualLinear(d, k_exp).
@@ -49,7 +54,11 @@ def fully_connected_edges(nodes: int) -> torch.Tensor:
 
 
 class AUEncoder(nn.Module):
-    """AU(a): intensities (B, n) in [0, 5] -> expression code (B, k_exp) [paper]."""
+    """AU(a): intensities (B, n) in [0, 5] -> expression offset (B, k_exp) [paper; ours: offset].
+
+    ``forward`` returns f(a) - f(0) (0 exactly where every intensity is 0); ``absolute``
+    adds ``neutral_code`` for the "replace" mode.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -65,16 +74,35 @@ class AUEncoder(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(config.au_graph_layers))
         self.project = EqualLinear(dim, config.k_exp)
         self.register_buffer("edges", fully_connected_edges(nodes), persistent=False)
+        # Set by stage 2 from the training subjects; zeros until then.
+        self.register_buffer("neutral_code", torch.zeros(config.k_exp))
 
     def forward(self, intensities: torch.Tensor) -> torch.Tensor:
-        from torch_geometric.nn import global_mean_pool
+        """AU(a) = f(a) - f(0) [ours]; rows whose intensities are all 0 give exactly 0."""
+        self._check_shape(intensities)
+        zero = torch.zeros_like(intensities[:1])
+        raw = self.graph_code(torch.cat((intensities, zero)))
+        offset = raw[:-1] - raw[-1:]
+        active = (intensities != 0).any(dim=1, keepdim=True)
+        return torch.where(active, offset, torch.zeros_like(offset))
 
+    def absolute(self, intensities: torch.Tensor) -> torch.Tensor:
+        """neutral_code + AU(a): an absolute expression code, for the "replace" mode [ours]."""
+        return self.neutral_code.to(self.embedding.dtype) + self(intensities)
+
+    def _check_shape(self, intensities: torch.Tensor) -> None:
         nodes = len(self.au_list)
         if intensities.dim() != 2 or intensities.shape[1] != nodes:
             raise ValueError(
                 f"AU encoder expects intensities of shape (B, {nodes}) for AUs "
                 f"{list(self.au_list)}, got {tuple(intensities.shape)}"
             )
+
+    def graph_code(self, intensities: torch.Tensor) -> torch.Tensor:
+        """f(a): the gated GCN over the AU graph, mean-pooled and projected [paper]."""
+        from torch_geometric.nn import global_mean_pool
+
+        nodes = len(self.au_list)
         batch = intensities.shape[0]
         scaled = intensities.to(self.embedding.dtype) / self.max_intensity
         h = (scaled[:, :, None] * self.embedding[None]).reshape(batch * nodes, -1)

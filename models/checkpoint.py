@@ -212,6 +212,25 @@ def _config_of(path: Path, data: Mapping[str, Any]) -> ModelConfig:
     return config
 
 
+def _with_neutral_code(path: Path, model: FGEmoTalk, parts: Mapping[str, Any],
+                       stages: Sequence[str]) -> Mapping[str, Any]:
+    """Checkpoints written before the AU encoder's ``neutral_code`` buffer [ours].
+
+    Without stage 2 the AU encoder is untrained and a zero neutral code is its initial value;
+    a stage-2 AU encoder from then predicts absolute codes, which "add" would double-count.
+    """
+    state = parts.get("au_encoder")
+    if not isinstance(state, Mapping) or "neutral_code" in state:
+        return parts
+    if "stage2" in stages:
+        raise CheckpointError(
+            f"checkpoint {path} has an AU encoder trained to absolute codes (before AU offsets "
+            "from the neutral face): train stage 2 again from its stage-1 weights"
+        )
+    neutral = torch.zeros_like(model.au_encoder.neutral_code)
+    return {**parts, "au_encoder": {**state, "neutral_code": neutral}}
+
+
 def _load_parts(path: Path, model: FGEmoTalk, parts: Mapping[str, Any]) -> None:
     expected = model.part_names()
     missing = [name for name in expected if name not in parts]
@@ -250,7 +269,7 @@ def load_checkpoint(
     path, data = _read(path)
     config = _config_of(path, data)
     model = FGEmoTalk(config, load_pretrained_audio=False)
-    _load_parts(path, model, data["parts"])
+    _load_parts(path, model, _with_neutral_code(path, model, data["parts"], data["stages"]))
     model.training_stages = tuple(data["stages"])
     model.to(device).eval()
     info = CheckpointInfo(

@@ -2,6 +2,11 @@
 
 ConvLayer(3, C[size], 1), ResBlocks down to 4x4, minibatch standard deviation, conv3x3
 (C[4] + 1 -> C[4]), EqualLinear(16 C[4] -> C[4], leaky ReLU), EqualLinear(C[4] -> 1).
+
+[ours] ``chunk``: a batch that concatenates several kinds of image (S and D, or the five
+generated images of eq. 5, B each) is run as if each B-sized chunk were its own batch: the
+minibatch-stddev groups never mix kinds, so the statistic cannot tell real from fake by the
+batch's make-up. Every other layer works per sample, so this equals separate calls.
 """
 
 from __future__ import annotations
@@ -13,19 +18,25 @@ from models.config import ModelConfig
 from models.layers import ConvLayer, EqualLinear, ResBlock
 
 
-def minibatch_stddev(x: torch.Tensor, max_group: int = 4) -> torch.Tensor:
+def minibatch_stddev(x: torch.Tensor, max_group: int = 4, chunk: int | None = None) -> torch.Tensor:
     """Append one channel: the mean per-feature std over groups of samples [StyleGAN2].
 
-    [ours] The group is the largest divisor of the batch that is <= ``max_group``, so any
-    batch size works; for batches divisible by 4 this is StyleGAN2's min(B, 4).
+    [ours] The group is the largest divisor of the chunk that is <= ``max_group``, so any
+    batch size works; for batches divisible by 4 this is StyleGAN2's min(B, 4). Groups are
+    formed inside each consecutive ``chunk`` of samples (default: the whole batch), with
+    StyleGAN2's stride: sample i of a chunk of size c shares a group with i + c / group.
     """
     batch, channels, height, width = x.shape
-    group = next(g for g in range(min(batch, max_group), 0, -1) if batch % g == 0)
-    grouped = x.reshape(group, -1, channels, height, width)
-    std = torch.sqrt(grouped.var(0, unbiased=False) + 1e-8)  # (B / group, C, H, W)
-    std = std.mean(dim=(1, 2, 3)).reshape(-1, 1, 1, 1)
-    std = std.repeat(group, 1, height, width)
-    return torch.cat((x, std), dim=1)
+    chunk = batch if chunk is None else chunk
+    if chunk < 1 or batch % chunk:
+        raise ValueError(f"minibatch stddev: batch {batch} is not a multiple of chunk {chunk}")
+    group = next(g for g in range(min(chunk, max_group), 0, -1) if chunk % g == 0)
+    chunks, per_group = batch // chunk, chunk // group
+    grouped = x.reshape(chunks, group, per_group, channels, height, width)
+    std = torch.sqrt(grouped.var(1, unbiased=False) + 1e-8)  # (chunks, c / group, C, H, W)
+    std = std.mean(dim=(2, 3, 4))[:, None, :].expand(chunks, group, per_group)
+    std = std.reshape(batch, 1, 1, 1).expand(batch, 1, height, width)
+    return torch.cat((x, std.to(x.dtype)), dim=1)
 
 
 class Discriminator(nn.Module):
@@ -48,7 +59,8 @@ class Discriminator(nn.Module):
             EqualLinear(channels[4], 1),
         )
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        out = minibatch_stddev(self.convs(image), self.stddev_group)
+    def forward(self, image: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+        """Logits (B, 1); ``chunk``: stddev groups stay inside each run of ``chunk`` samples."""
+        out = minibatch_stddev(self.convs(image), self.stddev_group, chunk)
         out = self.final_conv(out)
         return self.final_linear(out.flatten(1))

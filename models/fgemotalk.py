@@ -27,7 +27,7 @@ from models.errors import CheckpointError
 from models.extractors import AppearanceExtractor, ExpressionExtractor, PoseExtractor
 from models.generator import Generator
 
-AUMode = Literal["add", "replace", "delta"]
+AUMode = Literal["add", "replace"]
 
 
 @dataclass(frozen=True)
@@ -172,25 +172,29 @@ class FGEmoTalk(nn.Module):
         )
 
     def au_code(self, intensities: torch.Tensor) -> torch.Tensor:
-        """AU(a): intensities (B, n_aus) in [0, 5], checkpoint AU order -> (B, k_exp) [paper]."""
+        """AU(a): intensities (B, n_aus) in [0, 5], checkpoint AU order -> offset (B, k_exp).
+
+        [paper] the AU encoder's code; [ours] an offset from the neutral code, 0 at a = 0.
+        """
         return self.au_encoder(intensities)
 
     def apply_au(
         self, expression: torch.Tensor, intensities: torch.Tensor, mode: AUMode = "add",
     ) -> torch.Tensor:
-        """Edit an expression code with an AU vector [paper: add, replace; ours: delta].
+        """Edit an expression code with an AU vector [paper: add, replace; ours: offsets].
 
-        add: E_exp(x_D) + AU(a); replace: AU(a); delta: E_exp(x_D) + AU(a) - AU(0), so all-zero
-        intensities leave the expression unchanged [ours]. ``intensities`` (B or 1, n_aus).
+        add: E_exp(x_D) + AU(a), AU(a) being an offset from the neutral code, so an all-zero
+        vector returns ``expression`` itself (bit for bit) [paper, ours: offset];
+        replace: the absolute code neutral_code + AU(a) [paper, ours: neutral_code].
+        ``intensities`` (B or 1, n_aus).
         """
-        code = self.au_code(intensities)
         if mode == "replace":
-            return code.expand_as(expression)
+            return self.au_encoder.absolute(intensities).expand_as(expression)
         if mode == "add":
-            return expression + code
-        if mode == "delta":
-            return expression + code - self.au_code(torch.zeros_like(intensities))
-        raise ValueError(f"AU mode must be 'add', 'replace' or 'delta', got {mode!r}")
+            if not bool((intensities != 0).any()):
+                return expression
+            return expression + self.au_code(intensities)
+        raise ValueError(f"AU mode must be 'add' or 'replace', got {mode!r}")
 
     def audio_codes(self, wave: torch.Tensor, fps: float | Fraction, n_frames: int) -> torch.Tensor:
         """16 kHz mono wave (samples,) -> expression codes (n_frames, k_exp) at ``fps`` [paper]."""

@@ -43,7 +43,11 @@ def info_nce(
 
 
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating G loss softplus(-D(fake)) [paper eq. 10, LIA]."""
+    """Non-saturating G loss softplus(-D(fake)) of one kind of image [paper eq. 10, LIA].
+
+    Eq. 10 sums this over the five generated images (S', S_app, S_exp, S_pose, S_rec); the
+    stage-1 trainer adds the five terms, each a mean over its batch.
+    """
     return F.softplus(-fake_logits).mean()
 
 
@@ -75,9 +79,10 @@ class FeatureLoss(nn.Module):
 
     L_app (ReID features), L_exp (Micron-BERT tokens) and the perceptual loss (VGG layers
     over an image pyramid, ``scales=(1, 0.5, 0.25, 0.125)`` as LIA) are all this shape
-    [paper eq. 6-8]. ``distance`` is "l1" (mean absolute), "mse" or "cosine" (1 - cos per
-    sample over flattened features). ``reduction`` combines the terms of all layers and
-    scales: "sum" (LIA's VGG loss sums them) or "mean".
+    [paper eq. 6-8]; [ours] the trainer uses ``distance="l1"`` for all three (the paper names
+    the backbones of L_app and L_exp, not their distance). ``distance`` is "l1" (mean
+    absolute), "mse" or "cosine" (1 - cos per sample over flattened features). ``reduction``
+    combines the terms of all layers and scales: "sum" (LIA's VGG loss sums them) or "mean".
     """
 
     def __init__(

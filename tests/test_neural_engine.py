@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from fgemotalk_cli import api
+from fgemotalk_cli.engines.base import SpeechSample
+from fgemotalk_cli.engines.neural import NeuralEngine, NeuralState
 from fgemotalk_cli.errors import CheckpointError
 from fgemotalk_cli.expression.aus import expression_control
 from fgemotalk_cli.media.video import probe_video
 from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.common import load_source_face
+from fgemotalk_cli.speech.visemes import MouthShape
 from models.checkpoint import save_checkpoint
 from models.config import ModelConfig
 from models.errors import AUError
@@ -113,3 +118,49 @@ def test_info_shows_what_a_checkpoint_holds(tiny_checkpoint: Path) -> None:
     assert summary["stages"] == ["stage1"]
     bad = CliRunner().invoke(app, ["info", str(tiny_checkpoint.with_name("nope.pt"))])
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_neural_edit_with_a_zero_au_vector_is_the_plain_rendering() -> None:
+    torch.manual_seed(0)
+    model = FGEmoTalk(ModelConfig.tiny()).eval()
+    engine = NeuralEngine(model, "cpu", paste_back=False)
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        source = model.encode_source(image)
+        plain = engine._images(model.render(source, source.pose, source.expression))[0]
+    state = NeuralState(frame=np.zeros((64, 64, 3), np.uint8), crop=None, source=source)
+    zero, smile = engine.edit(state, [{}, {12: 5.0}], "add")
+    assert np.array_equal(zero, plain)
+    assert not np.array_equal(smile, plain)
+
+
+@pytest.mark.media
+def test_neural_speak_moves_the_head_and_blinks_only_when_asked(shared_media: Path) -> None:
+    torch.manual_seed(0)
+    model = FGEmoTalk(ModelConfig.tiny(with_audio=True), load_pretrained_audio=False).eval()
+    engine = NeuralEngine(model, "cpu", paste_back=False)
+    face = load_source_face(shared_media / "portraits" / "sadtalker_sad.png", 0)
+    state = engine.prepare(face.image, face.landmarks)
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    engine.attach_audio(state, wave, 16000, 25, 4)
+
+    def sample(index: int, blink: float = 0.0,
+               head: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> SpeechSample:
+        return SpeechSample(mouth=MouthShape(), blink=blink, head_degrees=head, wave_index=index)
+
+    still = engine.speak(state, [sample(0), sample(1)], [{}, {}])
+    assert state.speech_motion is None  # --still: nothing measured, the source's pose as is
+    with torch.no_grad():
+        plain = model.render(state.source, state.source.pose.expand(2, -1),
+                             state.audio_codes[:2])
+    assert all(np.array_equal(a, b) for a, b in zip(still, engine._images(plain)))
+
+    turned, blinking = engine.speak(state, [sample(0, head=(5.0, 0.0, 0.0)),
+                                            sample(1, blink=1.0)], [{}, {}])
+    offsets = state.speech_motion
+    assert offsets is not None and offsets.pose_per_degree.shape == (3, 10)
+    assert torch.count_nonzero(offsets.pose_per_degree) > 0
+    assert torch.count_nonzero(offsets.blink) > 0
+    assert not np.array_equal(turned, still[0]) and not np.array_equal(blinking, still[1])
+    again = engine.speak(state, [sample(0), sample(1)], [{}, {}])
+    assert all(np.array_equal(a, b) for a, b in zip(again, still))

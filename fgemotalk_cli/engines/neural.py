@@ -5,6 +5,14 @@ batches under ``torch.inference_mode`` (autocast on CUDA), and pasted back into 
 with a feathered edge. The source is encoded once per job; only E(D) runs per driver frame.
 Driver crops use one fixed box, taken from the reference frame, so head motion inside the box
 reaches the pose code (the paper trains with free motion in a fixed box).
+
+``speak`` [ours; the paper drives only the expression by audio]: the same blinks and head
+motion the warp engine's speak gets (``SpeechSample.blink`` and ``head_degrees``, so
+``--head-motion`` and ``--still`` act alike on both engines) reach the network as code
+offsets measured once per job on the source itself: the warp engine renders the source
+turned +-5 degrees about each axis and with closed eyes (AU45), the network encodes those
+renders, and the code differences per degree (pose) and per full blink (expression) are
+added to the source's pose and the audio's expression codes frame by frame.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import numpy as np
 
 from fgemotalk_cli.choices import AUMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
+from fgemotalk_cli.engines.warp.engine import BLINK_AU, edit_source
+from fgemotalk_cli.engines.warp.render import prepare_source
 from fgemotalk_cli.errors import CheckpointError
 from fgemotalk_cli.faces.crop import FaceCrop, crop_face, paste_back
 from fgemotalk_cli.faces.landmarks import FaceLandmarks
@@ -31,6 +41,20 @@ if TYPE_CHECKING:
 
 #: Crop scale around the landmarks' box: the face plus hair and chin, as in talking-head data.
 CROP_SCALE = 1.8
+#: Head turn of the pose probes, degrees each way (speak's head motion stays within +-6).
+PROBE_DEGREES = 5.0
+
+
+@dataclass(frozen=True)
+class SpeechMotionCodes:
+    """How speak's procedural motion moves this source's codes [ours].
+
+    pose_per_degree: (3, k_pose), the change of E_pose per degree of yaw, pitch and roll;
+    blink: (1, k_exp), the change of E_exp from open to fully closed eyes.
+    """
+
+    pose_per_degree: torch.Tensor
+    blink: torch.Tensor
 
 
 @dataclass
@@ -40,6 +64,8 @@ class NeuralState:
     frame: np.ndarray
     crop: FaceCrop
     source: Any  # models.fgemotalk.SourceState
+    landmarks: FaceLandmarks | None = None
+    speech_motion: SpeechMotionCodes | None = None
     reference_crop: FaceCrop | None = None
     reference_motion: Any = None  # models.fgemotalk.Motion
     audio_codes: torch.Tensor | None = None
@@ -112,7 +138,7 @@ class NeuralEngine:
         crop = crop_face(source_rgb, landmarks, size=self.size, scale=CROP_SCALE)
         source = self._run(self.model.encode_source, self._batch([crop.image]))
         self.source_encodings += 1
-        return NeuralState(frame=source_rgb, crop=crop, source=source)
+        return NeuralState(frame=source_rgb, crop=crop, source=source, landmarks=landmarks)
 
     def set_reference(self, state: NeuralState, reference: DriverSample) -> None:
         state.reference_crop = crop_face(reference.image, reference.landmarks, size=self.size,
@@ -134,9 +160,8 @@ class NeuralEngine:
         def step(driving: torch.Tensor) -> torch.Tensor:
             motion = self.model.relative_motion(self.model.motion(driving),
                                                 state.reference_motion, state.source)
-            expression = motion.expression
-            if au_mode == "replace" or intensities.abs().sum() > 0:
-                expression = self.model.apply_au(expression, intensities, au_mode)
+            # add: an all-zero AU vector leaves the driver's expression as it is [ours].
+            expression = self.model.apply_au(motion.expression, intensities, au_mode)
             return self.model.render(state.source, motion.pose, expression)
 
         return self._finish(state, self._run(step, self._batch(crops)))
@@ -148,28 +173,68 @@ class NeuralEngine:
         samples = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(self.device)
         state.audio_codes = self._run(self.model.audio_codes, samples, fps, n_frames)
 
+    def speech_motion(self, state: NeuralState) -> SpeechMotionCodes:
+        """Measure (once per job) the code offsets of head turns and blinks [ours]."""
+        import cv2
+
+        if state.speech_motion is not None:
+            return state.speech_motion
+        if state.landmarks is None:
+            raise RuntimeError("speak's head motion and blinks need the source's landmarks")
+        source = prepare_source(state.frame, state.landmarks)
+        turns = []
+        for axis in range(3):
+            for sign in (1.0, -1.0):
+                degrees = [0.0, 0.0, 0.0]
+                degrees[axis] = sign * PROBE_DEGREES
+                turns.append(edit_source(source, {}, head_degrees=tuple(degrees)))
+        probes = [*turns, edit_source(source, {}), edit_source(source, {BLINK_AU: 5.0})]
+        size = self.size
+        crops = [cv2.warpAffine(probe, state.crop.matrix, (size, size), flags=cv2.INTER_AREA,
+                                borderMode=cv2.BORDER_REPLICATE) for probe in probes]
+        motion = self._run(self.model.motion, self._batch(crops))
+        pose = motion.pose.float()
+        state.speech_motion = SpeechMotionCodes(
+            pose_per_degree=(pose[0:6:2] - pose[1:6:2]) / (2 * PROBE_DEGREES),
+            blink=(motion.expression[7:8] - motion.expression[6:7]).float(),
+        )
+        return state.speech_motion
+
     def speak(self, state: NeuralState, samples: list[SpeechSample],
               aus: list[dict[int, float]]) -> list[np.ndarray]:
-        """Expression from the audio encoder plus the AU code; pose stays the source's."""
+        """Expression from the audio encoder plus the AU offset; the source's pose plus the
+        speech's head motion, and its blinks (both as measured code offsets) [paper; ours]."""
         import torch
 
         if state.audio_codes is None:
             raise RuntimeError("attach_audio must be called before speak")
         indices = torch.tensor([s.wave_index for s in samples], device=self.device)
         intensities = self._intensities(aus)
+        head = torch.tensor([s.head_degrees for s in samples], dtype=torch.float32,
+                            device=self.device)
+        blinks = torch.tensor([[s.blink] for s in samples], dtype=torch.float32,
+                              device=self.device)
+        # A still head with open eyes renders the source's pose exactly (--still).
+        moving = bool(head.abs().sum() > 0 or blinks.abs().sum() > 0)
+        offsets = self.speech_motion(state) if moving else None
 
         def step() -> torch.Tensor:
             expression = state.audio_codes[indices]
-            if intensities.abs().sum() > 0:
-                expression = self.model.apply_au(expression, intensities, "add")
             pose = state.source.pose.expand(len(samples), -1)
+            if offsets is not None:
+                pose = pose + (head @ offsets.pose_per_degree).to(pose.dtype)
+                expression = expression + (blinks * offsets.blink).to(expression.dtype)
+            expression = self.model.apply_au(expression, intensities, "add")
             return self.model.render(state.source, pose, expression)
 
         return self._finish(state, self._run(step))
 
     def edit(self, state: NeuralState, aus: list[dict[int, float]],
              au_mode: AUMode) -> list[np.ndarray]:
-        """The source's own pose and expression, with the AU code added or replacing it."""
+        """The source's own pose and expression, with the AU offset added or replacing it.
+
+        add: an all-zero AU vector renders the source's own codes, bit for bit [ours].
+        """
         intensities = self._intensities(aus)
 
         def step() -> torch.Tensor:

@@ -56,18 +56,24 @@ class LossWeights:
     expression: float = 100.0
     perceptual: float = 10.0
     l1: float = 1.0
-    adversarial: float = 1.0
+    adversarial: float = 1.0  # on the sum of the five images' GAN terms [paper eq. 10]
 
 
 @dataclass(frozen=True)
 class LossConfig:
+    """Stage-1 weights and backbones; the stage-2 and stage-3 objectives [ours: their form]."""
+
     weights: LossWeights = field(default_factory=LossWeights)
     backbones: BackbonesConfig = field(default_factory=BackbonesConfig)
     # [ours] the frozen-encoder fallback copies E from this checkpoint when given, else E as
     # initialised at step 0 of stage 1 (a random network: usable, but say so in the log).
     fallback_encoder_checkpoint: str | None = None
-    au_distance: Literal["l1", "mse"] = "l1"  # stage 2: AU(a) vs E_exp(x_D) [ours: form]
+    # stage 2: AU(a) vs E_exp(x_D) - the subject's neutral code [ours: form and offset]
+    au_distance: Literal["l1", "mse"] = "l1"
     infonce_temperature: float = 0.07  # stage 3 [ours]
+    # stage 3 [ours]: + this x L1(audio code, E_exp(x_D)). InfoNCE only sees normalised codes,
+    # so without it the codes' scale (how far the lips open) is never learned.
+    audio_regression_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,25 @@ class OptimizerConfig:
 
 
 @dataclass(frozen=True)
+class AUSamplingConfig:
+    """Stage 2's choice of DISFA frames [ours; the paper filters badly labelled examples].
+
+    ``balance``: "per_au" draws an AU (or the neutral face) uniformly, then a frame where it
+    is active (intensity >= ``active_threshold``); "uniform" draws frames uniformly.
+    ``label_window`` / ``label_tolerance``: frames whose intensities differ from the median
+    of the labelled frames within +-window // 2 by more than the tolerance are dropped
+    (window <= 1: no filtering). ``neutral_frames``: frames per subject (every AU at 0)
+    averaged into its neutral code.
+    """
+
+    balance: Literal["per_au", "uniform"] = "per_au"
+    active_threshold: float = 1.0
+    label_window: int = 5
+    label_tolerance: float = 1.0
+    neutral_frames: int = 32
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Datasets written by ``fgemotalk prepare`` (one folder per dataset, same crop size)."""
 
@@ -89,6 +114,10 @@ class DataConfig:
     num_workers: int = 4
     eval_samples: int = 16  # fixed held-out pairs/frames for the evaluation metric
     audio_context_features: int = 25  # stage 3: Wav2Vec2 context each side (0.5 s at 50/s)
+    # stage 3 [ours]: frames drawn from each clip, spread over its length, so InfoNCE's
+    # negatives include the same speaker at other times (not only other speakers).
+    audio_frames_per_clip: int = 4
+    au_sampling: AUSamplingConfig = field(default_factory=AUSamplingConfig)  # stage 2
 
 
 @dataclass(frozen=True)
@@ -166,6 +195,17 @@ class TrainConfig:
                 raise ConfigError(f"loss.weights.{name} must be >= 0")
         if self.loss.infonce_temperature <= 0:
             raise ConfigError("loss.infonce_temperature must be > 0")
+        if self.loss.audio_regression_weight < 0:
+            raise ConfigError("loss.audio_regression_weight must be >= 0")
+        if self.data.audio_frames_per_clip < 1:
+            raise ConfigError("data.audio_frames_per_clip must be >= 1")
+        sampling = self.data.au_sampling
+        if sampling.active_threshold <= 0 or sampling.label_tolerance < 0:
+            raise ConfigError("data.au_sampling.active_threshold must be > 0 and "
+                              "label_tolerance >= 0")
+        if sampling.label_window < 0 or sampling.neutral_frames < 1:
+            raise ConfigError("data.au_sampling.label_window must be >= 0 and "
+                              "neutral_frames >= 1")
         if self.data.num_workers < 0 or self.data.eval_samples < 1:
             raise ConfigError("data.num_workers must be >= 0 and data.eval_samples >= 1")
         if self.data.audio_context_features < 0:

@@ -22,6 +22,13 @@ import numpy as np
 import torch
 
 from fgemotalk_cli.errors import ConfigError
+from fgemotalk_cli.training.au_sampling import (
+    BalancedAUIndex,
+    consistent_frames,
+    frame_numbers,
+    neutral_frame_indices,
+)
+from fgemotalk_cli.training.config import AUSamplingConfig
 from fgemotalk_cli.training.crops import read_image
 
 EVAL_STREAM = 2 ** 31 - 1  # rng stream for the fixed evaluation samples, apart from steps
@@ -124,9 +131,15 @@ class PairSampler:
 
 
 class AUFrameSampler:
-    """Stage 2: a labelled frame uniformly at random, with intensities in the model's AU order."""
+    """Stage 2: a labelled frame with intensities in the model's AU order, and its subject.
 
-    def __init__(self, clips: list[Clip], au_list: Sequence[int]) -> None:
+    [ours] Frames whose labels disagree with their neighbours are dropped, and frames are drawn
+    per-AU balanced (``au_sampling``); see ``training.au_sampling``.
+    """
+
+    def __init__(self, clips: list[Clip], au_list: Sequence[int],
+                 sampling: AUSamplingConfig | None = None) -> None:
+        sampling = sampling or AUSamplingConfig()
         self.clips = clips
         self.columns = []
         for clip in clips:
@@ -137,16 +150,41 @@ class AUFrameSampler:
                     f"{list(au_list)} (set model.au_list in stage 1 to AUs the data labels)"
                 )
             self.columns.append([clip.aus.index(au) for au in au_list])
-        self.index = [(c, f) for c, clip in enumerate(clips) for f in range(clip.frames)]
+        self.index: list[tuple[int, int]] = []
+        rows = []
+        for c, clip in enumerate(clips):
+            assert clip.labels is not None
+            labels = clip.labels[:, self.columns[c]]
+            keep = np.flatnonzero(consistent_frames(labels, frame_numbers(clip.files),
+                                                    sampling.label_window,
+                                                    sampling.label_tolerance))
+            self.index += [(c, int(f)) for f in keep]
+            rows.append(labels[keep])
+        self.dropped = sum(clip.frames for clip in clips) - len(self.index)
+        if not self.index:
+            raise ConfigError("label filtering left no DISFA frame; loosen "
+                              "data.au_sampling.label_tolerance or set label_window: 0")
+        self.balanced = (BalancedAUIndex(self.index, np.concatenate(rows),
+                                         sampling.active_threshold)
+                         if sampling.balance == "per_au" else None)
 
     def draw(self, rng: np.random.Generator, count: int) -> list[tuple[int, int]]:
+        if self.balanced is not None:
+            return self.balanced.draw(rng, count)
         return [self.index[i] for i in rng.integers(len(self.index), size=count)]
+
+    def neutral_frames(self, clip_index: int, limit: int) -> np.ndarray:
+        """Frames of one subject with every labelled AU at 0 (its neutral code)."""
+        labels = self.clips[clip_index].labels
+        assert labels is not None
+        return neutral_frame_indices(labels, limit)
 
     def load(self, spec: tuple[int, int]) -> dict[str, torch.Tensor]:
         clip = self.clips[spec[0]]
         assert clip.labels is not None
         return {"image": load_image_tensor(clip.frame_path(spec[1])),
-                "aus": torch.from_numpy(clip.labels[spec[1], self.columns[spec[0]]].copy())}
+                "aus": torch.from_numpy(clip.labels[spec[1], self.columns[spec[0]]].copy()),
+                "subject": torch.tensor(spec[0])}
 
 
 class AudioFrameSampler:
@@ -158,11 +196,12 @@ class AudioFrameSampler:
     """
 
     def __init__(self, clips: list[Clip], feature_files: Sequence[Path], feature_rate: int,
-                 window: int) -> None:
+                 window: int, frames_per_clip: int = 1) -> None:
         self.clips = clips
         self.feature_files = list(feature_files)
         self.feature_rate = feature_rate
         self.window = window
+        self.frames_per_clip = frames_per_clip
 
     @staticmethod
     def speaking(clips: list[Clip]) -> list[Clip]:
@@ -173,9 +212,20 @@ class AudioFrameSampler:
         return with_audio
 
     def draw(self, rng: np.random.Generator, count: int) -> list[tuple[int, int]]:
-        specs = []
-        for clip_index in rng.integers(len(self.clips), size=count):
-            specs.append((int(clip_index), int(rng.integers(self.clips[clip_index].frames))))
+        """Clips at random, ``frames_per_clip`` distinct frames of each [ours].
+
+        The frames are one per equal part of the clip, so they are spread over its length:
+        InfoNCE then has to tell the same speaker apart at other moments, not only other
+        speakers (the whole global batch is the negatives once ranks gather their codes).
+        """
+        specs: list[tuple[int, int]] = []
+        while len(specs) < count:
+            clip_index = int(rng.integers(len(self.clips)))
+            frames = self.clips[clip_index].frames
+            take = min(self.frames_per_clip, frames, count - len(specs))
+            edges = np.linspace(0, frames, take + 1).round().astype(int)
+            specs += [(clip_index, int(rng.integers(low, high)))
+                      for low, high in zip(edges[:-1], edges[1:])]
         return specs
 
     def load(self, spec: tuple[int, int]) -> dict[str, torch.Tensor]:

@@ -93,3 +93,19 @@ def wrap(module: torch.nn.Module, dist: Distributed) -> torch.nn.Module:
 
     device_ids = [dist.device.index] if dist.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
+
+
+def all_gather_with_grad(tensor: torch.Tensor, dist: Distributed) -> torch.Tensor:
+    """Every rank's ``tensor`` concatenated in rank order; only the local part keeps its graph.
+
+    For a loss over the whole global batch (InfoNCE's negatives): each rank back-propagates
+    into its own samples only, so the summed gradients over ranks are the gradient of the
+    global loss. DDP averages over ranks, so scale such a loss by the world size before
+    ``backward``. The tensors must have the same shape on every rank.
+    """
+    if not dist.enabled:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.world_size)]
+    torch.distributed.all_gather(parts, tensor.detach().contiguous())
+    parts[dist.rank] = tensor
+    return torch.cat(parts)

@@ -4,9 +4,15 @@ pieces every stage trainer shares (mixed precision, guarded optimiser steps, DDP
 Stage 1 [paper eq. 5-11]: S and D are two frames of one clip; the network renders S', S_app,
 S_exp, S_pose and S_rec; the generator minimises
     100 L_app(S_app, S) + 100 L_exp(S_exp, D) + 10 (L_per(S', D) + L_per(S_rec, S))
-    + L1(S', D) + non-saturating GAN on all five images,
+    + L1(S', D) + sum over the five images of the non-saturating GAN term [paper eq. 10:
+    the five terms are summed, not averaged],
 and the discriminator softplus(-D(real)) + softplus(D(fake)) [LIA], reals being S and D
 [ours; LIA uses D only]. Adam with LIA's lazy-regularisation scaling [LIA].
+[ours] L_app and L_exp are the L1 distance (mean absolute difference) between the backbone's
+features of the generated and the real image (``backbones.build_feature_losses``); the paper
+names the backbones but not the distance.
+[ours] The discriminator runs on each B-sized chunk separately (S, D; or each of the five
+generated kinds), so its minibatch-stddev groups never mix kinds of image.
 """
 
 from __future__ import annotations
@@ -20,12 +26,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from fgemotalk_cli.errors import CheckpointError
+from fgemotalk_cli.errors import CheckpointError, ConfigError
 from fgemotalk_cli.training.backbones import build_feature_losses
-from fgemotalk_cli.training.config import TrainConfig
+from fgemotalk_cli.training.config import LossWeights, TrainConfig
 from fgemotalk_cli.training.data import PairSampler, fixed_batch
 from fgemotalk_cli.training.distributed import Distributed, all_reduce_mean, any_rank, wrap
 from fgemotalk_cli.training.engine import StepResult
+from models.fgemotalk import TrainingImages
+from models.losses import (
+    discriminator_loss,
+    generator_adversarial_loss,
+    l1_loss,
+    r1_penalty,
+)
 
 
 def lazy_adam(parameters: list[nn.Parameter], config: TrainConfig,
@@ -148,30 +161,13 @@ class Stage1Trainer(StageBase):
             PairSampler(eval_clips), config.seed, config.data.eval_samples).items()}
 
     # -- one optimiser step -------------------------------------------------------------------
-    def generator_terms(self, images, source: torch.Tensor,
+    def generator_terms(self, images: TrainingImages, source: torch.Tensor,
                         driving: torch.Tensor) -> dict[str, torch.Tensor]:
-        from models.losses import generator_adversarial_loss, l1_loss
-
-        weights, losses = self.config.loss.weights, self.losses
-        terms: dict[str, torch.Tensor] = {}
-        if losses["appearance"] is not None:
-            terms["appearance"] = losses["appearance"](images.appearance_only, source)
-        if losses["expression"] is not None:
-            terms["expression"] = losses["expression"](images.expression_only, driving)
-        if losses["perceptual"] is not None:
-            terms["perceptual"] = (losses["perceptual"](images.driven, driving)
-                                   + losses["perceptual"](images.reconstruction, source))
-        if weights.l1:
-            terms["l1"] = l1_loss(images.driven, driving)
-        if weights.adversarial:
-            # The plain module, not DDP: D's parameters are frozen during the G step.
-            logits = self.discriminator(torch.cat(images.all()))
-            terms["adversarial"] = generator_adversarial_loss(logits)
-        return terms
+        # The plain discriminator, not DDP: its parameters are frozen during the G step.
+        return generator_terms(images, source, driving, self.losses, self.config.loss.weights,
+                               self.discriminator)
 
     def train_step(self, micro: list[dict[str, torch.Tensor]], step: int) -> StepResult:
-        from models.losses import discriminator_loss
-
         weights = self.config.loss.weights
         count = len(micro)
         sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=self.device))
@@ -198,9 +194,11 @@ class Stage1Trainer(StageBase):
         self.d_optimizer.zero_grad(set_to_none=True)
         for index, batch in enumerate(micro):
             real = torch.cat((batch["source"], batch["driving"]))
+            chunk = batch["source"].shape[0]
             with self.sync_context(self.critic, index == count - 1):
                 with self.autocast():
-                    loss = discriminator_loss(self.critic(real), self.critic(fakes[index]))
+                    loss = discriminator_loss(self.critic(real, chunk=chunk),
+                                              self.critic(fakes[index], chunk=chunk))
                 self.backward(loss / count, self.d_scaler)
             sums["discriminator"] += loss.detach().float() / count
         self.dump_gradients(step, "discriminator", list(self.discriminator.named_parameters()))
@@ -214,15 +212,14 @@ class Stage1Trainer(StageBase):
 
     def _r1_step(self, micro: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """Lazy R1 every d_reg_every steps, scaled by that interval [StyleGAN2, opt-in]."""
-        from models.losses import r1_penalty
-
         regularity = self.config.optimizer
         self.d_optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=self.device)
         for index, batch in enumerate(micro):
             real = torch.cat((batch["source"], batch["driving"])).requires_grad_(True)
             with self.sync_context(self.critic, index == len(micro) - 1):
-                logits = self.critic(real)  # float32: the penalty's second derivative is fragile
+                # float32: the penalty's second derivative is fragile
+                logits = self.critic(real, chunk=batch["source"].shape[0])
                 penalty = r1_penalty(logits, real)
                 scaled = regularity.r1_weight / 2 * penalty * regularity.d_reg_every
                 # The 0 x logits term keeps every D parameter in the graph for DDP.
@@ -282,3 +279,34 @@ class Stage1Trainer(StageBase):
                                       "fallback; the config now asks for it (cannot resume "
                                       "exactly)")
             self.fallback.encoder.load_state_dict(extra["fallback_encoder"])
+
+
+def generator_terms(images: TrainingImages, source: torch.Tensor, driving: torch.Tensor,
+                    losses: dict[str, nn.Module | None], weights: LossWeights,
+                    discriminator: nn.Module | None) -> dict[str, torch.Tensor]:
+    """The unweighted stage-1 generator terms [paper eq. 6-10].
+
+    ``losses`` holds the feature losses per role (None: off); a zero weight in ``weights``
+    skips L1 or the GAN term. "adversarial" is
+    the sum over S', S_app, S_exp, S_pose and S_rec of softplus(-D(image)) [paper eq. 10],
+    D run on all five at once with one stddev chunk per kind [ours].
+    """
+    terms: dict[str, torch.Tensor] = {}
+    if losses["appearance"] is not None:
+        terms["appearance"] = losses["appearance"](images.appearance_only, source)
+    if losses["expression"] is not None:
+        terms["expression"] = losses["expression"](images.expression_only, driving)
+    if losses["perceptual"] is not None:
+        terms["perceptual"] = (losses["perceptual"](images.driven, driving)
+                               + losses["perceptual"](images.reconstruction, source))
+    if weights.l1:
+        terms["l1"] = l1_loss(images.driven, driving)
+    if weights.adversarial:
+        if discriminator is None:
+            raise ConfigError("loss.weights.adversarial > 0 needs a discriminator")
+        generated = images.all()
+        batch = generated[0].shape[0]
+        logits = discriminator(torch.cat(generated), chunk=batch).split(batch)
+        terms["adversarial"] = sum(generator_adversarial_loss(kind) for kind in logits)
+    return terms
+

@@ -27,7 +27,8 @@ def build_trainer(config: TrainConfig, model: nn.Module, dist: Distributed, log,
         return Stage1Trainer(config, model, dist, train_clips, eval_clips, log,
                              discriminator_state)
     if config.stage == 2:
-        return Stage2Trainer(config, model, dist, train_clips, eval_clips, discriminator_state)
+        return Stage2Trainer(config, model, dist, train_clips, eval_clips, log,
+                             discriminator_state)
     if config.stage == 3:
         return Stage3Trainer(config, model, dist, train_clips, eval_clips, log,
                              discriminator_state)

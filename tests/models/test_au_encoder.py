@@ -53,3 +53,29 @@ def test_unsupported_au_lists_the_supported_ones() -> None:
     with pytest.raises(AUError, match=expected):
         check_supported_aus([12, 15, 26], (1, 2, 4, 5, 6, 9, 12))
     assert au_intensity_vector({12: 4, 1: 2.5}, (1, 2, 12)) == [2.5, 0.0, 4.0]
+
+
+def test_zero_intensities_give_exactly_zero_even_inside_a_batch() -> None:
+    torch.manual_seed(0)
+    encoder = AUEncoder(ModelConfig.tiny())
+    intensities = torch.rand(4, 7) * 5
+    intensities[1] = 0.0
+    codes = encoder(intensities)
+    assert torch.count_nonzero(codes[1]) == 0
+    assert torch.count_nonzero(encoder(torch.zeros(3, 7))) == 0
+    # AU(a) = f(a) - f(0): an offset from the neutral code, continuous at 0.
+    small = encoder(torch.full((1, 7), 1e-4)).abs().max()
+    large = encoder(torch.full((1, 7), 5.0)).abs().max()
+    assert 0 < small < 1e-2 * large
+
+
+def test_absolute_code_is_the_neutral_code_plus_the_offset() -> None:
+    torch.manual_seed(0)
+    encoder = AUEncoder(ModelConfig.tiny())
+    with torch.no_grad():
+        encoder.neutral_code.copy_(torch.randn(20))
+    intensities = torch.rand(2, 7) * 5
+    assert torch.allclose(encoder.absolute(intensities),
+                          encoder.neutral_code + encoder(intensities))
+    assert torch.equal(encoder.absolute(torch.zeros(1, 7))[0], encoder.neutral_code)
+    assert "neutral_code" in encoder.state_dict()  # saved with the checkpoint

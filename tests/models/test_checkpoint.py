@@ -121,3 +121,18 @@ def test_missing_file_and_mismatched_parts(tmp_path: Path, saved: tuple[Path, FG
     torch.save(data, tmp_path / "shape.pt")
     with pytest.raises(CheckpointError, match=r"'dictionary': weight has shape \(64, 31\)"):
         load_checkpoint(tmp_path / "shape.pt")
+
+
+def test_checkpoints_from_before_the_neutral_code(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = FGEmoTalk(ModelConfig.tiny())
+    path = save_checkpoint(tmp_path / "old.pt", model, "stage1")
+    data = torch.load(path, weights_only=True)
+    del data["parts"]["au_encoder"]["neutral_code"]
+    torch.save(data, path)
+    loaded, _ = load_checkpoint(path)  # an untrained AU encoder: the neutral code starts at 0
+    assert torch.count_nonzero(loaded.au_encoder.neutral_code) == 0
+    data["stages"] = ["stage1", "stage2"]
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="train stage 2 again"):
+        load_checkpoint(path)

@@ -76,15 +76,30 @@ def test_au_modes(tiny_model: FGEmoTalk) -> None:
     expression = torch.randn(2, 20)
     intensities = torch.tensor([[0, 0, 0, 0, 0, 0, 4.0]])
     with torch.no_grad():
+        tiny_model.au_encoder.neutral_code.copy_(torch.randn(20))
         code = tiny_model.au_code(intensities)
         added = tiny_model.apply_au(expression, intensities, "add")
         replaced = tiny_model.apply_au(expression, intensities, "replace")
-        unchanged = tiny_model.apply_au(expression, torch.zeros(1, 7), "delta")
     assert torch.allclose(added, expression + code)
-    assert torch.allclose(replaced, code.expand(2, -1))
-    assert torch.allclose(unchanged, expression, atol=1e-6)
+    assert torch.allclose(replaced, (tiny_model.au_encoder.neutral_code + code).expand(2, -1))
     with pytest.raises(ValueError, match="AU mode"):
-        tiny_model.apply_au(expression, intensities, "multiply")  # type: ignore[arg-type]
+        tiny_model.apply_au(expression, intensities, "delta")  # type: ignore[arg-type]
+
+
+def test_zero_au_vector_in_add_mode_leaves_the_image_bit_identical(
+        tiny_model: FGEmoTalk) -> None:
+    with torch.no_grad():
+        source = tiny_model.encode_source(images(1, 64))
+        driven = tiny_model.motion(images(2, 64, seed=3))
+        plain = tiny_model.render(source, driven.pose, driven.expression)
+        zero = tiny_model.apply_au(driven.expression, torch.zeros(2, 7), "add")
+        edited = tiny_model.render(source, driven.pose, zero)
+        # One row edited, one not: the unedited row still matches bit for bit.
+        mixed = tiny_model.apply_au(driven.expression,
+                                    torch.tensor([[0.0] * 7, [0, 0, 0, 0, 0, 0, 3.0]]), "add")
+    assert torch.equal(edited, plain)
+    assert torch.equal(mixed[0], driven.expression[0])
+    assert not torch.equal(mixed[1], driven.expression[1])
 
 
 def test_audio_needs_an_audio_encoder(tiny_model: FGEmoTalk) -> None:

@@ -83,7 +83,8 @@ def video_dataset(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) 
 def disfa_dataset(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) -> Path:
     """A DISFA-layout folder (one subject as images, one as a video), prepared at 64 px.
 
-    Labels are random intensities 0..5 for the paper's seven AUs, 1-based frame numbers.
+    Labels are random intensities 0..5 held for runs of 5 frames (so they pass the label
+    consistency filter), for the paper's seven AUs and AU25, 1-based frame numbers.
     """
     import cv2
 
@@ -107,7 +108,7 @@ def disfa_dataset(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) 
         labels = root / "ActionUnit_Labels" / subject
         labels.mkdir(parents=True)
         for au in (1, 2, 4, 5, 6, 9, 12, 25):
-            values = rng.integers(0, 6, size=30)
+            values = np.repeat(rng.integers(0, 6, size=6), 5)
             lines = [f"{i + 1},{v}" for i, v in enumerate(values)]
             (labels / f"{subject}_au{au}.txt").write_text("\n".join(lines) + "\n")
     output = tmp_path_factory.mktemp("prepared") / "disfa_64"

@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.media, pytest.mark.slow]
 STEPS = 30
 
 
-def _mean_loss(run_dir: Path, steps: range) -> float:
+def _mean_loss(run_dir: Path, steps: range, term: str = "loss") -> float:
     rows = read_metrics(run_dir)
-    return sum(rows[s]["loss"] for s in steps) / len(steps)
+    return sum(rows[s][term] for s in steps) / len(steps)
 
 
 def _encoder_stage(tmp_path: Path, stage: int, init: Path, roots: list[str], **extra) -> Path:
@@ -63,6 +63,9 @@ def test_stage2_au_encoder_loss_falls_and_generator_is_frozen(stage2_run: Path,
                zip(before.au_encoder.parameters(), after.au_encoder.parameters())]
     assert all(changed)
     assert info.discriminator is not None  # carried through for later fine-tuning
+    # The subjects' mean neutral code is saved for "replace"; "add" offsets are 0 at a = 0.
+    assert torch.count_nonzero(after.au_encoder.neutral_code) > 0
+    assert torch.count_nonzero(after.au_code(torch.zeros(1, 7))) == 0
 
 
 def test_stage3_audio_encoder_infonce_falls(tmp_path: Path, stage2_run: Path,
@@ -77,6 +80,11 @@ def test_stage3_audio_encoder_infonce_falls(tmp_path: Path, stage2_run: Path,
     run_dir = config.parent
     assert _mean_loss(run_dir, range(STEPS - 4, STEPS + 1)) < 0.95 * _mean_loss(
         run_dir, range(1, 6))
+    for term, factor in (("infonce", 0.97), ("regression", 0.9)):
+        assert _mean_loss(run_dir, range(STEPS - 4, STEPS + 1), term) < factor * _mean_loss(
+            run_dir, range(1, 6), term), term
+    evals = read_metrics(run_dir, "eval")
+    assert evals[STEPS]["heldout_regression"] < evals[0]["heldout_regression"]
     assert len(list((run_dir / "audio_features").glob("*.npy"))) == 3
     summary = describe_checkpoint(run_dir / "final.pt")
     assert summary["stages"] == ["stage1", "stage2", "stage3"]
