@@ -18,7 +18,7 @@ on one AU vector at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -38,12 +38,6 @@ def check_supported_aus(requested: Iterable[int], supported: Sequence[int]) -> N
             f"{names} not supported by this neural checkpoint; it was trained on {offered} "
             "(the warp engine covers more AUs: --engine warp)"
         )
-
-
-def au_intensity_vector(aus: Mapping[int, float], au_list: Sequence[int]) -> list[float]:
-    """{AU number: intensity} -> intensities in the checkpoint's AU order (absent AUs are 0)."""
-    check_supported_aus(aus, au_list)
-    return [float(aus.get(au, 0.0)) for au in au_list]
 
 
 def fully_connected_edges(nodes: int) -> torch.Tensor:

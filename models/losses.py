@@ -19,9 +19,6 @@ from torch import nn
 FeatureExtractor = Callable[[torch.Tensor], "torch.Tensor | Sequence[torch.Tensor]"]
 
 INFONCE_TEMPERATURE = 0.07  # [ours]
-# [paper eq. 11] weights of the stage-1 generator objective.
-STAGE1_WEIGHTS = {"appearance": 100.0, "expression": 100.0, "perceptual": 10.0, "l1": 1.0,
-                  "adversarial": 1.0}
 
 
 def info_nce(
@@ -139,7 +136,7 @@ def perceptual_loss(extractor: FeatureExtractor) -> FeatureLoss:
     """Sum of per-layer L1 on a 4-level image pyramid, as LIA's VGG loss [LIA].
 
     LIA weighs each layer by 10 inside its loss; here the caller applies the paper's weight
-    (``STAGE1_WEIGHTS["perceptual"]``) to the sum.
+    (10, ``LossWeights.perceptual`` in the training config) to the sum.
     """
     return FeatureLoss(extractor, scales=(1.0, 0.5, 0.25, 0.125), distance="l1",
                        reduction="sum")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests.media import SHARED_MEDIA
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_MEDIA = REPO_ROOT.parent / "shared" / "media"
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +18,17 @@ def shared_media() -> Path:
     if not (SHARED_MEDIA / "MANIFEST.md").is_file():
         pytest.fail(f"test media not found at {SHARED_MEDIA} (clone next to ../shared)")
     return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def review_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests leave PNGs for a person to look at: pytest's temporary folder, or the
+    folder FGEMOTALK_REVIEW_DIR names when a person wants to keep them."""
+    kept = os.environ.get("FGEMOTALK_REVIEW_DIR")
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        return Path(kept)
+    return tmp_path_factory.mktemp("review")
 
 
 @pytest.fixture(scope="session")

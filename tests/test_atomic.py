@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fgemotalk_cli.errors import OutputExistsError
-from fgemotalk_cli.media.atomic import atomic_output, default_output_path
+from fgemotalk_cli.media.atomic import atomic_output
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,15 +104,3 @@ def test_ctrl_c_during_encoding_leaves_no_file(tmp_path: Path) -> None:
             os.kill(process.pid, signal.SIGKILL)
     assert process.returncode != 0 and "KeyboardInterrupt" in stderr
     assert list(tmp_path.iterdir()) == []
-
-
-def test_default_output_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert default_output_path("faces/face.png", "clips/driver.mp4") == tmp_path / (
-        "face_driver.mp4"
-    )
-    assert default_output_path(Path("face.jpg"), Path("speech.wav"), ".mp4").name == (
-        "face_speech.mp4"
-    )
-    assert default_output_path("face.png", None, "png", tag="edit").name == "face_edit.png"
-    assert default_output_path("a.png", "b.wav", directory="out") == Path("out/a_b.mp4")

@@ -300,7 +300,3 @@ class EmotionClassifier:
                 return None
         return self.predict(crop_face(image, box))
 
-
-def top_emotion(probabilities: dict[str, float]) -> str:
-    """The most probable class name."""
-    return max(probabilities, key=probabilities.__getitem__)

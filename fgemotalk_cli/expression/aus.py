@@ -317,11 +317,7 @@ class ExpressionControl:
     def is_neutral(self) -> bool:
         return self.timeline is None and not any(self.au_intensities.values())
 
-    def used_aus(self) -> set[int]:
-        used = {au for au, value in self.au_intensities.items() if value}
-        if self.timeline is not None:
-            used.update(self.timeline.aus)
-        return used
+
 
 
 def expression_control(

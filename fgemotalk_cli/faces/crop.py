@@ -30,11 +30,6 @@ class FaceCrop:
     matrix: np.ndarray
     size: int
 
-    def to_crop(self, points: np.ndarray) -> np.ndarray:
-        """(N, 2) crop pixel coordinates of image points given as (N, 2) or (N, 3)."""
-        xy = np.asarray(points, dtype=np.float64)[:, :2]
-        return xy @ self.matrix[:, :2].T + self.matrix[:, 2]
-
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) full-image pixel coordinates of crop points given as (N, 2)."""
         linear = self.matrix[:, :2]

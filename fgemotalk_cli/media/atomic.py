@@ -72,22 +72,3 @@ def _reserve_temp(path: Path) -> Path:
         return temp
     raise InputError(f"cannot create a temporary file in {path.parent}")
 
-
-def default_output_path(
-    source: str | Path,
-    driver_or_audio: str | Path | None = None,
-    suffix: str = ".mp4",
-    *,
-    tag: str = "out",
-    directory: str | Path | None = None,
-) -> Path:
-    """``<source stem>_<driver or audio stem><suffix>`` in ``directory`` (default: cwd).
-
-    ``face.png`` + ``driver.mp4`` -> ``face_driver.mp4``; without a driver or audio the
-    ``tag`` takes its place (``face.png``, tag "edit", ".png" -> ``face_edit.png``).
-    """
-    if not suffix.startswith("."):
-        suffix = f".{suffix}"
-    second = Path(driver_or_audio).stem if driver_or_audio is not None else tag
-    folder = Path.cwd() if directory is None else Path(directory)
-    return folder / f"{Path(source).stem}_{second}{suffix}"

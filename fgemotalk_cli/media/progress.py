@@ -17,9 +17,6 @@ class FrameProgress:
         if self._progress is not None:
             self._progress.advance(self._task, frames)  # type: ignore[attr-defined]
 
-    def set_total(self, total: int | None) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, total=total)  # type: ignore[attr-defined]
 
 
 @contextmanager

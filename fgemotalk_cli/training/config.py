@@ -23,7 +23,6 @@ from fgemotalk_cli.errors import ConfigError
 from models.config import AudioConfig, ModelConfig
 
 STAGE_NAMES = {1: "stage1", 2: "stage2", 3: "stage3"}
-BACKBONE_ROLES = ("appearance", "expression", "perceptual")
 Fallback = Literal["error", "frozen_encoder"]
 AmpMode = Literal["off", "bf16", "fp16"]
 

@@ -19,10 +19,11 @@ from fgemotalk_cli.expression.aus import expression_control
 from fgemotalk_cli.media.audio import audio_duration_seconds
 from fgemotalk_cli.media.video import probe_video
 from fgemotalk_cli.options import RunOptions
+from tests.media import media_files
 
 OPTIONS = RunOptions(engine="warp", show_progress=False)
-PORTRAITS = sorted((Path(__file__).resolve().parents[2].parent / "shared" / "media" / "portraits")
-                   .glob("*"))
+PORTRAITS = media_files("portraits")
+pytestmark = [pytest.mark.media, pytest.mark.slow]
 
 
 def _audio_seconds(path: Path) -> float:

@@ -15,7 +15,6 @@ from fgemotalk_cli.media.images import load_image
 
 # Two 512 px frontal portraits, one with a closed-ish mouth and one bearded, slightly turned.
 WARP_PORTRAITS = ("liveportrait_s42.jpg", "vexpress_vasa1_3_ref.jpg")
-REVIEW_DIR = Path("/tmp/warp_review")
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,3 @@ def still_detector() -> FaceMeshDetector:
     with FaceMeshDetector(video_mode=False, max_faces=1) as detector:
         yield detector
 
-
-@pytest.fixture(scope="session")
-def review_dir() -> Path:
-    """Where tests leave PNGs for a person to look at (outside the repository)."""
-    REVIEW_DIR.mkdir(parents=True, exist_ok=True)
-    return REVIEW_DIR

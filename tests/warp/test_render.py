@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -13,7 +11,6 @@ from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
 from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR, MouthPatch
 from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
 from fgemotalk_cli.errors import InputError
-from fgemotalk_cli.speech.visemes import MouthShape
 
 pytestmark = pytest.mark.media
 
@@ -113,21 +110,6 @@ def test_closed_eyes_show_lid_skin_not_the_eye(warp_cases, review_dir) -> None:
             # Where the iris was, the colour is now much nearer the face's skin (lid skin
             # pulled down from above, lashes at its edge), not a smeared iris.
             assert after < 0.8 * before, (case.name, before, after)
-
-
-def test_render_speed_smoke(warp_cases) -> None:
-    """Not a timed assertion: prints milliseconds per frame for the log."""
-    case = warp_cases[0]
-    shapes = [MouthShape(jaw_open=j, lip_width=0.3 * np.sin(j * 7)) for j in
-              np.linspace(0.0, 0.6, 12)]
-    targets = [target_from_controls(case.source, {45: 2 * k % 5}, shape)
-               for k, shape in enumerate(shapes)]
-    start = time.perf_counter()
-    for target in targets:
-        render_warp(case.source, target)
-    per_frame = (time.perf_counter() - start) / len(targets) * 1000
-    print(f"\nwarp render at {case.image.shape[1]}x{case.image.shape[0]}: {per_frame:.1f} ms/frame")
-    assert per_frame > 0
 
 
 def test_an_empty_edit_is_the_source_exactly(warp_cases, portraits) -> None:
