@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.expression.aus import ExpressionControl
+from fgemotalk_cli.media.paths import require_file
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines import (
     RunStats,
@@ -70,15 +71,6 @@ def _summary(result: VideoResult | ImageResult) -> dict[str, object]:
     summary["output"] = str(result.output)
     summary["warnings"] = list(result.warnings)
     return summary
-
-
-def require_file(path: str | Path, what: str) -> Path:
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(f"{what} not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{what} is not a file: {path}")
-    return path
 
 
 def _default_output(*inputs: Path, suffix: str, tag: str | None = None) -> Path:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fgemotalk_cli.errors import InputError, MediaError
+from fgemotalk_cli.errors import MediaError
+from fgemotalk_cli.media.paths import require_file
 
 # Sample rates the AAC encoder accepts; anything else is converted to 48 kHz.
 AAC_SAMPLE_RATES = frozenset(
@@ -23,15 +24,6 @@ AAC_SAMPLE_RATES = frozenset(
 
 # Suffixes that libsndfile reads exactly (sample-accurate length, no decoder delay).
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".w64", ".rf64"})
-
-
-def _check_file(path: str | Path, what: str = "audio file") -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{what} not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{what} is not a file: {path}")
-    return path
 
 
 def load_audio(
@@ -43,7 +35,7 @@ def load_audio(
     ``(n, channels)``. ``sample_rate=None`` keeps the file's own rate. Works for wav/flac
     (soundfile) and mp3/m4a/aac/video containers (PyAV).
     """
-    path = _check_file(path)
+    path = require_file(path, "audio file")
     read = _read_soundfile(path) if path.suffix.lower() in SOUNDFILE_SUFFIXES else None
     if read is None:
         rate = audio_stream_rate(path)
@@ -83,7 +75,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int] | None:
 
 def audio_duration_seconds(path: str | Path) -> float:
     """Exact duration from the sample count (decodes compressed files; memory stays flat)."""
-    path = _check_file(path)
+    path = require_file(path, "audio file")
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         import soundfile
 
@@ -119,7 +111,7 @@ def open_media(path: str | Path, what: str = "media file"):  # -> av.container.I
     """Open any file with PyAV; a missing or unreadable file raises an error for a person."""
     import av
 
-    path = _check_file(path, what)
+    path = require_file(path, what)
     try:
         return av.open(str(path))
     except av.FFmpegError as error:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from fgemotalk_cli.errors import InputError, MediaError
+from fgemotalk_cli.media.paths import require_file
 
 # Transparent areas are composited onto this colour: portrait cut-outs usually come on a
 # transparent background, and a plain light background keeps face detection reliable
@@ -33,11 +34,7 @@ def load_image(path: str | Path, max_size: int | None = None) -> np.ndarray:
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"image not found: {path}")
-    if not path.is_file():
-        raise InputError(f"image path is not a file: {path}")
+    path = require_file(path, "image")
     if max_size is not None and max_size < 1:
         raise ValueError(f"max_size must be positive, not {max_size}")
     try:

@@ -16,7 +16,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from fgemotalk_cli.errors import InputError, MediaError
+from fgemotalk_cli.errors import MediaError
+from fgemotalk_cli.media.paths import require_file
 
 T = TypeVar("T")
 
@@ -57,11 +58,7 @@ class VideoFrame:
 def open_video(path: str | Path):  # -> av.container.InputContainer
     import av
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"video not found: {path}")
-    if not path.is_file():
-        raise InputError(f"video path is not a file: {path}")
+    path = require_file(path, "video")
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:

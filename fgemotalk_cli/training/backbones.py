@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fgemotalk_cli.errors import WeightsError
+from models.encoder import Encoder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -40,6 +41,9 @@ ROLE_DESCRIPTIONS = {
 
 class ImageNetInput(nn.Module):
     """[-1, 1] RGB -> ImageNet-normalised, resized to ``size`` when given."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, size: int | None = None) -> None:
         super().__init__()
@@ -113,6 +117,12 @@ class ReIDResNet50(nn.Module):
     [ours] faces are fed at 224 x 224 (ReID nets see 256 x 128 people; a face is square).
     """
 
+    # Built by ``setattr`` in __init__, under torchvision's names.
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, last_stride: int = 1, input_size: int = 224) -> None:
         super().__init__()
         self.input = ImageNetInput(input_size)
@@ -140,21 +150,18 @@ class ViTBlock(nn.Module):
         super().__init__()
         self.heads = heads
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = nn.Module()
-        self.attn.qkv = nn.Linear(dim, dim * 3)
-        self.attn.proj = nn.Linear(dim, dim)
+        self.attn = nn.ModuleDict({"qkv": nn.Linear(dim, dim * 3), "proj": nn.Linear(dim, dim)})
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = nn.Module()
-        self.mlp.fc1 = nn.Linear(dim, dim * mlp_ratio)
-        self.mlp.fc2 = nn.Linear(dim * mlp_ratio, dim)
+        self.mlp = nn.ModuleDict({"fc1": nn.Linear(dim, dim * mlp_ratio),
+                                  "fc2": nn.Linear(dim * mlp_ratio, dim)})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, tokens, dim = x.shape
-        qkv = self.attn.qkv(self.norm1(x)).reshape(batch, tokens, 3, self.heads, -1)
+        qkv = self.attn["qkv"](self.norm1(x)).reshape(batch, tokens, 3, self.heads, -1)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
         attended = F.scaled_dot_product_attention(q, k, v)
-        x = x + self.attn.proj(attended.transpose(1, 2).reshape(batch, tokens, dim))
-        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+        x = x + self.attn["proj"](attended.transpose(1, 2).reshape(batch, tokens, dim))
+        return x + self.mlp["fc2"](F.gelu(self.mlp["fc1"](self.norm2(x))))
 
 
 class MicronBertViT(nn.Module):
@@ -165,8 +172,7 @@ class MicronBertViT(nn.Module):
                  heads: int = 4, mlp_ratio: int = 4) -> None:
         super().__init__()
         self.input = ImageNetInput(image_size)
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(3, dim, patch, patch)
+        self.patch_embed = nn.ModuleDict({"proj": nn.Conv2d(3, dim, patch, patch)})
         tokens = (image_size // patch) ** 2
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, tokens + 1, dim))
@@ -174,7 +180,7 @@ class MicronBertViT(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
-        x = self.patch_embed.proj(self.input(image)).flatten(2).transpose(1, 2)
+        x = self.patch_embed["proj"](self.input(image)).flatten(2).transpose(1, 2)
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
         for block in self.blocks:
             x = block(x)
@@ -187,7 +193,7 @@ class FrozenEncoderFeatures(nn.Module):
     Inputs of another size (the perceptual pyramid's coarser levels) are resized to E's size.
     """
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: Encoder) -> None:
         super().__init__()
         self.encoder = copy.deepcopy(encoder).requires_grad_(False).eval()
 
@@ -276,7 +282,7 @@ def missing_weights_message(role: str) -> str:
     )
 
 
-def build_feature_losses(loss_config, encoder: nn.Module, device: torch.device):
+def build_feature_losses(loss_config, encoder: Encoder, device: torch.device):
     """The stage-1 feature losses per role, honouring weights, fallbacks and zero weights.
 
     Returns ``(losses, fallback, notes)``: ``losses[role]`` is a ``models.losses.FeatureLoss``
@@ -318,7 +324,7 @@ def build_feature_losses(loss_config, encoder: nn.Module, device: torch.device):
     return losses, fallback, notes
 
 
-def _fallback_encoder(loss_config, encoder: nn.Module) -> nn.Module:
+def _fallback_encoder(loss_config, encoder: Encoder) -> Encoder:
     if not loss_config.fallback_encoder_checkpoint:
         return encoder
     from models.checkpoint import load_checkpoint

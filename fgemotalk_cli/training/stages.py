@@ -32,7 +32,8 @@ from fgemotalk_cli.training.config import LossWeights, TrainConfig
 from fgemotalk_cli.training.data import PairSampler, fixed_batch
 from fgemotalk_cli.training.distributed import Distributed, all_reduce_mean, any_rank, wrap
 from fgemotalk_cli.training.engine import StepResult
-from models.fgemotalk import TrainingImages
+from models.discriminator import Discriminator
+from models.fgemotalk import FGEmoTalk, TrainingImages
 from models.losses import (
     discriminator_loss,
     generator_adversarial_loss,
@@ -55,7 +56,7 @@ class StageBase:
 
     name = "stage"
 
-    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed) -> None:
+    def __init__(self, config: TrainConfig, model: FGEmoTalk, dist: Distributed) -> None:
         self.config = config
         self.model = model
         self.dist = dist
@@ -76,9 +77,10 @@ class StageBase:
     @staticmethod
     def sync_context(module: nn.Module, last_micro_step: bool):
         """Skip DDP's all-reduce on all but the last accumulation micro-step (nanoGPT)."""
-        if last_micro_step or not hasattr(module, "no_sync"):
+        no_sync = getattr(module, "no_sync", None)
+        if last_micro_step or no_sync is None:
             return nullcontext()
-        return module.no_sync()
+        return no_sync()
 
     @staticmethod
     def backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
@@ -134,11 +136,10 @@ class Stage1Trainer(StageBase):
     """Stage 1: the whole video network against the discriminator [paper, LIA]."""
 
     name = "stage1"
+    discriminator: Discriminator
 
-    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
+    def __init__(self, config: TrainConfig, model: FGEmoTalk, dist: Distributed, train_clips,
                  eval_clips, log, discriminator_state: dict | None = None) -> None:
-        from models.discriminator import Discriminator
-
         super().__init__(config, model, dist)
         # Frozen parts must not require grad: DDP fails on trainable parameters it never sees.
         self.video_parameters = model.set_trainable("stage1")
@@ -270,7 +271,7 @@ class Stage1Trainer(StageBase):
         optimizers = extra["optimizers"]
         self.g_optimizer.load_state_dict(optimizers["generator"])
         self.d_optimizer.load_state_dict(optimizers["discriminator"])
-        if self.g_scaler is not None and "scalers" in extra:
+        if self.g_scaler is not None and self.d_scaler is not None and "scalers" in extra:
             self.g_scaler.load_state_dict(extra["scalers"]["generator"])
             self.d_scaler.load_state_dict(extra["scalers"]["discriminator"])
         if self.fallback is not None:
@@ -307,6 +308,7 @@ def generator_terms(images: TrainingImages, source: torch.Tensor, driving: torch
         generated = images.all()
         batch = generated[0].shape[0]
         logits = discriminator(torch.cat(generated), chunk=batch).split(batch)
-        terms["adversarial"] = sum(generator_adversarial_loss(kind) for kind in logits)
+        kinds = [generator_adversarial_loss(kind) for kind in logits]
+        terms["adversarial"] = sum(kinds[1:], kinds[0])
     return terms
 
