@@ -19,7 +19,7 @@ from pathlib import Path
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.expression.aus import ExpressionControl
 from fgemotalk_cli.media.paths import require_file
-from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.options import RunOptions, resolve_engine
 from fgemotalk_cli.pipelines import (
     RunStats,
     SpeechSettings,
@@ -102,8 +102,7 @@ def reenact(
     driver = require_file(driver, "driving video")
     if neutral_frame < 0:
         raise InputError("--neutral-frame must be 0 or more")
-    options = options or RunOptions()
-    options.resolved_engine()  # fail before any work when the engine cannot run
+    options = resolve_engine(options)  # fails before any work when the engine cannot run
     target = Path(output) if output else _default_output(source, driver, suffix=".mp4")
     _ensure_suffix(target, (".mp4", ".mov", ".mkv"), "reenact")
     started = time.perf_counter()
@@ -135,8 +134,7 @@ def speak(
         raise InputError("--fps must be within 1..120")
     if transcript is not None and transcript.endswith(".txt"):
         transcript = require_file(transcript, "transcript file").read_text(encoding="utf-8")
-    options = options or RunOptions()
-    options.resolved_engine()
+    options = resolve_engine(options)
     target = Path(output) if output else _default_output(source, audio, suffix=".mp4")
     _ensure_suffix(target, (".mp4", ".mov", ".mkv"), "speak")
     settings = SpeechSettings(
@@ -157,8 +155,7 @@ def edit_au(
 ) -> VideoResult | ImageResult:
     """Apply an AU edit to an image (image out) or to every frame of a video (audio kept)."""
     input_path = require_file(input_path, "input")
-    options = options or RunOptions()
-    options.resolved_engine()
+    options = resolve_engine(options)
     suffix = input_path.suffix.lower()
     started = time.perf_counter()
     if suffix in VIDEO_SUFFIXES:
@@ -183,8 +180,7 @@ def au_grid(
 ) -> ImageResult:
     """A labelled sheet: one row per AU, columns intensity 0..5 (like the paper's Fig. 5)."""
     input_path = require_file(input_path, "input image")
-    options = options or RunOptions()
-    options.resolved_engine()
+    options = resolve_engine(options)
     target = Path(output) if output else _default_output(input_path, suffix=".png", tag="au_grid")
     _ensure_suffix(target, (".png", ".jpg", ".jpeg"), "grid")
     started = time.perf_counter()

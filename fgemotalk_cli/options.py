@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fgemotalk_cli.choices import ENGINE_NAMES, EngineName, ResolvedEngine
@@ -58,6 +58,14 @@ class RunOptions:
         if self.engine == "auto":
             return "neural" if checkpoint is not None else "warp"
         return "neural" if self.engine == "neural" else "warp"
+
+
+def resolve_engine(options: RunOptions | None) -> RunOptions:
+    """The options with ``auto`` decided and the checkpoint taken from the environment, so the
+    choice is made (and a missing checkpoint reported) once, before any work."""
+    options = options or RunOptions()
+    return replace(options, engine=options.resolved_engine(),
+                   checkpoint=options.configured_checkpoint())
 
 
 def select_device(requested: str = "auto") -> str:

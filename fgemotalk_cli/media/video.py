@@ -12,19 +12,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.media.paths import require_file
-
-T = TypeVar("T")
-
-_BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709: tag outputs so every player converts colours alike.
-_RANGE_TV = 1  # AVCOL_RANGE_MPEG (limited range), what players expect from yuv420p H.264.
-# Containers whose index can move to the front ("faststart") so playback starts at once.
-_MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
 
 
 @dataclass(frozen=True)

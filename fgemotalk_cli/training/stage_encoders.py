@@ -23,7 +23,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -41,6 +41,8 @@ from fgemotalk_cli.training.data import (
 from fgemotalk_cli.training.distributed import Distributed, all_gather_with_grad, barrier, wrap
 from fgemotalk_cli.training.engine import StepResult
 from fgemotalk_cli.training.stages import StageBase, lazy_adam
+from models.audio_encoder import AudioEncoder
+from models.fgemotalk import FGEmoTalk
 from models.losses import info_nce
 
 #: Terms of an objective: "loss" (logged, checked for finiteness) and any parts to log.
@@ -50,7 +52,9 @@ Terms = dict[str, torch.Tensor]
 class FrozenTargetStage(StageBase):
     """Shared by stages 2 and 3: everything frozen but one encoder; target E_exp(E(x))."""
 
-    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed,
+    name: Literal["stage2", "stage3"]
+
+    def __init__(self, config: TrainConfig, model: FGEmoTalk, dist: Distributed,
                  discriminator_state: dict | None) -> None:
         super().__init__(config, model, dist)
         self.trainable_parameters = model.set_trainable(self.name)
@@ -111,7 +115,7 @@ class Stage2Trainer(FrozenTargetStage):
 
     name = "stage2"
 
-    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
+    def __init__(self, config: TrainConfig, model: FGEmoTalk, dist: Distributed, train_clips,
                  eval_clips, log: Callable[[str], None] | None = None,
                  discriminator_state: dict | None = None) -> None:
         super().__init__(config, model, dist, discriminator_state)
@@ -196,7 +200,7 @@ def audio_objective(codes: torch.Tensor, target: torch.Tensor, dist: Distributed
 class AudioWindowHead(nn.Module):
     """The trainable part of the audio encoder, on cached feature windows (what DDP wraps)."""
 
-    def __init__(self, audio_encoder: nn.Module) -> None:
+    def __init__(self, audio_encoder: AudioEncoder) -> None:
         super().__init__()
         self.audio_encoder = audio_encoder
 
@@ -209,21 +213,23 @@ class Stage3Trainer(FrozenTargetStage):
 
     name = "stage3"
 
-    def __init__(self, config: TrainConfig, model: nn.Module, dist: Distributed, train_clips,
+    def __init__(self, config: TrainConfig, model: FGEmoTalk, dist: Distributed, train_clips,
                  eval_clips, log, discriminator_state: dict | None = None) -> None:
         audio = model.config.audio
-        if model.audio_encoder is None or audio is None:
+        audio_encoder = model.audio_encoder
+        if audio_encoder is None or audio is None:
             raise ConfigError("stage 3 needs the model's audio encoder (set the audio section)")
         if not audio.freeze_backbone:
             raise ConfigError("stage 3 trains on cached features of a frozen Wav2Vec2: set "
                               "audio.freeze_backbone: true")
-        model.audio_encoder.to(dist.device)
+        audio_encoder.to(dist.device)
         # The head only: Wav2Vec2 stays frozen (its features are cached below).
         super().__init__(config, model, dist, discriminator_state)
-        self.head = wrap(AudioWindowHead(model.audio_encoder), dist)
+        self.audio_encoder = audio_encoder
+        self.head = wrap(AudioWindowHead(audio_encoder), dist)
         train_clips = AudioFrameSampler.speaking(train_clips)
         eval_clips = AudioFrameSampler.speaking(eval_clips)
-        files = cache_audio_features(model.audio_encoder, train_clips + eval_clips,
+        files = cache_audio_features(audio_encoder, train_clips + eval_clips,
                                      Path(config.run_dir), dist, log)
         window = audio.window_features
         self.sampler = AudioFrameSampler(train_clips, files[:len(train_clips)],
@@ -242,13 +248,13 @@ class Stage3Trainer(FrozenTargetStage):
     def train_step(self, micro: list[dict[str, torch.Tensor]], step: int) -> StepResult:
         result = self.optimise(micro, self.head, "windows")
         self.dump_gradients(step, "audio_encoder",
-                            list(self.model.audio_encoder.named_parameters()))
+                            list(self.audio_encoder.named_parameters()))
         return result
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         target = self.target_codes(self.eval_data["image"])
-        codes = self.model.audio_encoder.codes_from_windows(self.eval_data["windows"]).float()
+        codes = self.audio_encoder.codes_from_windows(self.eval_data["windows"]).float()
         similarity = F.normalize(codes, dim=1) @ F.normalize(target, dim=1).t()
         matches = similarity.argmax(dim=1) == torch.arange(len(codes), device=codes.device)
         return {"heldout_infonce": float(info_nce(codes, target,
@@ -257,7 +263,7 @@ class Stage3Trainer(FrozenTargetStage):
                 "heldout_top1": float(matches.float().mean())}
 
 
-def cache_audio_features(audio_encoder: nn.Module, clips: list, run_dir: Path,
+def cache_audio_features(audio_encoder: AudioEncoder, clips: list, run_dir: Path,
                          dist: Distributed, log) -> list[Path]:
     """Wav2Vec2 features (T, hidden) per clip as float16 .npy, computed once and shared.
 

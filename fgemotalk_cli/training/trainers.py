@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from fgemotalk_cli.errors import ConfigError
 from fgemotalk_cli.training.config import TrainConfig
 from fgemotalk_cli.training.data import load_clips, split_clips
 from fgemotalk_cli.training.distributed import Distributed
 from fgemotalk_cli.training.stage_encoders import Stage2Trainer, Stage3Trainer
 from fgemotalk_cli.training.stages import Stage1Trainer
+from models.fgemotalk import FGEmoTalk
 
 
-def build_trainer(config: TrainConfig, model: nn.Module, dist: Distributed, log,
+def build_trainer(config: TrainConfig, model: FGEmoTalk, dist: Distributed, log,
                   discriminator_state: dict | None):
     """The trainer for ``config.stage`` with its data (train and evaluation clips)."""
     kind = "disfa" if config.stage == 2 else "video"
