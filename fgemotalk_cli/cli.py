@@ -210,6 +210,7 @@ def edit_au(
     """Apply an AU edit to a photo or to every frame of a video (audio kept)."""
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf)
 
+    result: api.ImageResult | api.VideoResult
     if grid:
         aus = _parse_au_list(grid_aus) if grid_aus else None
         result = api.au_grid(input_path, output, aus=aus, options=options)

@@ -54,6 +54,9 @@ class AUEncoder(nn.Module):
     adds ``neutral_code`` for the "replace" mode.
     """
 
+    edges: torch.Tensor
+    neutral_code: torch.Tensor
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         from torch_geometric.nn import ResGatedGraphConv

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +23,14 @@ from torch import nn
 from models.config import AudioConfig
 from models.errors import WeightsError
 
+if TYPE_CHECKING:
+    from transformers import Wav2Vec2Model
+
 # Wav2Vec2's convolutional front end needs at least 400 samples for one feature.
 MIN_SAMPLES = 400
 
 
-def build_wav2vec2(audio: AudioConfig, load_pretrained: bool = True) -> nn.Module:
+def build_wav2vec2(audio: AudioConfig, load_pretrained: bool = True) -> Wav2Vec2Model:
     """Wav2Vec2Model from ``audio.wav2vec2_path`` (local files only) or a random init."""
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 

@@ -36,9 +36,12 @@ class MotionDictionary(nn.Module):
 
         expression: (B, k_exp), pose: (B, k_pose); returns (B, latent_dim).
         """
-        if expression is None and pose is None:
+        if expression is not None:
+            reference = expression
+        elif pose is not None:
+            reference = pose
+        else:
             raise ValueError("Dic needs an expression code, a pose code or both")
-        reference = expression if expression is not None else pose
         batch = reference.shape[0]
         if expression is None:
             expression = reference.new_zeros(batch, self.k_exp)

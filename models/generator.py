@@ -61,7 +61,7 @@ class Generator(nn.Module):
             )
         batch = latent.shape[0]
         out = self.conv_4x4(self.constant.expand(batch, -1, -1, -1), latent)
-        rgb = None
+        rgb: torch.Tensor | None = None
         raw_flow = None
         raw_flows = []
         for level, feature in enumerate(source_features):
@@ -72,6 +72,8 @@ class Generator(nn.Module):
             warped, out, raw_flow = self.to_flows[level](out, latent, feature, raw_flow)
             rgb = self.to_rgbs[level](warped, rgb)
             raw_flows.append(raw_flow)
+        if rgb is None:
+            raise ValueError("generator has no levels to render")
         if return_flows:
             return rgb, raw_flows
         return rgb

@@ -50,6 +50,8 @@ def upfirdn2d(
 class Blur(nn.Module):
     """FIR low-pass with the [1, 3, 3, 1] kernel; ``upsample_factor`` keeps the gain [LIA]."""
 
+    kernel: torch.Tensor
+
     def __init__(self, pad: tuple[int, int], upsample_factor: int = 1) -> None:
         super().__init__()
         self.register_buffer(
@@ -63,6 +65,8 @@ class Blur(nn.Module):
 
 class Upsample(nn.Module):
     """2x upsampling with the blur kernel, for the RGB and flow skips [LIA]."""
+
+    kernel: torch.Tensor
 
     def __init__(self, factor: int = 2) -> None:
         super().__init__()

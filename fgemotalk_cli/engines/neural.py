@@ -29,7 +29,7 @@ from fgemotalk_cli.choices import AUMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.engine import BLINK_AU, edit_source
 from fgemotalk_cli.engines.warp.render import prepare_source
-from fgemotalk_cli.errors import CheckpointError
+from fgemotalk_cli.errors import CheckpointError, NoFaceError
 from fgemotalk_cli.faces.crop import FaceCrop, crop_face, paste_back
 from fgemotalk_cli.faces.landmarks import FaceLandmarks
 from fgemotalk_cli.options import RunOptions, select_device
@@ -141,6 +141,8 @@ class NeuralEngine:
         return NeuralState(frame=source_rgb, crop=crop, source=source, landmarks=landmarks)
 
     def set_reference(self, state: NeuralState, reference: DriverSample) -> None:
+        if reference.landmarks is None:
+            raise NoFaceError("the neural engine's reference driver frame shows no face")
         state.reference_crop = crop_face(reference.image, reference.landmarks, size=self.size,
                                          scale=CROP_SCALE)
         state.reference_motion = self._run(self.model.motion,
@@ -187,7 +189,8 @@ class NeuralEngine:
             for sign in (1.0, -1.0):
                 degrees = [0.0, 0.0, 0.0]
                 degrees[axis] = sign * PROBE_DEGREES
-                turns.append(edit_source(source, {}, head_degrees=tuple(degrees)))
+                yaw, pitch, roll = degrees
+                turns.append(edit_source(source, {}, head_degrees=(yaw, pitch, roll)))
         probes = [*turns, edit_source(source, {}), edit_source(source, {BLINK_AU: 5.0})]
         size = self.size
         crops = [cv2.warpAffine(probe, state.crop.matrix, (size, size), flags=cv2.INTER_AREA,
@@ -206,7 +209,8 @@ class NeuralEngine:
         speech's head motion, and its blinks (both as measured code offsets) [paper; ours]."""
         import torch
 
-        if state.audio_codes is None:
+        audio_codes = state.audio_codes
+        if audio_codes is None:
             raise RuntimeError("attach_audio must be called before speak")
         indices = torch.tensor([s.wave_index for s in samples], device=self.device)
         intensities = self._intensities(aus)
@@ -219,7 +223,7 @@ class NeuralEngine:
         offsets = self.speech_motion(state) if moving else None
 
         def step() -> torch.Tensor:
-            expression = state.audio_codes[indices]
+            expression = audio_codes[indices]
             pose = state.source.pose.expand(len(samples), -1)
             if offsets is not None:
                 pose = pose + (head @ offsets.pose_per_degree).to(pose.dtype)

@@ -26,8 +26,8 @@ from fgemotalk_cli.faces.mesh_model import region_indices
 
 EditFunction = Callable[[np.ndarray, dict[int, float]], np.ndarray]
 
-#: Face-mesh regions (:func:`fgemotalk_cli.faces.mesh_model.region_indices`) that make up each AU region
-#: named in :data:`fgemotalk_cli.expression.aus.CATALOGUE`.
+#: Face-mesh regions (:func:`fgemotalk_cli.faces.mesh_model.region_indices`) that make up each AU
+#: region named in :data:`fgemotalk_cli.expression.aus.CATALOGUE`.
 AU_REGION_MESH: dict[str, tuple[str, ...]] = {
     "brows": ("left_brow", "right_brow"),
     "eyes": ("left_eye_upper", "left_eye_lower", "right_eye_upper", "right_eye_lower"),
@@ -134,9 +134,10 @@ def au_response_study(
 
     ``edit_fn(image, {au: intensity}) -> image`` is the engine under test (same size out).
     Landmark movement is measured with the face mesh on the edited image against the unedited
-    one, inside the AU's region (:func:`fgemotalk_cli.faces.mesh_model.region_indices`) and elsewhere, in
-    inter-ocular distances. Emotion probabilities use one dlib face box per source image so
-    that only the edit changes the classifier's input. ``classifier`` defaults to fer's model.
+    one, inside the AU's region (:func:`fgemotalk_cli.faces.mesh_model.region_indices`) and
+    elsewhere, in inter-ocular distances. Emotion probabilities use one dlib face box per source
+    image so that only the edit changes the classifier's input. ``classifier`` defaults to fer's
+    model.
     """
     named = dict(images) if isinstance(images, Mapping) else {
         f"image_{i}": image for i, image in enumerate(images)}

@@ -132,17 +132,17 @@ def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.
     activation = config.get("activation", "linear")
     if class_name == "Conv2D":
         kernel = weights["kernel"]  # (kh, kw, in, out)
-        conv = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[:2],
+        conv = nn.Conv2d(kernel.shape[2], kernel.shape[3], (kernel.shape[0], kernel.shape[1]),
                          stride=tuple(config["strides"]), bias="bias" in weights)
         conv.weight.data = tensor(kernel.transpose(3, 2, 0, 1))
-        if "bias" in weights:
+        if conv.bias is not None:
             conv.bias.data = tensor(weights["bias"])
         return keras_layer(conv, kernel.shape[:2], tuple(config["strides"]), config["padding"],
                            activation)
     if class_name == "SeparableConv2D":
         depthwise, pointwise = weights["depthwise_kernel"], weights["pointwise_kernel"]
         channels, multiplier = depthwise.shape[2], depthwise.shape[3]
-        depth = nn.Conv2d(channels, channels * multiplier, depthwise.shape[:2],
+        depth = nn.Conv2d(channels, channels * multiplier, (depthwise.shape[0], depthwise.shape[1]),
                           stride=tuple(config["strides"]), groups=channels, bias=False)
         # Keras orders depthwise outputs channel-major: output c*multiplier+m reads input c.
         depth.weight.data = tensor(
@@ -150,7 +150,7 @@ def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.
         )
         point = nn.Conv2d(pointwise.shape[2], pointwise.shape[3], 1, bias="bias" in weights)
         point.weight.data = tensor(pointwise.transpose(3, 2, 0, 1))
-        if "bias" in weights:
+        if point.bias is not None:
             point.bias.data = tensor(weights["bias"])
         return keras_layer(nn.Sequential(depth, point), depthwise.shape[:2],
                            tuple(config["strides"]), config["padding"], activation)
@@ -159,8 +159,8 @@ def _build_layer(class_name: str, config: dict[str, Any], weights: dict[str, np.
             raise WeightsError("emotion model: batch normalisation must be over channels")
         mean = weights["moving_mean"]
         norm = nn.BatchNorm2d(mean.shape[0], eps=float(config["epsilon"]))
-        norm.running_mean.data = tensor(mean)
-        norm.running_var.data = tensor(weights["moving_variance"])
+        norm.running_mean = tensor(mean)
+        norm.running_var = tensor(weights["moving_variance"])
         norm.weight.data = tensor(weights.get("gamma", np.ones_like(mean)))
         norm.bias.data = tensor(weights.get("beta", np.zeros_like(mean)))
         return norm
@@ -248,7 +248,7 @@ def crop_face(image: np.ndarray, box: FaceBox, margin: float = _CROP_MARGIN) -> 
     fill = float(gray[-2:].mean())
     pad = max(0, -left, -top, left + size - gray.shape[1], top + size - gray.shape[0])
     if pad:
-        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
+        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(fill,))
     return gray[top + pad: top + pad + size, left + pad: left + pad + size]
 
 

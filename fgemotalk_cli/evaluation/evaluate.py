@@ -2,8 +2,8 @@
 
 :func:`evaluate_video` streams the generated video (and a reference, when given) frame by frame
 and reports the paper's metrics: PSNR, SSIM and LPIPS against the reference, APD/AED
-substitutes from the face mesh (see :mod:`fgemotalk_cli.evaluation.metrics`), ACC_emo with fer's emotion
-classifier, plus identity distance to the source portrait and temporal jitter [ours].
+substitutes from the face mesh (see :mod:`fgemotalk_cli.evaluation.metrics`), ACC_emo with
+fer's emotion classifier, plus identity distance to the source portrait and temporal jitter [ours].
 
 :func:`au_response_study` checks that AU sliders do what they say: for each AU and intensity it
 edits a set of faces with a caller-supplied function and measures landmark movement in that AU's
@@ -190,7 +190,7 @@ def _sample_face(tally: _Tally, scorers: _Scorers, image: np.ndarray) -> None:
     if box is None:
         return
     tally.sampled += 1
-    if scorers.embedder is not None:
+    if scorers.embedder is not None and scorers.source_descriptor is not None:
         descriptor = scorers.embedder.embed(image, box)
         tally.identity.append(identity_distance(descriptor, scorers.source_descriptor))
     if scorers.classifier is not None:
@@ -211,8 +211,9 @@ def evaluate_video(
 
     The reference is resized to the generated frame size when they differ, and the shorter of
     the two videos bounds the comparison. Identity needs ``source_image``; ACC_emo needs
-    ``target_emotion`` (one of :data:`fgemotalk_cli.evaluation.emotion.EMOTIONS`): the share of sampled
-    frames whose most probable class is the target. Only two frames are in memory at a time.
+    ``target_emotion`` (one of :data:`fgemotalk_cli.evaluation.emotion.EMOTIONS`): the share of
+    sampled frames whose most probable class is the target. Only two frames are in memory at a
+    time.
     """
     generated_path = _existing(generated, "generated video")
     reference_path = _existing(reference, "reference video") if reference is not None else None

@@ -34,7 +34,8 @@ _SSIM_TRUNCATE = 3.5  # gives an 11x11 window at sigma 1.5
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
 # MediaPipe face mesh eye corners (outer, inner) of the subject's right and left eye; an eye's
-# centre is the midpoint of its corners, as in fgemotalk_cli.faces.landmarks, so it ignores the gaze.
+# centre is the midpoint of its corners, as in fgemotalk_cli.faces.landmarks, so it ignores the
+# gaze.
 RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS = (33, 133), (263, 362)
 
 

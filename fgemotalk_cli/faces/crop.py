@@ -95,7 +95,7 @@ def crop_face(
     # Shrinking by more than 2x with bilinear sampling skips pixels and aliases; sample at an
     # integer multiple of the size and average blocks down instead.
     factor = min(8, int(1.0 / zoom)) if zoom < 0.5 else 1
-    big = matrix * factor
+    big: np.ndarray = matrix * factor  # float64; numpy's stubs infer an int array
     big[:, 2] += (factor - 1) / 2  # block centres line up with the small crop's pixel centres
     crop = cv2.warpAffine(image, big, (size * factor, size * factor), flags=cv2.INTER_LINEAR,
                           borderMode=border_mode, borderValue=(0, 0, 0))
@@ -165,7 +165,7 @@ def paste_back(
     pasted = cv2.warpAffine(new_crop, region, region_size, flags=flags,
                             borderMode=cv2.BORDER_REPLICATE)
     weight = cv2.warpAffine(alpha, region, region_size, flags=flags,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
     target = result[top:bottom, left:right]
     # OpenCV's blend runs in one native pass, several times faster than float numpy here.
     result[top:bottom, left:right] = cv2.blendLinear(pasted, target, weight, 1.0 - weight)

@@ -29,18 +29,18 @@ def frame_progress(description: str, total: int | None, enabled: bool) -> Iterat
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        Task,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.text import Text
 
     class FpsColumn(TextColumn):
         def __init__(self) -> None:
             super().__init__("")
 
-        def render(self, task):  # type: ignore[no-untyped-def]
-            from rich.text import Text
-
+        def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
             return Text(f"{speed:5.1f} fps" if speed else "  -.- fps", style="progress.data.speed")
 

@@ -267,6 +267,8 @@ def _words_spoken(
 def _search_grammar(decoder: Any, words: list[str], min_words: int, name: str) -> None:
     """Activate a linear grammar over ``words`` that may end after any word from ``min_words``."""
     final_state = len(words)
+    # Word arcs carry their word; the arcs that end the utterance early carry none.
+    transitions: list[tuple[int, int, float] | tuple[int, int, float, str]]
     transitions = [(i, i + 1, 1.0, word) for i, word in enumerate(words)]
     transitions += [(i, final_state, 1.0) for i in range(max(min_words, 1), final_state)]
     decoder.add_fsg(name, decoder.create_fsg(name, 0, final_state, transitions))

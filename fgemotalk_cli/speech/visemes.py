@@ -64,9 +64,16 @@ class MouthShape:
 
 
 class TimedPhone(Protocol):
-    phone: str
-    start_s: float
-    end_s: float
+    """A phone with its times in seconds, read-only (a frozen ``PhoneSegment`` fits)."""
+
+    @property
+    def phone(self) -> str: ...
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def end_s(self) -> float: ...
 
 
 @dataclass(frozen=True)

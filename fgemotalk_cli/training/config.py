@@ -345,7 +345,7 @@ def _coerce(kind: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be one of {', '.join(map(repr, args))}, "
                               f"got {value!r}")
         return value
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _build(kind, value if value is not None else {}, where)
     if kind is bool:
         if not isinstance(value, bool):

@@ -38,7 +38,7 @@ from fgemotalk_cli.training.crops import (
     write_image,
     write_json_atomic,
 )
-from fgemotalk_cli.training.disfa import find_subjects, prepare_subject
+from fgemotalk_cli.training.disfa import Subject, find_subjects, prepare_subject
 
 MANIFEST_FORMAT = "fgemotalk-dataset"
 MANIFEST_VERSION = 1
@@ -93,6 +93,7 @@ def prepare_dataset(
     output.mkdir(parents=True, exist_ok=True)
     _check_existing_manifest(output, settings)
     label_files = [p for p in sorted(root.rglob("*.txt")) if AU_LABEL_PATTERN.match(p.name)]
+    jobs: list[tuple[str, Subject]] | list[tuple[str, Path]]
     if label_files:
         jobs = find_subjects(root, label_files)
         worker: Callable[..., dict] = prepare_subject
@@ -195,7 +196,7 @@ def prepare_clip(clip_id: str, video: Path, clips_dir: Path, settings: PrepareOp
     info = probe_video(video)
     box = _clip_box(video, info.width, info.height, settings, settings.max_frames)
     partial = fresh_partial_dir(clips_dir, clip_id)
-    times = []
+    times: list[float] = []
     for frame in iter_frames(video):
         if settings.max_frames is not None and frame.index >= settings.max_frames:
             break
@@ -220,7 +221,8 @@ def prepare_clip(clip_id: str, video: Path, clips_dir: Path, settings: PrepareOp
 def _clip_box(video: Path, width: int, height: int, settings: PrepareOptions,
               limit: int | None):
     """The clip's fixed box from faces on every ``detect_every``-th frame (downscaled)."""
-    boxes, analysed = [], 0
+    boxes: list[tuple[float, float, float, float]] = []
+    analysed = 0
     with FaceMeshDetector(video_mode=True, max_faces=1) as detector:
         for frame in iter_frames(video, max_size=settings.detection_side):
             if limit is not None and frame.index >= limit:
@@ -231,7 +233,8 @@ def _clip_box(video: Path, width: int, height: int, settings: PrepareOptions,
             faces = detector.detect(frame.image)
             if faces:
                 factor = width / frame.image.shape[1]
-                boxes.append(tuple(v * factor for v in faces[0].bbox()))
+                x0, y0, x1, y1 = faces[0].bbox()
+                boxes.append((x0 * factor, y0 * factor, x1 * factor, y1 * factor))
     if analysed == 0:
         raise NoStableFace("no decodable frames")
     if len(boxes) < settings.min_face_fraction * analysed:

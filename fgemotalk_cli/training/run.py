@@ -74,7 +74,7 @@ def preflight(config: TrainConfig) -> None:
             raise ConfigError(f"{root} is not a prepared dataset (no manifest.json); run "
                               f"'fgemotalk prepare VIDEOS {root} --size SIZE' first")
     if config.stage != 1:
-        if not Path(config.init_checkpoint).is_file():
+        if config.init_checkpoint is None or not Path(config.init_checkpoint).is_file():
             raise CheckpointError(f"init_checkpoint not found: {config.init_checkpoint}")
         return
     for role in ("appearance", "expression", "perceptual"):
@@ -113,6 +113,8 @@ def _starting_point(config: TrainConfig, resume: Path | None, log):
     if config.stage == 1:
         torch.manual_seed(config.seed)  # identical initial weights for identical configs
         return FGEmoTalk(config.model_config()), 0, None, None
+    if config.init_checkpoint is None:  # TrainConfig requires it for stages 2 and 3
+        raise ConfigError(f"stage {config.stage} needs an init_checkpoint")
     model, info = load_checkpoint(config.init_checkpoint)
     if "stage1" not in info.stages:
         raise CheckpointError(f"init_checkpoint {config.init_checkpoint} has not been trained "
