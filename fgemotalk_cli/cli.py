@@ -43,6 +43,11 @@ from fgemotalk_cli.expression.aus import (
     check_intensity,
     expression_control,
 )
+from fgemotalk_cli.process import (
+    interrupted_exit_code,
+    interrupts_as_exceptions,
+    native_log_noise_filtered,
+)
 from fgemotalk_cli.training.prepare import prepare_dataset
 from fgemotalk_cli.training.run import train as run_training
 
@@ -56,6 +61,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+#: The one line an interrupted run prints; the temporary outputs are gone by then.
+INTERRUPTED_MESSAGE = "interrupted: no output written"
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -70,6 +77,9 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callab
         def guarded(*call_args: Any, **call_kwargs: Any) -> None:
             try:
                 function(*call_args, **call_kwargs)
+            except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM; clean-up already ran
+                typer.echo(INTERRUPTED_MESSAGE, err=True)
+                raise typer.Exit(interrupted_exit_code(interrupt)) from None
             except Exception as error:
                 shown = user_error(error)
                 if shown is None:
@@ -343,24 +353,42 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit code (2 for anything the user must fix)."""
+    """Console entry point; returns the exit code.
+
+    0 success, 1 internal error (a bug: traceback), 2 anything the user must fix (one line on
+    stderr), 130 interrupted by Ctrl-C, 143 terminated by SIGTERM.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    # Both before any command runs, i.e. before MediaPipe is imported.
+    with native_log_noise_filtered(), interrupts_as_exceptions():
+        return _run_app(args)
+
+
+def _run_app(args: list[str]) -> int:
     try:
         code = app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
     except FgError as error:  # raised outside a command, e.g. while parsing a value
         typer.echo(f"error: {error}", err=True)
         return error.exit_code
-    except KeyboardInterrupt:
-        typer.echo("interrupted: no output written", err=True)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        typer.echo(INTERRUPTED_MESSAGE, err=True)
+        return interrupted_exit_code(interrupt)
     except typer.Exit as done:
         return done.exit_code
     except Exception as error:
+        # Click turns an interrupt outside a command (while parsing) into Abort.
+        if isinstance(error.__context__, KeyboardInterrupt):
+            typer.echo(INTERRUPTED_MESSAGE, err=True)
+            return interrupted_exit_code(error.__context__)
         # Typer's parser errors (unknown option, missing argument): one line, exit 2 like ours.
         # Typer vendors click, so these are recognised by shape rather than by class.
         if hasattr(error, "format_message") and hasattr(error, "exit_code"):
             typer.echo(f"error: {error.format_message()}", err=True)
             return int(error.exit_code)
+        shown = user_error(error)
+        if shown is not None:
+            typer.echo(f"error: {shown}", err=True)
+            return shown.exit_code
         raise
     # Without standalone mode, click hands back the code of a typer.Exit instead of raising.
     return code if isinstance(code, int) else 0
