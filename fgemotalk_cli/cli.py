@@ -349,6 +349,9 @@ def prepare(
 ) -> None:
     """Turn talking-head videos into per-clip face crops for training (resumable)."""
     summary = prepare_dataset(videos, output, size=size, show_progress=not quiet)
+    if not quiet:
+        for warning in summary["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
     typer.echo(json.dumps(summary, default=str))
 
 
