@@ -313,7 +313,7 @@ def info(
     """Show what a neural checkpoint holds: config, AUs, parts, training stages."""
     from models.checkpoint import describe_checkpoint
 
-    summary = describe_checkpoint(checkpoint)
+    summary = {**describe_checkpoint(checkpoint), "warnings": []}
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
@@ -356,42 +356,29 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit code.
-
-    0 success, 1 internal error (a bug: traceback), 2 anything the user must fix (one line on
-    stderr), 130 interrupted by Ctrl-C, 143 terminated by SIGTERM.
-    """
+    """Console entry point; returns the exit code: 0, 1 (a bug), 2 (user error), 130/143."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # Both before any command runs, i.e. before MediaPipe is imported.
+    # Both set up before any command runs, i.e. before MediaPipe is imported.
     with native_log_noise_filtered(), interrupts_as_exceptions():
-        return _run_app(args)
-
-
-def _run_app(args: list[str]) -> int:
-    try:
-        code = app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
-    except FgError as error:  # raised outside a command, e.g. while parsing a value
-        typer.echo(f"error: {error}", err=True)
-        return error.exit_code
-    except KeyboardInterrupt as interrupt:
-        typer.echo(INTERRUPTED_MESSAGE, err=True)
-        return interrupted_exit_code(interrupt)
-    except typer.Exit as done:
-        return done.exit_code
-    except Exception as error:
-        # Click turns an interrupt outside a command (while parsing) into Abort.
-        if isinstance(error.__context__, KeyboardInterrupt):
+        try:
+            code = app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
+        except FgError as error:  # raised outside a command, e.g. while parsing a value
+            typer.echo(f"error: {error}", err=True)
+            return error.exit_code
+        except KeyboardInterrupt as interrupt:
             typer.echo(INTERRUPTED_MESSAGE, err=True)
-            return interrupted_exit_code(error.__context__)
-        # Typer's parser errors (unknown option, missing argument): one line, exit 2 like ours.
-        # Typer vendors click, so these are recognised by shape rather than by class.
-        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
-            typer.echo(f"error: {error.format_message()}", err=True)
-            return int(error.exit_code)
-        shown = user_error(error)
-        if shown is not None:
-            typer.echo(f"error: {shown}", err=True)
-            return shown.exit_code
-        raise
+            return interrupted_exit_code(interrupt)
+        except typer.Exit as done:
+            return done.exit_code
+        except Exception as error:
+            if isinstance(error.__context__, KeyboardInterrupt):  # click's Abort, while parsing
+                typer.echo(INTERRUPTED_MESSAGE, err=True)
+                return interrupted_exit_code(error.__context__)
+            # Typer's parser errors (unknown option, missing argument): one line, exit 2 like
+            # ours. Typer vendors click, so these are recognised by shape rather than by class.
+            if hasattr(error, "format_message") and hasattr(error, "exit_code"):
+                typer.echo(f"error: {error.format_message()}", err=True)
+                return int(error.exit_code)
+            raise
     # Without standalone mode, click hands back the code of a typer.Exit instead of raising.
     return code if isinstance(code, int) else 0
