@@ -106,15 +106,19 @@ def native_log_noise_filtered() -> Iterator[None]:
 
     Enter this on the main thread before MediaPipe is imported. Python's ``sys.stderr`` is
     rebound to a duplicate of the real stderr, so progress bars, warnings, error lines and
-    tracebacks bypass the filter. When stderr has no file descriptor (an embedding host,
-    Typer's CliRunner), nothing is changed.
+    tracebacks bypass the filter. When ``sys.stderr`` is not fd 2 (pytest's capsys, an
+    embedding host), nothing is changed.
     """
     try:
-        sys.stderr.flush()
-        real_stderr = os.dup(2)
+        # Only when Python's stderr really is fd 2 (not pytest's capsys, a notebook's stream).
+        writes_to_fd_2 = sys.stderr.fileno() == 2
     except (AttributeError, OSError, ValueError):
+        writes_to_fd_2 = False
+    if not writes_to_fd_2:
         yield
         return
+    sys.stderr.flush()
+    real_stderr = os.dup(2)
     pipe_read, pipe_write = os.pipe()
     python_stderr = sys.stderr
     encoding = getattr(python_stderr, "encoding", None) or "utf-8"
