@@ -67,16 +67,18 @@ def user_error(error: BaseException) -> FgError | None:
     :class:`CheckpointError`). ``models`` is looked up in ``sys.modules`` rather than imported:
     it needs torch, and an error from it can only exist once it was imported.
     """
-    if isinstance(error, FgError):
-        return error
+    # First: a full disk wrapped in one of our MediaErrors still reads as a full disk.
     write_failure = _write_failure(error)
     if write_failure is not None:
         return write_failure
+    if isinstance(error, FgError):
+        return error
     model_errors = sys.modules.get("models.errors")
     if model_errors is None or not isinstance(error, model_errors.ModelError):
         return None
-    kinds: dict[str, type[FgError]] = {"CheckpointError": CheckpointError, "ConfigError": ConfigError,
-                                       "AUError": AUError, "WeightsError": WeightsError}
+    kinds: dict[str, type[FgError]] = {"CheckpointError": CheckpointError,
+                                       "ConfigError": ConfigError, "AUError": AUError,
+                                       "WeightsError": WeightsError}
     translated = kinds.get(type(error).__name__, FgError)(str(error))
     translated.__cause__ = error
     return translated
@@ -104,7 +106,7 @@ def _write_failure(error: BaseException) -> OutputWriteError | None:
         if isinstance(current, OSError) and current.errno in _WRITE_FAILURES:
             # The file named is usually our hidden temporary; its folder is what the user knows.
             folder = os.path.dirname(os.fsdecode(current.filename)) if current.filename else ""
-            where = f" to {folder or '.'}" if current.filename else ""
+            where = f" to {folder or '.'}" if current.filename else " the output"
             translated = OutputWriteError(
                 f"cannot write{where}: {_WRITE_FAILURES[current.errno]} "
                 "(free some space or choose another output folder)"
