@@ -100,6 +100,11 @@ FAILING_WRITE = textwrap.dedent(
                 raise OSError(code, os.strerror(code), str(self.path))
             original_write(self, image)
         encode.VideoWriter.write = write
+    elif where == "crop":
+        from fgemotalk_cli.training import prepare
+        def write_image(path, *args, **kwargs):
+            raise OSError(code, os.strerror(code))
+        prepare.write_image = write_image
     else:
         def replace(source, target):
             raise OSError(code, os.strerror(code), str(source), None, str(target))
@@ -130,6 +135,21 @@ def test_a_failing_disk_is_one_line_exit_2_and_no_temporary_left(
                      "--quiet", cwd=tmp_path, script=FAILING_WRITE)
     line = assert_user_error(result, out)
     assert words in line and str(out) in line
+
+
+def test_a_full_disk_stops_prepare_instead_of_skipping_every_clip(
+        media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(media["driver"], videos / "clip.mp4")
+    monkeypatch.setenv("FAIL_ERRNO", str(errno.ENOSPC))
+    monkeypatch.setenv("FAIL_AT", "crop")
+    result = run_cli("prepare", videos, tmp_path / "data", "--size", "64", "--quiet",
+                     cwd=tmp_path, script=FAILING_WRITE)
+    assert "no space left" in assert_user_error(result)
+    # Only the dataset's empty skeleton: no half-written clip, no skip record for a good clip.
+    assert [p for p in (tmp_path / "data").rglob("*") if not p.is_dir()] == []
+    assert sorted(p.name for p in (tmp_path / "data").rglob("*")) == ["clips", "skipped"]
 
 
 def test_a_really_full_file_system_is_one_line_exit_2(media: dict[str, Path],
