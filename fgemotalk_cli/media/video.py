@@ -292,6 +292,11 @@ def _decoded_frames(container, stream, report: DecodeReport) -> Iterator:  # -> 
             return
         except av.FFmpegError:
             report.damaged_packets += 1
+            # The frames still inside the (threaded) decoder are whole: flush them out.
+            try:
+                yield from stream.decode(None)
+            except av.FFmpegError:
+                pass
             return
         try:
             frames = packet.decode()
