@@ -157,3 +157,44 @@ def test_prepare_skips_damaged_clips_and_says_so(inputs: dict[str, Path], tmp_pa
     summary = json.loads(result.stdout)
     assert summary["clips"] == 0 and summary["skipped"] == 2 and len(summary["warnings"]) == 2
     assert list((tmp_path / "data" / "clips").iterdir()) == []  # no half-written clip
+
+
+def test_damaged_packets_are_skipped_not_fatal(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """Garbage over a stretch of the file used to abort the whole run at that packet."""
+    from fgemotalk_cli.media.video import DecodeReport, iter_frames
+
+    data = inputs["driver"].read_bytes()
+    warnings = []
+    for fraction in (0.3, 0.6, 0.7):
+        damaged = bytearray(data)
+        start = int(len(damaged) * fraction)
+        damaged[start:start + 400] = b"\xff" * 400
+        path = tmp_path / f"damaged_{fraction}.mp4"
+        path.write_bytes(bytes(damaged))
+        report = DecodeReport()
+        frames = sum(1 for _ in iter_frames(path, report=report))
+        assert frames == report.decoded_frames >= 30
+        warnings.append(report.warning())
+    assert any(w and "unreadable packet(s) skipped" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    ("expected", "exact", "decoded", "finished", "warns"),
+    [
+        (60, True, 60, True, False),
+        (60, True, 59, True, False),  # one frame of rounding between header and stream
+        (60, True, 50, True, True),
+        (60, True, 10, False, False),  # the caller stopped reading: nothing is known missing
+        (100, False, 92, True, False),  # duration * fps estimates get 10% of slack
+        (100, False, 80, True, True),
+        (0, False, 5, True, False),  # no header count at all
+    ],
+)
+def test_decode_report_counts_missing_frames(expected: int, exact: bool, decoded: int,
+                                             finished: bool, warns: bool) -> None:
+    from fgemotalk_cli.media.video import DecodeReport
+
+    report = DecodeReport(Path("clip.mp4"), expected, exact, decoded, 0, finished)
+    assert (report.warning() is not None) is warns
+    if warns:
+        assert f"only {decoded} of its {expected} frames decoded" in report.warning()
