@@ -43,6 +43,11 @@ from fgemotalk_cli.expression.aus import (
     check_intensity,
     expression_control,
 )
+from fgemotalk_cli.process import (
+    interrupted_exit_code,
+    interrupts_as_exceptions,
+    native_log_noise_filtered,
+)
 from fgemotalk_cli.training.prepare import prepare_dataset
 from fgemotalk_cli.training.run import train as run_training
 
@@ -56,6 +61,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+#: The one line an interrupted run prints; the temporary outputs are gone by then.
+INTERRUPTED_MESSAGE = "interrupted: no output written"
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -70,6 +77,9 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callab
         def guarded(*call_args: Any, **call_kwargs: Any) -> None:
             try:
                 function(*call_args, **call_kwargs)
+            except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM; clean-up already ran
+                typer.echo(INTERRUPTED_MESSAGE, err=True)
+                raise typer.Exit(interrupted_exit_code(interrupt)) from None
             except Exception as error:
                 shown = user_error(error)
                 if shown is None:
@@ -304,7 +314,7 @@ def info(
     """Show what a neural checkpoint holds: config, AUs, parts, training stages."""
     from models.checkpoint import describe_checkpoint
 
-    summary = describe_checkpoint(checkpoint)
+    summary = {**describe_checkpoint(checkpoint), "warnings": []}
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
@@ -340,28 +350,36 @@ def prepare(
 ) -> None:
     """Turn talking-head videos into per-clip face crops for training (resumable)."""
     summary = prepare_dataset(videos, output, size=size, show_progress=not quiet)
+    if not quiet:
+        for warning in summary["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
     typer.echo(json.dumps(summary, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit code (2 for anything the user must fix)."""
+    """Console entry point; returns the exit code: 0, 1 (a bug), 2 (user error), 130/143."""
     args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        code = app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
-    except FgError as error:  # raised outside a command, e.g. while parsing a value
-        typer.echo(f"error: {error}", err=True)
-        return error.exit_code
-    except KeyboardInterrupt:
-        typer.echo("interrupted: no output written", err=True)
-        return 130
-    except typer.Exit as done:
-        return done.exit_code
-    except Exception as error:
-        # Typer's parser errors (unknown option, missing argument): one line, exit 2 like ours.
-        # Typer vendors click, so these are recognised by shape rather than by class.
-        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
-            typer.echo(f"error: {error.format_message()}", err=True)
-            return int(error.exit_code)
-        raise
+    # Both set up before any command runs, i.e. before MediaPipe is imported.
+    with native_log_noise_filtered(), interrupts_as_exceptions():
+        try:
+            code = app(args=args or ["--help"], prog_name="fgemotalk", standalone_mode=False)
+        except FgError as error:  # raised outside a command, e.g. while parsing a value
+            typer.echo(f"error: {error}", err=True)
+            return error.exit_code
+        except KeyboardInterrupt as interrupt:
+            typer.echo(INTERRUPTED_MESSAGE, err=True)
+            return interrupted_exit_code(interrupt)
+        except typer.Exit as done:
+            return done.exit_code
+        except Exception as error:
+            if isinstance(error.__context__, KeyboardInterrupt):  # click's Abort, while parsing
+                typer.echo(INTERRUPTED_MESSAGE, err=True)
+                return interrupted_exit_code(error.__context__)
+            # Typer's parser errors (unknown option, missing argument): one line, exit 2 like
+            # ours. Typer vendors click, so these are recognised by shape rather than by class.
+            if hasattr(error, "format_message") and hasattr(error, "exit_code"):
+                typer.echo(f"error: {error.format_message()}", err=True)
+                return int(error.exit_code)
+            raise
     # Without standalone mode, click hands back the code of a typer.Exit instead of raising.
     return code if isinstance(code, int) else 0

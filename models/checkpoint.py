@@ -152,6 +152,8 @@ def save_checkpoint(
 def _read(path: str | Path, mmap: bool = False) -> tuple[Path, dict[str, Any]]:
     """Load and validate the outer structure; every failure is a CheckpointError."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the .pt file inside it")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
@@ -170,17 +172,23 @@ def _read(path: str | Path, mmap: bool = False) -> tuple[Path, dict[str, Any]]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
-        if "Unsupported global" in str(error):
+        # torch's message ends in advice to retry with weights_only=False, which would run
+        # whatever code the file carries: never pass it on. Its wording has changed across
+        # versions ("Unsupported global", "unsupported GLOBAL"), hence the case-blind match.
+        if "unsupported global" in str(error).lower():
             raise CheckpointError(
-                f"{path} is not an fgemotalk checkpoint: it holds Python objects other than "
-                "tensors (for example a LIA or other project's training checkpoint)"
+                f"{path} is not an fgemotalk checkpoint: it holds pickled Python objects besides "
+                "tensors, which are never loaded (they could run code); it may be another "
+                "project's training checkpoint"
             ) from None
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint file ({error})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is truncated, corrupted or not a PyTorch "
-            f"file ({message})"
+            f"cannot read checkpoint {path}: the file is corrupted (its pickled data is invalid)"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError):
+        # torch's own text (several lines of zip-reader internals) helps nobody here.
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is truncated or corrupted (an interrupted "
+            "download, copy or save?)"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         keys = ", ".join(sorted(map(str, data))[:8]) if isinstance(data, dict) else type(data)
@@ -196,7 +204,32 @@ def _read(path: str | Path, mmap: bool = False) -> tuple[Path, dict[str, Any]]:
     for key in ("config", "au_list", "stages", "parts"):
         if key not in data:
             raise CheckpointError(f"checkpoint {path} is incomplete: '{key}' is missing")
+    _check_structure(path, data)
     return path, data
+
+
+def _check_structure(path: Path, data: Mapping[str, Any]) -> None:
+    """The entries' types, so that a damaged or hand-edited file fails here with its name."""
+    expected = {"config": (dict, "a mapping"), "au_list": (list, "a list"),
+                "stages": (list, "a list"), "parts": (dict, "a mapping of part name to weights")}
+    for key, (kind, described) in expected.items():
+        if not isinstance(data[key], kind):
+            raise CheckpointError(f"checkpoint {path} is damaged: '{key}' must be {described}, "
+                                  f"not {type(data[key]).__name__}")
+    for name, state in data["parts"].items():
+        if not isinstance(state, dict) or not all(
+                isinstance(value, torch.Tensor) for value in state.values()):
+            raise CheckpointError(f"checkpoint {path} is damaged: part '{name}' is not a "
+                                  "mapping of tensor names to tensors")
+    for key in ("extra", "metadata"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise CheckpointError(f"checkpoint {path} is damaged: '{key}' must be a mapping, "
+                                  f"not {type(data[key]).__name__}")
+    discriminator = data.get("discriminator")
+    if discriminator is not None and not (isinstance(discriminator, dict) and all(
+            isinstance(value, torch.Tensor) for value in discriminator.values())):
+        raise CheckpointError(f"checkpoint {path} is damaged: 'discriminator' is not a mapping "
+                              "of tensor names to tensors")
 
 
 def _config_of(path: Path, data: Mapping[str, Any]) -> ModelConfig:

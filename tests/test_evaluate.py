@@ -56,8 +56,8 @@ def test_a_clip_against_itself_is_perfect(blink_clip: Path, first_frame: Path) -
     summary = report.to_dict()
     json.dumps(summary, allow_nan=False)  # strict JSON: no Infinity
     assert summary["psnr_db"] is None
-    assert any("psnr_db is infinite" in note for note in summary["notes"])
-    assert any("--lpips-weights" in note for note in summary["notes"])
+    assert any("psnr_db is infinite" in note for note in summary["warnings"])
+    assert any("--lpips-weights" in note for note in summary["warnings"])
 
 
 def test_different_clips_score_worse(driving_clips, blink_clip: Path, tmp_path: Path) -> None:

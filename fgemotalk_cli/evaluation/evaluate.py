@@ -85,7 +85,9 @@ class EvalReport:
             elif isinstance(value, float) and not math.isfinite(value):
                 summary[key] = None
                 notes.append(f"{key} is infinite (frames identical to the reference)")
-        summary["notes"] = notes
+        # "warnings", like every other command's JSON summary (the README's --json contract).
+        del summary["notes"]
+        summary["warnings"] = notes
         return summary
 
 

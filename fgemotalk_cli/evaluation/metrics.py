@@ -212,8 +212,13 @@ def _lpips_state(path: Path) -> dict[str, np.ndarray]:
         raise WeightsError(f"LPIPS weights file not found: {path}. {LPIPS_WEIGHTS_HELP}")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a file it cannot unpickle
-        raise WeightsError(f"cannot read LPIPS weights {path}: {error}") from error
+    except Exception:  # torch raises many types, with messages like "101" or pages of advice
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        kind = ("truncated or corrupted" if magic == b"PK\x03\x04"
+                else "not a PyTorch weights file (a text or other file?)")
+        raise WeightsError(f"cannot read LPIPS weights {path}: {kind}. "
+                           f"{LPIPS_WEIGHTS_HELP}") from None
     if not isinstance(raw, dict):
         raise WeightsError(f"{path} is not a state dict. {LPIPS_WEIGHTS_HELP}")
     state: dict[str, np.ndarray] = {}

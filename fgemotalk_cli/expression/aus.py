@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fgemotalk_cli.choices import AUMode
 from fgemotalk_cli.errors import AUError
+from fgemotalk_cli.safe_yaml import load_user_yaml
 
 MAX_INTENSITY = 5.0
 
@@ -150,18 +151,20 @@ def presets_dir() -> Path:
 
 
 def _read_yaml(path: Path, what: str) -> object:
-    import yaml
+    return load_user_yaml(path, what, AUError)
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise AUError(f"cannot read {what} {path}: {error.strerror or error}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", None)
-        at = f" (line {line + 1})" if line is not None else ""
-        raise AUError(f"{what} {path} is not valid YAML{at}") from None
+
+#: The keys a preset file and an AU timeline may hold; anything else is a typo to point out.
+PRESET_KEYS = ("name", "description", "source", "aus")
+TIMELINE_KEYS = ("interpolation", "keyframes")
+KEYFRAME_KEYS = ("time", "aus", "preset")
+
+
+def _check_keys(data: Mapping[Any, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(key) for key in data if str(key) not in known)
+    if unknown:
+        raise AUError(f"unknown key(s) {', '.join(unknown)} {where} "
+                      f"(known: {', '.join(known)})")
 
 
 def read_preset_file(path: Path) -> Preset:
@@ -169,6 +172,7 @@ def read_preset_file(path: Path) -> Preset:
     where = f" in preset {path.name}"
     if not isinstance(data, Mapping) or "aus" not in data:
         raise AUError(f"preset {path} must be a YAML mapping with an 'aus' entry")
+    _check_keys(data, PRESET_KEYS, f"in preset {path}")
     return Preset(
         name=str(data.get("name", path.stem)),
         description=str(data.get("description", "")),
@@ -188,7 +192,7 @@ def load_preset(name_or_path: str) -> Preset:
     candidate = Path(name_or_path).expanduser()
     looks_like_file = candidate.suffix.lower() in (".yaml", ".yml") or "/" in name_or_path
     if looks_like_file:
-        if not candidate.is_file():
+        if not candidate.exists():
             raise AUError(f"preset file not found: {candidate}")
         return read_preset_file(candidate)
     presets = bundled_presets()
@@ -263,11 +267,12 @@ def load_timeline(path: str | Path) -> AUTimeline:
           - {time: 3.0, aus: {12: 4, 1: 2}}
     """
     path = Path(path).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise AUError(f"AU timeline file not found: {path}")
     data = _read_yaml(path, "AU timeline")
     if not isinstance(data, Mapping) or not isinstance(data.get("keyframes"), list):
         raise AUError(f"AU timeline {path} needs a 'keyframes' list")
+    _check_keys(data, TIMELINE_KEYS, f"in AU timeline {path}")
     interpolation = str(data.get("interpolation", "linear"))
     if interpolation not in ("linear", "smooth"):
         raise AUError(f"AU timeline interpolation must be linear or smooth, not '{interpolation}'")
@@ -276,6 +281,7 @@ def load_timeline(path: str | Path) -> AUTimeline:
         where = f" in keyframe {number} of {path.name}"
         if not isinstance(entry, Mapping) or "time" not in entry:
             raise AUError(f"keyframe {number} of {path.name} needs a 'time'")
+        _check_keys(entry, KEYFRAME_KEYS, f"in keyframe {number} of {path.name}")
         try:
             time_seconds = float(entry["time"])
         except (TypeError, ValueError):

@@ -3,11 +3,6 @@ mediapipe wheel), the largest face of a photo, and a tiled retry for small or od
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 
 from fgemotalk_cli.errors import InputError, NoFaceError
@@ -44,14 +39,15 @@ class FaceMeshDetector:
 
         self.video_mode = video_mode
         self.max_detection_side = int(max_detection_side)
-        with native_stderr_silenced():
-            self._mesh = face_mesh.FaceMesh(
-                static_image_mode=not video_mode,
-                max_num_faces=max_faces,
-                refine_landmarks=refine_landmarks,
-                min_detection_confidence=min_detection_confidence,
-                min_tracking_confidence=min_tracking_confidence,
-            )
+        # MediaPipe's C++ logs to fd 2 from its own threads; the command line filters that once
+        # for the whole process (fgemotalk_cli.process), never by redirecting fds from here.
+        self._mesh = face_mesh.FaceMesh(
+            static_image_mode=not video_mode,
+            max_num_faces=max_faces,
+            refine_landmarks=refine_landmarks,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
 
     def __enter__(self) -> FaceMeshDetector:
         return self
@@ -79,10 +75,7 @@ class FaceMeshDetector:
             size = (max(1, round(width * factor)), max(1, round(height * factor)))
             # AREA averages the dropped pixels, so small faces in big images stay free of aliasing.
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        # MediaPipe's C++ logs delegate set-up (and, in video mode, again when tracking is
-        # lost) straight to fd 2; a dup2 pair costs microseconds against milliseconds of mesh.
-        with native_stderr_silenced():
-            results = self._mesh.process(np.ascontiguousarray(image))
+        results = self._mesh.process(np.ascontiguousarray(image))
         faces = []
         # MediaPipe's coordinates are fractions of the analysed image, so scaling them by the
         # original size lands them in full-image pixels whatever the detection downscale was.
@@ -92,25 +85,6 @@ class FaceMeshDetector:
             faces.append(FaceLandmarks((normalised * scale).astype(np.float32), (width, height)))
         faces.sort(key=_bbox_area, reverse=True)
         return faces
-
-
-@contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a moment.
-
-    MediaPipe's TensorFlow Lite and absl code write INFO/WARNING lines straight to fd 2 when a
-    graph starts, which no Python logging setting reaches; our contract is that stderr shows
-    only a progress bar and, on bad input, one error line.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _bbox_area(face: FaceLandmarks) -> float:

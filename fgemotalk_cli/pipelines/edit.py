@@ -16,7 +16,7 @@ from fgemotalk_cli.faces.detector import FaceMeshDetector
 from fgemotalk_cli.media.atomic import atomic_output
 from fgemotalk_cli.media.images import downscale_to_max_side, save_image
 from fgemotalk_cli.media.progress import frame_progress
-from fgemotalk_cli.media.video import iter_frames, probe_video, resample_frames
+from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.common import RunStats, even_size, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
@@ -46,7 +46,9 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         engine = load_engine(options)
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(_mode_warnings(engine, control))
-        frames = resample_frames(iter_frames(input_path), info.fps, info.duration_seconds)
+        decoding = DecodeReport()
+        frames = resample_frames(iter_frames(input_path, report=decoding), info.fps,
+                                 info.duration_seconds)
         with FaceMeshDetector(video_mode=True) as detector, \
                 encoded.progress("edit-au", info.frame_count) as progress:
             while batch := list(islice(frames, options.batch_size)):
@@ -64,6 +66,8 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                 progress.advance(len(batch))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
+    if decoding.warning():
+        stats.warnings.append(decoding.warning(filled_with_last_frame=True))
     if stats.frames_without_face:
         stats.warnings.append(f"{stats.frames_without_face} frames had no face and were kept "
                               "unchanged")

@@ -13,7 +13,7 @@ from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.expression.aus import ExpressionControl
 from fgemotalk_cli.faces.detector import FaceMeshDetector
 from fgemotalk_cli.media.images import downscale_to_max_side
-from fgemotalk_cli.media.video import iter_frames, probe_video, resample_frames
+from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
@@ -29,13 +29,15 @@ PREFETCH_FRAMES = 8
 def run_reenact(source_path: Path, driver_path: Path, output: Path, control: ExpressionControl,
                 options: RunOptions, neutral_frame: int) -> RunStats:
     info = probe_video(driver_path)
+    decoding = DecodeReport()
     with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded:
         engine = load_engine(options)
         source = load_source_face(source_path, options.face_index)
         stats = RunStats(engine=engine.name, fps=info.fps)
         # The driver is decoded and tracked on a second thread from here on, while the engine
         # prepares the source, renders and the encoder encodes.
-        with prefetched(_tracked_driver(driver_path, stats, info), PREFETCH_FRAMES) as samples:
+        with prefetched(_tracked_driver(driver_path, stats, info, decoding),
+                        PREFETCH_FRAMES) as samples:
             state = engine.prepare(source.image, source.landmarks)
             engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
             height = source.image.shape[0]
@@ -50,6 +52,8 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
                     progress.advance(len(batch))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
+    if decoding.warning():
+        stats.warnings.append(decoding.warning(filled_with_last_frame=True))
     if stats.frames_without_face:
         stats.warnings.append(
             f"{stats.frames_without_face} of {stats.frames} driver frames had no face; "
@@ -74,7 +78,8 @@ def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
     return DriverSample(image, faces[0], frame.time_seconds)
 
 
-def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iterator[DriverSample]:
+def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo,
+                    decoding: DecodeReport) -> Iterator[DriverSample]:
     """Driver frames with their raw landmarks (None where no face was found, and counted).
 
     Smoothing and carrying motion over frames without a face belong to the engine's motion
@@ -82,7 +87,8 @@ def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo) -> Iter
     """
     with FaceMeshDetector(video_mode=True) as detector:
         # Variable frame rate drivers become a constant-rate stream by their timestamps.
-        frames = resample_frames(iter_frames(driver_path), info.fps, info.duration_seconds)
+        frames = resample_frames(iter_frames(driver_path, report=decoding), info.fps,
+                                 info.duration_seconds)
         for frame in frames:
             image = downscale_to_max_side(frame.image, 1024)
             faces = detector.detect(image)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fgemotalk_cli.errors import ConfigError
+from fgemotalk_cli.safe_yaml import load_user_yaml
 from models.config import AudioConfig, ModelConfig
 
 STAGE_NAMES = {1: "stage1", 2: "stage2", 3: "stage3"}
@@ -272,15 +273,8 @@ def _plain(value: Any) -> Any:
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a YAML training config; ``overrides`` are merged in (nested dicts by key)."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"training config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    data = load_user_yaml(path, "training config", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, not {type(data).__name__}")
     if overrides:
@@ -300,6 +294,11 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    # The stage decides what else is required, so a wrong one is reported before the rest
+    # (a "stage: 7" file used to be told that run_dir was missing).
+    stage = data.get("stage") if isinstance(data, dict) else None
+    if stage is not None and not (isinstance(stage, int) and stage in STAGE_NAMES):
+        raise ConfigError(f"{source}: stage must be 1, 2 or 3, got {data['stage']!r}")
     return _build(TrainConfig, data, source)
 
 

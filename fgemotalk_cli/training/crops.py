@@ -103,8 +103,12 @@ def write_image(path: Path, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
 
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix == ".jpg" else []
-    if not cv2.imwrite(str(path), bgr, params):
-        raise InputError(f"cannot write {path} (disk full or no permission?)")
+    # Encoded in memory and written by Python: cv2.imwrite only says False, and a full disk
+    # must stop the run as an OSError (ENOSPC), not be taken for a bad clip and skipped.
+    encoded, data = cv2.imencode(path.suffix, bgr, params)
+    if not encoded:
+        raise InputError(f"cannot encode {path.name} as {path.suffix}")
+    path.write_bytes(data.tobytes())
 
 
 def read_image(path: str | Path) -> np.ndarray:

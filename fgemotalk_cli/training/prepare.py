@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from fgemotalk_cli.errors import InputError, MediaError
 from fgemotalk_cli.faces.detector import FaceMeshDetector
 from fgemotalk_cli.media.audio import load_audio
 from fgemotalk_cli.media.progress import frame_progress
-from fgemotalk_cli.media.video import iter_frames, probe_video
+from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video
 from fgemotalk_cli.training.crops import (
     AU_LABEL_PATTERN,
     SUPPORTED_SIZES,
@@ -140,11 +141,13 @@ def _run_jobs(jobs: list, worker: Callable[..., dict], kind: str, root: Path, ou
         else:
             todo.append((clip_id, source))
     already = len(records) + len(skipped)
+    warnings: list[str] = []
     with frame_progress(f"prepare {kind}", len(todo), show_progress) as progress:
         for clip_id, outcome in _map(worker, todo, clips_dir, settings):
             if "error" in outcome:
                 skipped[clip_id] = outcome
                 write_json_atomic(skipped_dir / f"{clip_id}.json", outcome)
+                warnings.append(f"skipped {outcome['source']}: {outcome['error']}")
             else:
                 records[clip_id] = outcome
             progress.advance(1)
@@ -159,6 +162,7 @@ def _run_jobs(jobs: list, worker: Callable[..., dict], kind: str, root: Path, ou
         "skipped_clips": [f"{s['source']}: {s['error']}" for s in manifest["skipped"]][:20],
         "processed_now": len(todo), "already_done": already,
         "manifest": str(output / "manifest.json"),
+        "warnings": warnings,
     }
 
 
@@ -179,16 +183,25 @@ def _map(worker: Callable[..., dict], todo: list, clips_dir: Path, settings: Pre
 
 def _guarded(worker: Callable[..., dict], clip_id: str, source: Any, clips_dir: Path,
              settings: PrepareOptions) -> dict:
-    """Run one clip; a clip that cannot be used becomes a skip record, not a crash."""
+    """Run one clip; a clip that cannot be used becomes a skip record, not a crash.
+
+    Anything else (a full disk, Ctrl-C) stops the run, after removing the clip's half-written
+    folder so that nothing partial is left.
+    """
+    partial = clips_dir / f"{clip_id}.partial"
     try:
         return worker(clip_id, source, clips_dir, settings)
     except (NoStableFace, MediaError, InputError) as error:
-        partial = clips_dir / f"{clip_id}.partial"
-        if partial.exists():
-            import shutil
-
-            shutil.rmtree(partial)
+        _remove_partial(partial)
         return {"id": clip_id, "source": str(source), "error": str(error)}
+    except BaseException:
+        _remove_partial(partial)
+        raise
+
+
+def _remove_partial(partial: Path) -> None:
+    if partial.exists():
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def prepare_clip(clip_id: str, video: Path, clips_dir: Path, settings: PrepareOptions) -> dict:
@@ -197,13 +210,16 @@ def prepare_clip(clip_id: str, video: Path, clips_dir: Path, settings: PrepareOp
     box = _clip_box(video, info.width, info.height, settings, settings.max_frames)
     partial = fresh_partial_dir(clips_dir, clip_id)
     times: list[float] = []
-    for frame in iter_frames(video):
+    decoding = DecodeReport()
+    for frame in iter_frames(video, report=decoding):
         if settings.max_frames is not None and frame.index >= settings.max_frames:
             break
         name = f"{len(times):06d}.{settings.image_format}"
         write_image(partial / name, crop_resize(frame.image, box, settings.size),
                     settings.jpeg_quality)
         times.append(round(frame.time_seconds, 6))
+    if decoding.warning():  # glitched or repeated frames would teach the network artefacts
+        raise MediaError(decoding.warning())
     if len(times) < settings.min_frames:
         raise NoStableFace(f"only {len(times)} frames (need {settings.min_frames})")
     audio_note = _write_audio(video, partial / "audio.wav", times, info) if info.has_audio \
