@@ -226,7 +226,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError:
         raise WeightsError(
             f"{path} holds Python objects besides tensors, which are not loaded for safety. "
-            "Extract the weights once with: python -c \"import torch; c = torch.load('"
+            "If (and only if) you trust where the file came from, extract the weights once with: "
+            "python -c \"import torch; c = torch.load('"
             f"{path}', weights_only=False); torch.save(c.get('model', c), '{path}.weights.pt')\""
             " and point the config at the .weights.pt file"
         ) from None
