@@ -169,13 +169,6 @@ def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return filled
 
 
-def fit_affine(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(2, 3) least-squares affine taking (N, 2) ``source`` points onto ``target``."""
-    design = np.concatenate([source, np.ones((len(source), 1))], axis=1)
-    solution, *_ = np.linalg.lstsq(design, target, rcond=None)
-    return solution.T
-
-
 def invert_affine(affine: np.ndarray) -> np.ndarray:
     linear = np.linalg.inv(affine[:, :2])
     return np.concatenate([linear, -linear @ affine[:, 2:]], axis=1)

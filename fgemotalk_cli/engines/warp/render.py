@@ -37,9 +37,14 @@ from fgemotalk_cli.engines.warp.compose import (
     layered_frame,
     pasted_frame,
 )
-from fgemotalk_cli.engines.warp.layers import SourceLayers, build_layers, fit_affine
+from fgemotalk_cli.engines.warp.layers import SourceLayers, build_layers
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
-from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
+from fgemotalk_cli.engines.warp.mesh import (
+    WarpMesh,
+    build_warp_mesh,
+    head_motion,
+    target_vertices,
+)
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.errors import InputError
 
@@ -47,7 +52,7 @@ _FIXED_POINT_BITS = 4
 #: Long side of the working resolution the warp is computed at.
 WORK_SIDE = 1024
 # A head affine that moves no pixel of the frame further than this (working pixels) is still.
-_STILL_HEAD_PX = 0.3
+_STILL_HEAD_PX = 0.5
 
 
 @dataclass(frozen=True)
@@ -337,9 +342,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
     fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
     fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
-    count = len(L.FACE_OVAL)
-    outer = slice(L.ALL_POINTS + count, None)
-    head_forward = fit_affine(source.mesh.vertices[outer], vertices[outer])
+    head_forward = head_motion(source.mesh, target)
     face = FaceWarp(warp_map.box, warp_map.mask, warp_map.coordinates, warped, unpainted)
     if head_moves(head_forward, source.size, _STILL_HEAD_PX):
         frame = FrameLayers(source.layers, source.size, head_forward)
