@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.layers import SourceLayers, composite, layered_map
 
 
@@ -127,13 +126,15 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
     (x0, y0, x1, y1), pixels, face_map, mask = _face_at_output(full_image, scale, face)
     # The face map fades out down the neck a little below the head layer, so the neck
     # below a dropping jaw blends into the body instead of being dragged along whole.
-    weight = mask.astype(np.float32) * (1.0 / 255.0) * frame.face_weight[y0:y1, x0:x1]
-    region = coordinates[y0:y1, x0:x1]
-    region += weight[..., None] * (face_map - region)
+    weight = cv2.multiply(mask, frame.face_weight[y0:y1, x0:x1], scale=1.0 / 255.0,
+                          dtype=cv2.CV_32F)
+    coordinates[y0:y1, x0:x1] = cv2.blendLinear(face_map, coordinates[y0:y1, x0:x1], weight,
+                                                1.0 - weight)
     output, alpha = composite(layers.layers, coordinates)
     # The face box as warped (with its anti-aliased lids and lips and the painted mouth and
     # lids) replaces the composite only over the face itself: in the mask's feather the
     # blended map already gives a seamless picture, and beyond the person the plate shows.
-    paste = L.smoothstep(0.6, 1.0, weight) * alpha[y0:y1, x0:x1]
+    paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0)  # from 0 at weight 0.6 to 1 at 1
+    paste *= alpha[y0:y1, x0:x1]
     output[y0:y1, x0:x1] = cv2.blendLinear(pixels, output[y0:y1, x0:x1], paste, 1.0 - paste)
     return output

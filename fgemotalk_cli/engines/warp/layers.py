@@ -86,7 +86,8 @@ class SourceLayers:
     """Per-source layers at the output (full) resolution; the head region in working pixels."""
 
     plate: np.ndarray  # (H, W, 3) uint8 background with the person painted out
-    foreground: np.ndarray  # (H, W, 3) uint8 the person's colour, unmixed from the plate
+    foreground: np.ndarray  # (H, W, 4) uint8 the person's colour (unmixed from the plate)
+    # and alpha, in one image so that one remap samples both
     person: np.ndarray  # (H, W) float32 person alpha
     head: HeadRegion
 
@@ -121,8 +122,8 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     # Where the mask is faint the unmixed colour is noise; there it is the photo's own.
     alpha = np.maximum(person, 0.05)[..., None]
     unmixed = (source - (1.0 - alpha) * plate) / alpha
-    foreground = np.clip(np.where(person[..., None] > 0.05, unmixed, source) + 0.5,
-                         0, 255).astype(np.uint8)
+    colour = np.where(person[..., None] > 0.05, unmixed, source)
+    foreground = np.clip(np.dstack([colour, 255.0 * person]) + 0.5, 0, 255).astype(np.uint8)
     return SourceLayers(plate=plate, foreground=foreground, person=person,
                         head=HeadRegion.from_face(frame, points))
 
@@ -179,7 +180,6 @@ class FrameMap:
     """The whole frame's backward map at the output resolution, before the face mesh."""
 
     coordinates: np.ndarray  # (H, W, 2) float32 source x, y in output (full) pixels
-    head_weight: np.ndarray  # (H, W) float32: how much each output pixel moves with the head
     face_weight: np.ndarray  # (H, W) float32: how far down the face mesh's own map reaches
 
 
@@ -215,7 +215,7 @@ def layered_map(head: HeadRegion, head_forward: np.ndarray, work_size: tuple[int
         return big[step: step + height, step: step + width]
 
     face_weight = head.weight(rigid, _FACE_MAP_EXTRA_IOD)
-    return FrameMap(upsampled(coordinates), upsampled(weight), upsampled(face_weight))
+    return FrameMap(upsampled(coordinates), upsampled(face_weight))
 
 
 def composite(layers: SourceLayers, coordinates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +226,7 @@ def composite(layers: SourceLayers, coordinates: np.ndarray) -> tuple[np.ndarray
     map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.remap(layers.person, map_xy, map_fraction, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
-    return cv2.blendLinear(person, layers.plate, alpha, 1.0 - alpha), alpha
+    colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
+    alpha = cv2.extractChannel(person, 3).astype(np.float32)
+    alpha *= 1.0 / 255.0
+    return cv2.blendLinear(colour, layers.plate, alpha, 1.0 - alpha), alpha
