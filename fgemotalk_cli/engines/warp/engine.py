@@ -30,6 +30,7 @@ from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,
     DriverMotion,
     MotionTransfer,
+    pivot_shift,
     place,
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch
@@ -55,7 +56,8 @@ def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float]
     # The turn is about the head's own axes, so it reads the same whatever the source pose.
     rotation = geometry.frame.rotation @ turn @ geometry.frame.rotation.T
     still = DriverMotion.still()
-    return place(geometry, face, DriverMotion(still.expression, rotation, still.shift, 1.0))
+    shift = pivot_shift(geometry, rotation)
+    return place(geometry, face, DriverMotion(still.expression, rotation, shift, 1.0))
 
 
 def edit_source(source: WarpSource, au_intensities: Mapping[int, float],

@@ -98,6 +98,19 @@ def eye_openings(face: np.ndarray) -> np.ndarray:
     return np.array([max(float(np.mean(gap)), 1e-3) for gap in gaps])
 
 
+#: Where a head turns about, in the face frame (IODs: sideways, down, away from the camera):
+#: behind the eyes at about the ears' depth, a little below them (the top of the neck).
+NECK_PIVOT = np.array([0.0, 0.6, 1.3])
+
+
+def pivot_shift(geometry: AUGeometry, rotation: np.ndarray) -> np.ndarray:
+    """(2,) eye-midpoint shift in IODs that makes ``rotation`` (relative, image axes) turn the
+    head about its neck (:data:`NECK_PIVOT`) rather than about the eyes: for head turns made
+    up from angles (speech gestures, review sheets). A driver's measured shift needs none."""
+    pivot = geometry.frame.rotation @ NECK_PIVOT
+    return (pivot - rotation @ pivot)[:2]
+
+
 def place(geometry: AUGeometry, face: np.ndarray, motion: DriverMotion) -> np.ndarray:
     """(478, 3) image points (x, y, depth) of ``face`` (source face frame) with the motion's
     head pose."""
@@ -159,11 +172,11 @@ class MotionTransfer:
         raw = driver_motion(self.reference, self.reference_face, driver_landmarks)
         if self._filters is not None:
             raw = self._smooth(raw, time_seconds)
-        raw = self._posed(raw)
+        raw = self.apply_pose_options(raw)
         self.last_motion = raw
         return raw
 
-    def _posed(self, motion: DriverMotion) -> DriverMotion:
+    def apply_pose_options(self, motion: DriverMotion) -> DriverMotion:
         """The head motion as the pose options want it: none, damped, and turns limited."""
         if self.pose == "source":
             still = DriverMotion.still()
