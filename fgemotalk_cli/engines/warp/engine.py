@@ -118,10 +118,10 @@ class WarpEngine:
         transfer = state.transfer
         if transfer is None or not transfer.limited_frames:
             return []
-        return [f"the head turn was limited in {transfer.limited_frames} frames (the driver "
-                f"turned up to {transfer.largest_turn_degrees:.0f} degrees; one photo holds "
-                f"about {MAX_YAW_DEGREES:.0f} degrees of yaw and {MAX_PITCH_DEGREES:.0f} of "
-                "pitch)"]
+        return [f"the head turn was eased in {transfer.limited_frames} frames (the driver "
+                f"turned up to {transfer.largest_turn_degrees:.0f} degrees from its reference; "
+                f"turns are limited smoothly towards {MAX_YAW_DEGREES:.0f} degrees of yaw and "
+                f"{MAX_PITCH_DEGREES:.0f} of pitch, about what one photo holds)"]
 
     def attach_audio(self, state: WarpState, wave: np.ndarray, sample_rate: int, fps: Fraction,
                      n_frames: int) -> None:

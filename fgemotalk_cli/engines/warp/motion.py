@@ -55,7 +55,7 @@ MAX_PITCH_DEGREES = 25.0
 
 def soft_limit(value: float, limit: float) -> float:
     """``value`` unchanged near 0, bending smoothly towards +-``limit`` (never past it)."""
-    knee = 0.6 * limit  # linear up to here, then a tanh shoulder
+    knee = 0.75 * limit  # linear up to here, then a tanh shoulder
     if abs(value) <= knee:
         return value
     room = limit - knee
