@@ -11,6 +11,10 @@ from typing import Literal, get_args
 EngineName = Literal["auto", "warp", "neural"]
 ResolvedEngine = Literal["warp", "neural"]
 AUMode = Literal["add", "replace"]
+#: Whose head motion the output follows: the driver's (relative to its reference frame) or
+#: none (the portrait's head stays still and only the expression is taken).
+PoseMode = Literal["driver", "source"]
 
 ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
 AU_MODES: tuple[str, ...] = get_args(AUMode)
+POSE_MODES: tuple[str, ...] = get_args(PoseMode)

@@ -27,9 +27,12 @@ from fgemotalk_cli.cli_options import (
     EngineOpt,
     FaceIndexOpt,
     JsonOpt,
+    MaxSizeOpt,
     OutputOpt,
     OverwriteOpt,
     PasteOpt,
+    PoseOpt,
+    PoseScaleOpt,
     PresetOpt,
     QuietOpt,
     TimelineOpt,
@@ -117,6 +120,9 @@ def reenact(
     neutral_frame: Annotated[
         int, typer.Option("--neutral-frame", help="Driver frame taken as the neutral reference.")
     ] = 0,
+    pose: PoseOpt = "driver",
+    pose_scale: PoseScaleOpt = 1.0,
+    max_size: MaxSizeOpt = 2048,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
@@ -132,7 +138,7 @@ def reenact(
     """Drive a portrait with the head motion and expressions of a video."""
     control = expression_control(au or [], preset, au_mode, au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
-                       paste_back, compare)
+                       paste_back, compare, max_size=max_size, pose=pose, pose_scale=pose_scale)
 
     result = api.reenact(source, driver, output, control=control, options=options,
                          neutral_frame=neutral_frame)
@@ -162,6 +168,7 @@ def speak(
     still: Annotated[bool, typer.Option("--still", help="No head motion, no blinks.")] = False,
     fps: Annotated[float, typer.Option("--fps", help="Output frame rate.")] = 25.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed for blinks and head motion.")] = 0,
+    max_size: MaxSizeOpt = 2048,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
@@ -177,7 +184,7 @@ def speak(
     """Animate a portrait speaking an audio clip, with an optional AU expression on top."""
     control = expression_control(au or [], preset, "add", au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
-                       paste_back, compare)
+                       paste_back, compare, max_size=max_size)
 
     result = api.speak(
         source, audio, output, control=control, options=options, transcript=transcript,
@@ -207,6 +214,7 @@ def edit_au(
     grid_aus: Annotated[
         str | None, typer.Option("--grid-aus", help="Comma separated AUs for --grid.")
     ] = None,
+    max_size: MaxSizeOpt = 2048,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
@@ -218,7 +226,8 @@ def edit_au(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply an AU edit to a photo or to every frame of a video (audio kept)."""
-    options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf)
+    options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
+                          max_size=max_size)
 
     result: api.ImageResult | api.VideoResult
     if grid:

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from fgemotalk_cli.choices import AUMode, EngineName
-from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.choices import AUMode, EngineName, PoseMode
+from fgemotalk_cli.options import DEFAULT_MAX_SIZE, RunOptions
 
 OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
 AuOpt = Annotated[
@@ -43,6 +43,19 @@ PasteOpt = Annotated[
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Frames per engine batch.")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="H.264 quality, 0..51, lower is better.")]
+MaxSizeOpt = Annotated[
+    int,
+    typer.Option("--max-size", help="Longest output side in pixels; larger sources are "
+                 "downscaled to it (and the run says so). Smaller ones keep their size."),
+]
+PoseOpt = Annotated[
+    PoseMode,
+    typer.Option("--pose", help="driver: follow the driver's head motion (relative to the "
+                 "neutral frame); source: keep the portrait's head still, expression only."),
+]
+PoseScaleOpt = Annotated[
+    float, typer.Option("--pose-scale", help="0..1 share of the driver's head motion.")
+]
 
 
 AuModeOpt = Annotated[
@@ -53,7 +66,8 @@ AuModeOpt = Annotated[
 def run_options(
     engine: EngineName, checkpoint: Path | None, device: str, overwrite: bool, quiet: bool,
     face_index: int = 0, batch_size: int = 8, crf: int = 18, paste_back: bool = True,
-    compare: bool = False,
+    compare: bool = False, *, max_size: int = DEFAULT_MAX_SIZE, pose: PoseMode = "driver",
+    pose_scale: float = 1.0,
 ) -> RunOptions:
     """The rendering options from the command line's spelling of them."""
     return RunOptions(
@@ -67,4 +81,7 @@ def run_options(
         crf=crf,
         paste_back=paste_back,
         compare=compare,
+        max_size=max_size,
+        pose=pose,
+        pose_scale=pose_scale,
     )

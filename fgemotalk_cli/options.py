@@ -6,10 +6,12 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fgemotalk_cli.choices import ENGINE_NAMES, EngineName, ResolvedEngine
+from fgemotalk_cli.choices import ENGINE_NAMES, POSE_MODES, EngineName, PoseMode, ResolvedEngine
 from fgemotalk_cli.errors import EngineUnavailableError, InputError
 
 CHECKPOINT_ENV = "FGEMOTALK_CHECKPOINT"
+#: Default ``--max-size``: the long side of the output; larger sources are downscaled to it.
+DEFAULT_MAX_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class RunOptions:
     crf: int = 18
     paste_back: bool = True
     compare: bool = False
+    max_size: int = DEFAULT_MAX_SIZE  # output long side at most this (sources keep their size)
+    pose: PoseMode = "driver"  # reenact: follow the driver's head motion, or keep the source's
+    pose_scale: float = 1.0  # reenact: share of the driver's head motion, 0..1
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_NAMES:
@@ -34,6 +39,12 @@ class RunOptions:
             raise InputError("--batch-size must be at least 1")
         if not 0 <= self.crf <= 51:
             raise InputError("--crf must be within 0..51 (lower is better quality)")
+        if self.max_size < 64:
+            raise InputError(f"--max-size must be at least 64 pixels, not {self.max_size}")
+        if self.pose not in POSE_MODES:
+            raise InputError(f"--pose must be one of {', '.join(POSE_MODES)}, not '{self.pose}'")
+        if not 0.0 <= self.pose_scale <= 1.0:
+            raise InputError(f"--pose-scale must be within 0..1, not {self.pose_scale}")
         if self.face_index < 0:
             raise InputError("--face-index must be 0 or more")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):

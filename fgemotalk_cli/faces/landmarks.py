@@ -107,6 +107,10 @@ def _angles_from_rotation(rotation: np.ndarray) -> tuple[float, float, float]:
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 
+#: The public name of the inverse of :func:`rotation_from_angles`.
+angles_from_rotation = _angles_from_rotation
+
+
 def _similarity_fit(
     model: np.ndarray, observed: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:

@@ -10,11 +10,12 @@ import numpy as np
 
 from fgemotalk_cli.errors import NoFaceError
 from fgemotalk_cli.faces.detector import detect_source_face
-from fgemotalk_cli.media.images import load_image
+from fgemotalk_cli.media.images import downscale_to_max_side, load_image
 
-#: Long side of rendered output; larger sources are downscaled first so that a 2048 px photo
-#: does not cost 16x a 512 px one per frame.
-MAX_OUTPUT_SIDE = 1024
+#: Default long side of rendered output (``--max-size``): a larger source is downscaled to it,
+#: and the run says so. The warp itself runs at a working resolution and is applied to the
+#: output resolution, so a 2048 px photo costs far less than 16x a 512 px one per frame.
+MAX_OUTPUT_SIDE = 2048
 
 
 @dataclass
@@ -34,16 +35,29 @@ class SourceFace:
     image: np.ndarray
     landmarks: object  # FaceLandmarks
     path: Path
+    original_size: tuple[int, int]  # (width, height) of the file, before any downscaling
+
+    def size_warnings(self) -> list[str]:
+        """One line when the output is smaller than the source (``--max-size``)."""
+        height, width = self.image.shape[:2]
+        if (width, height) == self.original_size:
+            return []
+        return [f"the {self.original_size[0]}x{self.original_size[1]} source was downscaled to "
+                f"{width}x{height} (--max-size {max(width, height)}; raise it to keep more)"]
 
 
-def load_source_face(path: Path, face_index: int) -> SourceFace:
-    """Load the portrait, downscale it to the output size, and find its face (or fail)."""
-    image = even_size(load_image(path, max_size=MAX_OUTPUT_SIDE))
+def load_source_face(path: Path, face_index: int,
+                     max_size: int | None = MAX_OUTPUT_SIDE) -> SourceFace:
+    """Load the portrait at its own size (downscaled only past ``max_size``) and find its
+    face (or fail). Odd sizes stay odd: an image output keeps them, the video encoder pads."""
+    full = load_image(path)
+    original_size = (full.shape[1], full.shape[0])
+    image = full if max_size is None else downscale_to_max_side(full, max_size)
     try:
         landmarks = detect_source_face(image, face_index=face_index)
     except NoFaceError:
         raise NoFaceError(f"no face found in the source image {path}") from None
-    return SourceFace(image, landmarks, path)
+    return SourceFace(image, landmarks, path, original_size)
 
 
 def even_size(image: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from fgemotalk_cli.media.images import downscale_to_max_side, save_image
 from fgemotalk_cli.media.progress import frame_progress
 from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.pipelines.common import RunStats, even_size, load_source_face
+from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
 
 GRID_CELL = 192
@@ -31,11 +31,12 @@ def run_edit_image(input_path: Path, output: Path, control: ExpressionControl,
                    options: RunOptions) -> tuple[int, int, str, list[str]]:
     with atomic_output(output, overwrite=options.overwrite) as temp:
         engine = load_engine(options)
-        source = load_source_face(input_path, options.face_index)
+        source = load_source_face(input_path, options.face_index, options.max_size)
         state = engine.prepare(source.image, source.landmarks)
         (edited,) = engine.edit(state, [control.at(0.0)], control.au_mode)
         save_image(temp, edited)
-    return edited.shape[1], edited.shape[0], engine.name, _mode_warnings(engine, control)
+    warnings = source.size_warnings() + _mode_warnings(engine, control)
+    return edited.shape[1], edited.shape[0], engine.name, warnings
 
 
 def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
@@ -53,7 +54,8 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                 encoded.progress("edit-au", info.frame_count) as progress:
             while batch := list(islice(frames, options.batch_size)):
                 for frame in batch:
-                    image = even_size(downscale_to_max_side(frame.image, 1024))
+                    # Full size up to --max-size; the encoder pads an odd side by one pixel.
+                    image = downscale_to_max_side(frame.image, options.max_size)
                     faces = detector.detect(image)
                     if len(faces) <= options.face_index:
                         stats.frames_without_face += 1

@@ -7,7 +7,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fgemotalk_cli.engines.base import DriverSample
+from fgemotalk_cli.engines.base import DriverSample, ignored_controls
 from fgemotalk_cli.engines.loading import load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.expression.aus import ExpressionControl
@@ -32,8 +32,11 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
     decoding = DecodeReport()
     with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded:
         engine = load_engine(options)
-        source = load_source_face(source_path, options.face_index)
+        source = load_source_face(source_path, options.face_index, options.max_size)
         stats = RunStats(engine=engine.name, fps=info.fps)
+        stats.warnings.extend(source.size_warnings())
+        posed = options.pose != "driver" or options.pose_scale != 1.0
+        stats.warnings.extend(ignored_controls(engine, ["pose"] if posed else []))
         # The driver is decoded and tracked on a second thread from here on, while the engine
         # prepares the source, renders and the encoder encodes.
         with prefetched(_tracked_driver(driver_path, stats, info, decoding),
@@ -50,6 +53,10 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
                             frame = side_by_side([source.image, sample.image, frame], height)
                         encoded.write(frame)
                     progress.advance(len(batch))
+            # Only the warp engine limits head turns; it says how often it did.
+            motion_warnings = getattr(engine, "motion_warnings", None)
+            if motion_warnings is not None:
+                stats.warnings.extend(motion_warnings(state))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
     if decoding.warning():

@@ -64,12 +64,13 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
                 mouth_track, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames,
                 transcript=settings.transcript, language=settings.language)
             engine = load_engine(options)
-            source = load_source_face(source_path, options.face_index)
+            source = load_source_face(source_path, options.face_index, options.max_size)
             state = engine.prepare(source.image, source.landmarks)
             mouth = mouth_future.result()
         stats = RunStats(engine=engine.name, fps=settings.fps)
         stats.warnings.extend(ignored_controls(engine, settings.requested_controls()))
         stats.warnings.extend(mouth.warnings)
+        stats.warnings.extend(source.size_warnings())
         blinks = (blink_track(n_frames, settings.fps, seed=settings.seed) if settings.blinks
                   else [0.0] * n_frames)
         head = head_motion_track(mouth.energy, settings.fps, settings.head_motion,

@@ -22,10 +22,17 @@ from fractions import Fraction
 
 import numpy as np
 
-from fgemotalk_cli.choices import AUMode
+from fgemotalk_cli.choices import AUMode, PoseMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
-from fgemotalk_cli.engines.warp.motion import DriverMotion, MotionTransfer, place
+from fgemotalk_cli.engines.warp.motion import (
+    MAX_PITCH_DEGREES,
+    MAX_YAW_DEGREES,
+    DriverMotion,
+    MotionTransfer,
+    pivot_shift,
+    place,
+)
 from fgemotalk_cli.engines.warp.mouth import MouthPatch
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
 from fgemotalk_cli.faces.landmarks import FaceLandmarks, rotation_from_angles
@@ -49,7 +56,8 @@ def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float]
     # The turn is about the head's own axes, so it reads the same whatever the source pose.
     rotation = geometry.frame.rotation @ turn @ geometry.frame.rotation.T
     still = DriverMotion.still()
-    return place(geometry, face, DriverMotion(still.expression, rotation, still.shift, 1.0))
+    shift = pivot_shift(geometry, rotation)
+    return place(geometry, face, DriverMotion(still.expression, rotation, shift, 1.0))
 
 
 def edit_source(source: WarpSource, au_intensities: Mapping[int, float],
@@ -75,7 +83,12 @@ class WarpEngine:
 
     name = "warp"
     supported_aus: tuple[int, ...] = SUPPORTED_WARP_AUS
-    controls: frozenset[Control] = frozenset({"transcript", "language", "head_motion", "blinks"})
+    controls: frozenset[Control] = frozenset({"transcript", "language", "head_motion", "blinks",
+                                              "pose"})
+
+    def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0) -> None:
+        self.pose = pose
+        self.pose_scale = pose_scale
 
     def prepare(self, source_rgb: np.ndarray, landmarks: FaceLandmarks) -> WarpState:
         return WarpState(source=prepare_source(source_rgb, landmarks))
@@ -89,7 +102,8 @@ class WarpEngine:
         if state.transfer is None:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
-            state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode)
+            state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode,
+                                            pose=self.pose, pose_scale=self.pose_scale)
         frames = []
         for sample, vector in zip(samples, aus):
             target = state.transfer.target_points(sample.landmarks, sample.time_seconds, vector)
@@ -98,6 +112,16 @@ class WarpEngine:
                      else MouthPatch(sample.image, sample.landmarks.points))
             frames.append(render_warp(state.source, target, patch))
         return frames
+
+    def motion_warnings(self, state: WarpState) -> list[str]:
+        """What the motion transfer had to change, once per video (for the run's summary)."""
+        transfer = state.transfer
+        if transfer is None or not transfer.limited_frames:
+            return []
+        return [f"the head turn was eased in {transfer.limited_frames} frames (the driver "
+                f"turned up to {transfer.largest_turn_degrees:.0f} degrees from its reference; "
+                f"turns are limited smoothly towards {MAX_YAW_DEGREES:.0f} degrees of yaw and "
+                f"{MAX_PITCH_DEGREES:.0f} of pitch, about what one photo holds)"]
 
     def attach_audio(self, state: WarpState, wave: np.ndarray, sample_rate: int, fps: Fraction,
                      n_frames: int) -> None:

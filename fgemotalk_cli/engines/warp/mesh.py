@@ -4,9 +4,12 @@ The MediaPipe triangulation (:func:`fgemotalk_cli.faces.mesh_model.mesh_triangle
 We add triangles over the eye openings (with the visible iris points as vertices, so a lid
 moving up stretches the white and the lid, not the iris) and the mouth opening, and two rings
 around the face oval: the inner ring follows the head rigidly (plus part of the oval's own
-motion, so a dropping chin pulls the neck along), the outer ring barely moves, so the warp
-fades into a still background. Per frame, :func:`target_vertices` places the rings and
-undoes any fold a transferred expression left in the skin.
+motion, so a dropping chin pulls the neck along), the outer ring moves with the head alone.
+With depth, both rings are turned in 3-D with the head (they sit behind the face oval, as ears,
+hair and neck do), so a turned head's far side compresses and its near side widens instead of
+shearing against a flat ring. Beyond the rings the head, body and background are layers
+(:mod:`fgemotalk_cli.engines.warp.layers`). Per frame, :func:`target_vertices` places the rings
+and undoes any fold a transferred expression left in the skin.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from fgemotalk_cli.faces.mesh_model import mesh_triangles
 
 _RING_SCALES = (1.3, 1.8)  # inner and outer ring, as multiples of the face oval
 _RING_FOLLOW = (0.6, 0.12)  # share of the oval's non-rigid motion each ring follows
-_OUTER_RING_RIGID = 0.3  # share of the head's rigid motion the outer ring follows
-_RIGID_ANCHORS = (33, 133, 362, 263, 168, 6, 10, 109, 338, 67, 297, 127, 356)
+# How far behind the face oval each ring lies, in IODs: the sides and top of the head curve
+# away from the camera, so under a turn the rings move less sideways than the oval.
+_RING_DEPTH_IOD = (0.35, 0.8)
+# Points that move with the head but with no AU: the inner eye corners, the nose bridge and
+# the face outline at the ears (the forehead rises with AU1/2, outer eye corners with AU6, the
+# lower nose with AU9). The head's rigid motion is fitted on these.
+_RIGID_ANCHORS = (133, 362, 168, 6, 127, 356)
 _UNFOLD_ITERATIONS = 12
 # Contours that carry the expression itself: fold repair moves the skin around them instead.
 _PROTECTED = (*L.UPPER_INNER_LIP, *L.LOWER_INNER_LIP, *L.UPPER_OUTER_LIP, *L.LOWER_OUTER_LIP,
@@ -33,6 +41,7 @@ _PROTECTED = (*L.UPPER_INNER_LIP, *L.LOWER_INNER_LIP, *L.UPPER_OUTER_LIP, *L.LOW
 class WarpMesh:
     vertices: np.ndarray  # (478 + 2 * 36, 2) source positions: landmarks, inner, outer ring
     depths: np.ndarray  # (478,) the landmarks' source depth (MediaPipe z, pixels)
+    ring_depths: np.ndarray  # (2 * 36,) the rings' source depth, pixels
     triangles: np.ndarray  # (T, 3) int32: openings, then the ring bands, then the face
     skin_start: int  # triangles[skin_start:] are skin (rings and face), which must not fold
     face_start: int  # triangles[face_start:] are the face mesh, drawn back to front
@@ -77,7 +86,12 @@ def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], list[int]
     protected[list(_PROTECTED)] = True
     triangles = np.concatenate([openings, skin]).astype(np.int32)
     corners = vertices[triangles]
-    return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), triangles, len(openings),
+    right, left = xy[list(L.RIGHT_EYE_CORNERS)].mean(0), xy[list(L.LEFT_EYE_CORNERS)].mean(0)
+    iod_px = max(float(np.linalg.norm(right - left)), 1.0)
+    oval_depth = np.asarray(points[list(L.FACE_OVAL), 2], np.float64)
+    ring_depths = np.concatenate([oval_depth + depth * iod_px for depth in _RING_DEPTH_IOD])
+    return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), ring_depths, triangles,
+                    len(openings),
                     len(openings) + sum(len(band) for band in bands),
                     signed_areas(corners), corners, edges, degree, protected)
 
@@ -149,27 +163,18 @@ def target_vertices(mesh: WarpMesh, target_points: np.ndarray,
     """
     target = np.asarray(target_points, dtype=np.float64)
     flat = target[:, :2]
-    source = mesh.vertices[: L.ALL_POINTS]
-    anchors = list(_RIGID_ANCHORS)
-    scale, rotation, shift = _similarity(source[anchors], flat[anchors])
-
-    def rigid(p: np.ndarray) -> np.ndarray:
-        return scale * p @ rotation.T + shift
-
+    turned, rings = _rigid_head(mesh, target)
     oval = list(L.FACE_OVAL)
-    residual = flat[oval] - rigid(source[oval])
     count = len(oval)
-    inner_source = mesh.vertices[L.ALL_POINTS: L.ALL_POINTS + count]
-    outer_source = mesh.vertices[L.ALL_POINTS + count:]
-    inner = rigid(inner_source) + _RING_FOLLOW[0] * residual
-    outer = (outer_source + _OUTER_RING_RIGID * (rigid(outer_source) - outer_source)
-             + _RING_FOLLOW[1] * residual)
+    inner_rigid, outer_rigid = rings[:count], rings[count:]
+    # The oval's motion beyond the head's rigid motion (expression: a dropping jaw).
+    residual = flat[oval] - turned[oval, :2]
+    inner = inner_rigid + _RING_FOLLOW[0] * residual
+    outer = outer_rigid + _RING_FOLLOW[1] * residual
     vertices = np.concatenate([flat, inner, outer])
     order = np.arange(len(mesh.triangles))
     hidden = np.zeros(len(mesh.triangles) - mesh.skin_start, bool)
     if target.shape[1] >= 3:
-        source_3d = np.concatenate([source, mesh.depths[:, None]], axis=1)
-        turned = _rigid_3d(source_3d[anchors], target[anchors, :3], source_3d)
         predicted = np.concatenate([turned[:, :2], inner, outer])
         skin = mesh.triangles[mesh.skin_start:]
         source_areas = mesh.source_areas[mesh.skin_start:]
@@ -179,6 +184,35 @@ def target_vertices(mesh: WarpMesh, target_points: np.ndarray,
         depth = target[face, 2].mean(axis=1)
         order[mesh.face_start:] = mesh.face_start + np.argsort(-depth, kind="stable")
     return unfold(mesh, vertices, hidden), order
+
+
+def _rigid_head(mesh: WarpMesh, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The source landmarks and both rings moved by the head's rigid motion alone, fitted on
+    the rigid anchors: in 3-D (turned, with the rings behind the face) when ``target`` has
+    depth, else as a 2-D similarity. Returns (478, 2 or 3) landmarks and (72, 2) rings."""
+    source = mesh.vertices[: L.ALL_POINTS]
+    anchors = list(_RIGID_ANCHORS)
+    if target.shape[1] >= 3:
+        source_3d = np.concatenate([source, mesh.depths[:, None]], axis=1)
+        rings_3d = np.concatenate([mesh.vertices[L.ALL_POINTS:], mesh.ring_depths[:, None]], 1)
+        moved = _rigid_3d(source_3d[anchors], target[anchors, :3],
+                          np.concatenate([source_3d, rings_3d]))
+        return moved[: L.ALL_POINTS], moved[L.ALL_POINTS:, :2]
+    scale, rotation, shift = _similarity(source[anchors], target[anchors, :2])
+    return (scale * source @ rotation.T + shift,
+            scale * mesh.vertices[L.ALL_POINTS:] @ rotation.T + shift)
+
+
+def head_motion(mesh: WarpMesh, target_points: np.ndarray) -> np.ndarray:
+    """(2, 3) affine of the head's rigid motion (source to target pixels), as its outer ring
+    shows it: hair and the head's outline move with it, a turn included (an affine holds the
+    turn's foreshortening, which a similarity cannot)."""
+    _, rings = _rigid_head(mesh, np.asarray(target_points, dtype=np.float64))
+    outer = slice(len(L.FACE_OVAL), None)
+    source_rings = mesh.vertices[L.ALL_POINTS:]
+    design = np.concatenate([source_rings[outer], np.ones((len(rings[outer]), 1))], axis=1)
+    solution, *_ = np.linalg.lstsq(design, rings[outer], rcond=None)
+    return solution.T
 
 
 def _rigid_3d(a: np.ndarray, b: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -11,6 +11,12 @@ The source face then gets ``source + expression`` (``au_mode="add"``, plus the A
 AU vector alone (``"replace"``), placed with the source pose turned by the driver's relative
 pose. Frames without a face carry the last motion. Motion is smoothed with the One Euro filter
 (:mod:`fgemotalk_cli.faces.smoothing`): expression and pose separately, in face units and radians.
+
+Pose options (as LivePortrait users expect them): ``pose="source"`` keeps the portrait's head
+still and takes only the expression; ``pose_scale`` in 0..1 damps the whole head motion
+(rotation, shift, zoom). Turns beyond what one photo supports are limited smoothly
+(:class:`TurnLimit`): yaw towards :data:`MAX_YAW_DEGREES`, pitch towards
+:data:`MAX_PITCH_DEGREES`, and the frames where that happened are counted.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fgemotalk_cli.choices import AUMode
+from fgemotalk_cli.choices import POSE_MODES, AUMode, PoseMode
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.faces.landmarks import angles_from_rotation, rotation_from_angles
 from fgemotalk_cli.faces.smoothing import OneEuroFilter
 from fgemotalk_cli.speech.visemes import MouthShape
 
@@ -34,8 +41,25 @@ class MotionSmoothing:
 
     expression_min_cutoff: float = 2.0
     expression_beta: float = 8.0  # per IOD/s: lips moving 0.1 IOD/s raise the cutoff 0.8 Hz
-    pose_min_cutoff: float = 1.0
-    pose_beta: float = 2.0  # per rad/s (and per IOD/s for the shift)
+    # A head at rest is held steady (2 Hz), a moving one followed closely: the head's motion
+    # is large beside landmark noise, and a lagging head misplaces the whole picture.
+    pose_min_cutoff: float = 2.0
+    pose_beta: float = 20.0  # per rad/s (and per IOD/s for the shift)
+
+
+#: Relative head turns (yaw) beyond this are limited smoothly: one photo holds little of the
+#: far side of a head turned further.
+MAX_YAW_DEGREES = 32.0
+MAX_PITCH_DEGREES = 25.0
+
+
+def soft_limit(value: float, limit: float) -> float:
+    """``value`` unchanged near 0, bending smoothly towards +-``limit`` (never past it)."""
+    knee = 0.75 * limit  # linear up to here, then a tanh shoulder
+    if abs(value) <= knee:
+        return value
+    room = limit - knee
+    return float(np.sign(value) * (knee + room * np.tanh((abs(value) - knee) / room)))
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,19 @@ def eye_openings(face: np.ndarray) -> np.ndarray:
     return np.array([max(float(np.mean(gap)), 1e-3) for gap in gaps])
 
 
+#: Where a head turns about, in the face frame (IODs: sideways, down, away from the camera):
+#: behind the eyes at about the ears' depth, a little below them (the top of the neck).
+NECK_PIVOT = np.array([0.0, 0.6, 1.3])
+
+
+def pivot_shift(geometry: AUGeometry, rotation: np.ndarray) -> np.ndarray:
+    """(2,) eye-midpoint shift in IODs that makes ``rotation`` (relative, image axes) turn the
+    head about its neck (:data:`NECK_PIVOT`) rather than about the eyes: for head turns made
+    up from angles (speech gestures, review sheets). A driver's measured shift needs none."""
+    pivot = geometry.frame.rotation @ NECK_PIVOT
+    return (pivot - rotation @ pivot)[:2]
+
+
 def place(geometry: AUGeometry, face: np.ndarray, motion: DriverMotion) -> np.ndarray:
     """(478, 3) image points (x, y, depth) of ``face`` (source face frame) with the motion's
     head pose."""
@@ -93,11 +130,20 @@ class MotionTransfer:
 
     def __init__(self, geometry: AUGeometry, reference_landmarks: object,
                  au_mode: AUMode = "add", smoothing: MotionSmoothing | None = MotionSmoothing(),
-                 ) -> None:
+                 pose: PoseMode = "driver", pose_scale: float = 1.0) -> None:
         if au_mode not in ("add", "replace"):
             raise InputError(f"au_mode must be 'add' or 'replace', got {au_mode!r}")
+        if pose not in POSE_MODES:
+            raise InputError(f"pose must be one of {', '.join(POSE_MODES)}, got {pose!r}")
+        if not 0.0 <= pose_scale <= 1.0:
+            raise InputError(f"--pose-scale must be within 0..1, got {pose_scale}")
         self.geometry = geometry
         self.au_mode = au_mode
+        self.pose = pose
+        self.pose_scale = float(pose_scale)
+        #: Frames whose head turn was limited, and the largest turn asked for (degrees).
+        self.limited_frames = 0
+        self.largest_turn_degrees = 0.0
         points = L.as_points(reference_landmarks)
         self.reference = L.face_frame(points)
         self.reference_face = self.reference.to_face(points)
@@ -126,8 +172,34 @@ class MotionTransfer:
         raw = driver_motion(self.reference, self.reference_face, driver_landmarks)
         if self._filters is not None:
             raw = self._smooth(raw, time_seconds)
+        raw = self.apply_pose_options(raw)
         self.last_motion = raw
         return raw
+
+    def apply_pose_options(self, motion: DriverMotion) -> DriverMotion:
+        """The head motion as the pose options want it: none, damped, and turns limited."""
+        if self.pose == "source":
+            still = DriverMotion.still()
+            return DriverMotion(motion.expression, still.rotation, still.shift, still.scale)
+        import cv2
+
+        rotation, shift, scale = motion.rotation, motion.shift, motion.scale
+        if self.pose_scale != 1.0:
+            vector = cv2.Rodrigues(rotation)[0] * self.pose_scale
+            rotation = cv2.Rodrigues(vector)[0]
+            shift = shift * self.pose_scale
+            scale = float(scale ** self.pose_scale)
+        # Angles about the source head's own axes, which is where the photo runs out.
+        axes = self.geometry.frame.rotation
+        yaw, pitch, roll = angles_from_rotation(axes.T @ rotation @ axes)
+        limited_yaw = soft_limit(yaw, MAX_YAW_DEGREES)
+        limited_pitch = soft_limit(pitch, MAX_PITCH_DEGREES)
+        self.largest_turn_degrees = max(self.largest_turn_degrees, abs(yaw), abs(pitch))
+        if abs(limited_yaw - yaw) > 0.5 or abs(limited_pitch - pitch) > 0.5:
+            self.limited_frames += 1
+        if (limited_yaw, limited_pitch) != (yaw, pitch):
+            rotation = axes @ rotation_from_angles(limited_yaw, limited_pitch, roll) @ axes.T
+        return DriverMotion(motion.expression, rotation, shift, scale)
 
     def _smooth(self, motion: DriverMotion, time_seconds: float) -> DriverMotion:
         import cv2

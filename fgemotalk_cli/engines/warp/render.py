@@ -5,10 +5,18 @@ affine map back to its source triangle; the triangles are rasterised (openings f
 drawn later covers a closed eye or mouth) on a coarse grid over the head only, the backward
 map is upsampled and ``cv2.remap`` samples the source. Around the eyes and lips, where folds
 make the map jump, the map is sampled at twice the resolution and the result averaged down
-(anti-aliased lid and lip edges). A feathered head mask holds everything beyond the head
-still, the mouth interior is filled where the lips part further than in the source
-(:mod:`fgemotalk_cli.engines.warp.mouth`), and lid skin where the upper lids came down
-(:mod:`fgemotalk_cli.engines.warp.lids`).
+(anti-aliased lid and lip edges). The mouth interior is filled where the lips part further
+than in the source (:mod:`fgemotalk_cli.engines.warp.mouth`), and lid skin where the upper
+lids came down (:mod:`fgemotalk_cli.engines.warp.lids`).
+
+When the head itself moves (translation, zoom, turns), the frame is composited from layers
+(:mod:`fgemotalk_cli.engines.warp.layers`): the head and hair follow the head, the body stays,
+the neck blends, and the background plate fills what the head uncovers. When it does not (an
+AU edit), a feathered head mask holds everything beyond the face exactly still.
+
+The warp is computed at a working resolution (long side at most :data:`WORK_SIDE`); a larger
+source keeps its size: the map is upsampled and applied to the full-resolution photo, and
+only the painted mouth and lids come from the working resolution.
 
 Everything that depends only on the source is computed once in :func:`prepare_source`.
 """
@@ -16,34 +24,66 @@ Everything that depends only on the source is computed once in :func:`prepare_so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.compose import (
+    FaceWarp,
+    FrameLayers,
+    head_moves,
+    layered_frame,
+    pasted_frame,
+)
+from fgemotalk_cli.engines.warp.layers import SourceLayers, build_layers
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
-from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
+from fgemotalk_cli.engines.warp.mesh import (
+    WarpMesh,
+    build_warp_mesh,
+    head_motion,
+    target_vertices,
+)
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.errors import InputError
 
 _FIXED_POINT_BITS = 4
+#: Long side of the working resolution the warp is computed at.
+WORK_SIDE = 1024
+# A head affine that moves no pixel of the frame further than this (working pixels) is still.
+_STILL_HEAD_PX = 0.5
 
 
 @dataclass(frozen=True)
 class WarpSource:
     """A source portrait with everything the per-frame warp needs precomputed."""
 
-    image: np.ndarray  # (H, W, 3) uint8 RGB
-    points: np.ndarray  # (478, 3) source landmarks, pixels
+    image: np.ndarray  # (H, W, 3) uint8 RGB at the working resolution
+    points: np.ndarray  # (478, 3) source landmarks, working pixels
     geometry: AUGeometry
     mesh: WarpMesh
     map_step: int  # the backward map is computed every map_step pixels, then upsampled
     mouth_style: MouthStyle
     lid_style: LidStyle
+    full_image: np.ndarray  # (H', W', 3) the photo at its own (output) resolution
+    scale: float  # full-resolution pixels per working pixel (1 for most portraits)
 
     @property
     def size(self) -> tuple[int, int]:
+        """(width, height) of the working resolution."""
         return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """(width, height) of the output."""
+        return self.full_image.shape[1], self.full_image.shape[0]
+
+    @cached_property
+    def layers(self) -> SourceLayers:
+        """Person, background plate and head region: built on the first frame that moves the
+        head (an AU edit never needs them)."""
+        return build_layers(self.full_image, self.scale, self.geometry.frame, self.points)
 
     @property
     def vertices(self) -> np.ndarray:
@@ -54,12 +94,27 @@ class WarpSource:
         return self.mesh.triangles
 
 
-def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
-    """Precompute the warp mesh, map resolution and mouth colours of a source portrait."""
+def prepare_source(image: np.ndarray, landmarks: object,
+                   work_side: int = WORK_SIDE) -> WarpSource:
+    """Precompute the warp mesh, map resolution and mouth colours of a source portrait
+    (``landmarks`` in ``image``'s pixels); output frames have ``image``'s size."""
+    import cv2
+
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"the warp engine needs an RGB uint8 image, got {image.shape} "
                          f"{image.dtype}")
-    points = L.as_points(landmarks)
+    full_image = np.ascontiguousarray(image)
+    full_points = L.as_points(landmarks)
+    height, width = image.shape[:2]
+    scale = max(1.0, max(height, width) / work_side)
+    points = full_points
+    if scale > 1.0:
+        work_size = (max(1, round(width / scale)), max(1, round(height / scale)))
+        scale = width / work_size[0]
+        image = cv2.resize(full_image, work_size, interpolation=cv2.INTER_AREA)
+        points = full_points.copy()
+        points[:, :2] = (full_points[:, :2] + 0.5) / scale - 0.5
+        points[:, 2] = full_points[:, 2] / scale
     geometry = AUGeometry.from_landmarks(points)
     # Work on a grid about one fiftieth of the eye distance: fine enough for lids and lips.
     map_step = int(np.clip(round(geometry.frame.iod_px / 50.0), 1, 4))
@@ -69,6 +124,7 @@ def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
         mesh=build_warp_mesh(points, geometry.visible_iris), map_step=map_step,
         mouth_style=mouth_style,
         lid_style=LidStyle.from_source(image, points[:, :2], mouth_style.skin),
+        full_image=full_image, scale=float(scale),
     )
 
 
@@ -272,16 +328,32 @@ def _doubled_areas(corners: np.ndarray) -> np.ndarray:
 
 def render_warp(source: WarpSource, target_points: np.ndarray,
                 mouth_patch: MouthPatch | None = None) -> np.ndarray:
-    """The source image warped so its landmarks land on ``target_points``: (478, 2) pixels,
-    or (478, 3) with depth (MediaPipe's z scale), which lets a turned head occlude itself."""
-    import cv2
-
+    """The source image warped so its landmarks land on ``target_points`` (working pixels):
+    (478, 2), or (478, 3) with depth (MediaPipe's z scale), which lets a turned head occlude
+    itself and turns the rings around the face in 3-D. The frame has the source's full size."""
     target = np.asarray(target_points, dtype=np.float64)
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
     vertices, order = target_vertices(source.mesh, target)
     warp_map = backward_map(source, vertices, order)
-    x0, y0, x1, y1 = warp_map.box
+    warped = _warped_box(source, warp_map)
+    unpainted = warped.copy() if source.scale != 1.0 else None
+    x0, y0 = warp_map.box[:2]
+    # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
+    fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
+    fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
+    head_forward = head_motion(source.mesh, target)
+    face = FaceWarp(warp_map.box, warp_map.mask, warp_map.coordinates, warped, unpainted)
+    if head_moves(head_forward, source.size, _STILL_HEAD_PX):
+        frame = FrameLayers(source.layers, source.size, head_forward)
+        return layered_frame(source.full_image, source.scale, face, frame)
+    return pasted_frame(source.full_image, source.scale, face)
+
+
+def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:
+    """The working-resolution source sampled through the face map, over its box."""
+    import cv2
+
     # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
     map_xy, map_fraction = cv2.convertMaps(warp_map.coordinates, None, cv2.CV_16SC2)
     warped = cv2.remap(source.image, map_xy, map_fraction, cv2.INTER_LINEAR,
@@ -291,10 +363,4 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
                          borderMode=cv2.BORDER_REFLECT)
         warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
                                               interpolation=cv2.INTER_AREA)
-    fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
-    fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
-    output = source.image.copy()
-    weight = warp_map.mask.astype(np.float32) * (1.0 / 255.0)
-    output[y0:y1, x0:x1] = cv2.blendLinear(warped, source.image[y0:y1, x0:x1], weight,
-                                           1.0 - weight)
-    return output
+    return warped

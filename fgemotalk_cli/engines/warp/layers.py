@@ -1,0 +1,232 @@
+"""Layers of a portrait: the head (with its hair), the neck and body, and the background.
+
+Built once per source (:func:`build_layers`):
+- the person mask (:func:`fgemotalk_cli.faces.segmentation.person_mask`);
+- a background plate: the photo with the person painted out (a pull-push fill from the
+  surrounding background on a small copy, upsampled), so background the head uncovers has
+  the photo's own colours, the same every frame (no flicker);
+- the person's own colour, unmixed from the background at its soft edges
+  (``(source - (1 - mask) * plate) / mask``), which composites back onto the plate into the
+  source (to within a grey level) when nothing moves;
+- the head region: a soft weight that is 1 over the head and hair and falls to 0 down the
+  neck, in the source face's own frame (so a tilted head's neck is still "down").
+
+Per frame, :func:`layered_map` builds the backward map of the whole frame: the head moves with
+the head's motion (the affine that the warp mesh's outer rings follow, 3-D turned), the body
+stays, and the neck blends between them (a raised head stretches its neck rather than opening
+a hole in it). Every output pixel then takes the person's colour and alpha from where the map
+samples the source, over the plate (:func:`composite`): background beside and above a moving
+head is the photo's own still background, never background dragged along with the head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.faces.segmentation import person_mask
+
+# Head weight falloff in the face frame (IOD units): below the chin, over the neck (about one
+# IOD long). The face mesh's own map fades out further down, so a dropped jaw stays whole.
+_NECK_TOP_IOD = 0.3
+_NECK_BOTTOM_IOD = 1.1
+_FACE_MAP_EXTRA_IOD = 0.6
+# Sideways, beyond the ears and hair, nothing belongs to the head.
+_SIDE_INNER_IOD = 2.6
+_SIDE_OUTER_IOD = 4.2
+_PLATE_SIDE = 256  # the plate is inpainted on a copy this size (a smooth fill suffices)
+# The segmentation's soft edge is wide and reaches into the background; sharpened to this
+# band, hair keeps a soft edge and the background a little way off stays background.
+_PERSON_EDGE = (0.2, 0.8)
+# The neck under the jaw: from the lower jaw corners (MediaPipe 172 and 397, the subject's
+# right and left), narrowed towards the middle, this many IODs down.
+_LOWER_JAW = (172, 397)
+_NECK_WIDTH = 0.8
+_NECK_LENGTH_IOD = 1.6
+#: Share of the head's translation the neck and body follow: a talking head's shoulders move
+#: with it (and a shaking camera moves both), but less.
+BODY_FOLLOW = 0.5
+#: Step of the coarse grid of the frame's backward map, in working pixels (it is affine
+#: almost everywhere, so a coarse grid upsampled is exact enough).
+FRAME_GRID_STEP = 8
+
+
+@dataclass(frozen=True)
+class HeadRegion:
+    """The head's soft weight, as a function of position in working pixels."""
+
+    origin: np.ndarray  # (2,) eye midpoint
+    axes: np.ndarray  # (2, 2): rows are the face's sideways and downward unit axes
+    iod_px: float
+    chin_iod: float  # the chin's height below the eye midpoint, IODs
+
+    @classmethod
+    def from_face(cls, frame: L.FaceFrame, points: np.ndarray) -> HeadRegion:
+        # The in-plane part of the face frame: its x axis projected into the picture.
+        sideways = frame.rotation[:2, 0] / max(np.linalg.norm(frame.rotation[:2, 0]), 1e-9)
+        down = np.array([-sideways[1], sideways[0]])
+        axes = np.stack([sideways, down])
+        chin = (points[L.CHIN, :2] - frame.origin[:2]) @ down / frame.iod_px
+        return cls(frame.origin[:2].astype(np.float64), axes, float(frame.iod_px), float(chin))
+
+    def weight(self, xy: np.ndarray, extra_iod: float = 0.0) -> np.ndarray:
+        """Head weight 0..1 at points ``xy`` (..., 2) in working pixels; ``extra_iod`` moves
+        the neck falloff further down."""
+        relative = (xy - self.origin) / self.iod_px
+        across = np.abs(relative @ self.axes[0])
+        below = relative @ self.axes[1] - self.chin_iod - extra_iod
+        return ((1.0 - L.smoothstep(_NECK_TOP_IOD, _NECK_BOTTOM_IOD, below))
+                * (1.0 - L.smoothstep(_SIDE_INNER_IOD, _SIDE_OUTER_IOD, across)))
+
+
+@dataclass(frozen=True)
+class SourceLayers:
+    """Per-source layers at the output (full) resolution; the head region in working pixels."""
+
+    plate: np.ndarray  # (H, W, 3) uint8 background with the person painted out
+    foreground: np.ndarray  # (H, W, 4) uint8 the person's colour (unmixed from the plate)
+    # and alpha, in one image so that one remap samples both
+    person: np.ndarray  # (H, W) float32 person alpha
+    head: HeadRegion
+
+
+def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
+                 points: np.ndarray) -> SourceLayers:
+    """The layers of a source; ``frame`` and ``points`` are in working pixels, which are
+    ``work_scale`` times smaller than ``full_image``'s."""
+    import cv2
+
+    height, width = full_image.shape[:2]
+    person = L.smoothstep(*_PERSON_EDGE, person_mask(full_image)).astype(np.float32)
+    # The segmentation can miss a shadowed neck side or a cheek against a like-coloured
+    # wall; the face and the neck under it are the person whatever it says.
+    np.maximum(person, _face_and_neck(points, frame, work_scale, (width, height)), out=person)
+    # The hole to fill: the person and a few pixels more (the colour halo of its edge).
+    reach = max(2, round(2 * work_scale))
+    hole = cv2.dilate((person > 0.0).astype(np.uint8),
+                      cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    small_scale = min(1.0, _PLATE_SIDE / max(height, width))
+    small_size = (max(8, round(width * small_scale)), max(8, round(height * small_scale)))
+    small = cv2.resize(full_image, small_size, interpolation=cv2.INTER_AREA)
+    known = cv2.resize(1.0 - hole.astype(np.float32), small_size, interpolation=cv2.INTER_AREA)
+    filled = fill_from_surroundings(small.astype(np.float32), (known > 0.999).astype(np.float32))
+    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    inside = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, reach / 3.0))
+    # Exactly the photo where no person is near: the still background composites back as is.
+    inside[hole == 0] = 0.0
+    source = full_image.astype(np.float32)
+    plate = np.clip(source + inside[..., None] * (filled.astype(np.float32) - source) + 0.5,
+                    0, 255).astype(np.uint8)
+    # Where the mask is faint the unmixed colour is noise; there it is the photo's own.
+    alpha = np.maximum(person, 0.05)[..., None]
+    unmixed = (source - (1.0 - alpha) * plate) / alpha
+    colour = np.where(person[..., None] > 0.05, unmixed, source)
+    foreground = np.clip(np.dstack([colour, 255.0 * person]) + 0.5, 0, 255).astype(np.uint8)
+    return SourceLayers(plate=plate, foreground=foreground, person=person,
+                        head=HeadRegion.from_face(frame, points))
+
+
+def _face_and_neck(points: np.ndarray, frame: L.FaceFrame, work_scale: float,
+                   size: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32: the face oval and a neck below it (from the lower jaw down), softened."""
+    import cv2
+
+    region = HeadRegion.from_face(frame, points)
+    down = region.axes[1] * _NECK_LENGTH_IOD * frame.iod_px
+    jaw = points[list(_LOWER_JAW), :2]
+    centre = jaw.mean(axis=0)
+    neck_top = centre + _NECK_WIDTH * (jaw - centre)
+    neck = np.array([neck_top[0], neck_top[1], neck_top[1] + down, neck_top[0] + down])
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    scale = 1 << 4
+    for polygon in (points[list(L.FACE_OVAL), :2], neck):
+        full = ((polygon + 0.5) * work_scale - 0.5) * scale
+        cv2.fillPoly(mask, [np.round(full).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.05 * frame.iod_px * work_scale))
+    return soft.astype(np.float32) * (1.0 / 255.0)
+
+
+def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (float32, H x W x C) with its unknown pixels (``known`` 0) filled by pull-push:
+    averages of the known pixels over ever coarser grids, blended back down, so a hole takes
+    the smooth colours of what surrounds it (no streaks, unlike a marching inpaint)."""
+    import cv2
+
+    levels = []
+    values, weights = image * known[..., None], known
+    while min(values.shape[:2]) > 2:
+        levels.append((values, weights))
+        size = (max(1, values.shape[1] // 2), max(1, values.shape[0] // 2))
+        values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+        weights = cv2.resize(weights, size, interpolation=cv2.INTER_AREA)
+    filled = values / np.maximum(weights, 1e-6)[..., None]
+    for values, weights in reversed(levels):
+        coarse = cv2.resize(filled, (values.shape[1], values.shape[0]),
+                            interpolation=cv2.INTER_LINEAR)
+        share = np.clip(weights * 4.0, 0.0, 1.0)[..., None]
+        filled = share * values / np.maximum(weights, 1e-6)[..., None] + (1.0 - share) * coarse
+    return filled
+
+
+def invert_affine(affine: np.ndarray) -> np.ndarray:
+    linear = np.linalg.inv(affine[:, :2])
+    return np.concatenate([linear, -linear @ affine[:, 2:]], axis=1)
+
+
+@dataclass(frozen=True)
+class FrameMap:
+    """The whole frame's backward map at the output resolution, before the face mesh."""
+
+    coordinates: np.ndarray  # (H, W, 2) float32 source x, y in output (full) pixels
+    face_weight: np.ndarray  # (H, W) float32: how far down the face mesh's own map reaches
+
+
+def layered_map(head: HeadRegion, head_forward: np.ndarray, work_size: tuple[int, int],
+                full_size: tuple[int, int]) -> FrameMap:
+    """The head (affine ``head_forward``: source to target working pixels) over a body that
+    follows its translation by :data:`BODY_FOLLOW`, on a coarse grid upsampled to
+    ``full_size``."""
+    import cv2
+
+    width, height = full_size
+    scale = width / work_size[0]
+    step = max(2, round(FRAME_GRID_STEP * scale))
+    # One sample beyond the frame on every side, so the upsampled grid interpolates out to
+    # the edges (cv2.resize places sample i at (i + 0.5) * step - 0.5 - step after the crop).
+    nx, ny = width // step + 3, height // step + 3
+    first = 0.5 * step - 0.5 - step
+    xs = first + step * np.arange(nx)
+    ys = first + step * np.arange(ny)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)  # (ny, nx, 2) full pixels
+    work = (grid + 0.5) / scale - 0.5
+    backward = invert_affine(head_forward)
+    rigid = work @ backward[:, :2].T + backward[:, 2]
+    weight = head.weight(rigid)
+    head_shift = head_forward[:, :2] @ head.origin + head_forward[:, 2] - head.origin
+    body = work - BODY_FOLLOW * head_shift
+    blended = body + weight[..., None] * (rigid - body)
+    coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
+
+    def upsampled(values: np.ndarray) -> np.ndarray:
+        big = cv2.resize(values.astype(np.float32), (nx * step, ny * step),
+                         interpolation=cv2.INTER_LINEAR)
+        return big[step: step + height, step: step + width]
+
+    face_weight = head.weight(rigid, _FACE_MAP_EXTRA_IOD)
+    return FrameMap(upsampled(coordinates), upsampled(face_weight))
+
+
+def composite(layers: SourceLayers, coordinates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The person sampled through ``coordinates`` (full pixels) over the background plate,
+    and the person's alpha there."""
+    import cv2
+
+    map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
+    person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
+    alpha = cv2.extractChannel(person, 3).astype(np.float32)
+    alpha *= 1.0 / 255.0
+    return cv2.blendLinear(colour, layers.plate, alpha, 1.0 - alpha), alpha

@@ -1,0 +1,207 @@
+"""Head motion that follows the driver: layers (head, body, plate), pose options, turn limits,
+full-resolution output."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
+from fgemotalk_cli.engines.warp.layers import fill_from_surroundings
+from fgemotalk_cli.engines.warp.mesh import head_motion
+from fgemotalk_cli.engines.warp.motion import (
+    MAX_YAW_DEGREES,
+    DriverMotion,
+    MotionTransfer,
+    place,
+    soft_limit,
+)
+from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
+from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.faces.landmarks import rotation_from_angles
+
+pytestmark = pytest.mark.media
+
+
+def _face_centre(image: np.ndarray) -> tuple[np.ndarray, float]:
+    with FaceMeshDetector(video_mode=False) as detector:
+        faces = detector.detect(image)
+    assert faces, "no face in the rendered frame"
+    points = np.asarray(faces[0].points)[:, :2]
+    right = points[list(L.RIGHT_EYE_CORNERS)].mean(0)
+    left = points[list(L.LEFT_EYE_CORNERS)].mean(0)
+    return points[list(L.FACE_OVAL)].mean(0), float(np.linalg.norm(left - right))
+
+
+def _shifted(source, shift_iod: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    still = DriverMotion.still()
+    motion = DriverMotion(still.expression, still.rotation, shift_iod, scale)
+    return place(source.geometry, source.geometry.face, motion)
+
+
+def test_head_translation_and_zoom_move_the_whole_head(warp_cases) -> None:
+    """The rendered face lands where the motion puts it (measured by a fresh detection), and
+    the hair above the head comes along: the top of the head is no longer where it was."""
+    case = warp_cases[0]
+    source = case.source
+    iod = source.geometry.frame.iod_px
+    before, before_iod = _face_centre(case.image)
+    shift = np.array([0.3, 0.15])
+    out = render_warp(source, _shifted(source, shift, 1.08))
+    after, after_iod = _face_centre(out)
+    assert np.linalg.norm((after - before) / iod - shift * 1.0) < 0.06
+    assert after_iod / before_iod == pytest.approx(1.08, abs=0.03)
+    # Hair above the forehead moved right with the head: the rows above the brows match the
+    # source shifted, not the source.
+    top = int(source.points[list(L.FACE_OVAL), 1].min())
+    band = slice(max(top - int(0.4 * iod), 0), top)
+    moved = np.roll(case.image, int(round(0.3 * iod * 1.0)), axis=1)
+    columns = slice(int(iod), case.image.shape[1] - int(iod))
+    error_still = np.abs(out[band, columns].astype(int) - case.image[band, columns]).mean()
+    error_moved = np.abs(out[band, columns].astype(int) - moved[band, columns]).mean()
+    assert error_moved < error_still
+
+
+def test_background_the_head_uncovers_comes_from_the_plate(warp_cases) -> None:
+    case = warp_cases[0]
+    source = case.source
+    iod = source.geometry.frame.iod_px
+    out = render_warp(source, _shifted(source, np.array([0.6, 0.0])))
+    layers = source.layers
+    # Pixels the source had the person on, whose sample 0.6 IOD to the left (where the moved
+    # head now takes its pixels from) is background, above the chin: uncovered background.
+    step = int(round(0.6 * iod))
+    rows = np.arange(case.image.shape[0])[:, None]
+    came_from = np.zeros_like(layers.person)
+    came_from[:, step:] = layers.person[:, :-step]
+    uncovered = ((layers.person > 0.99) & (came_from < 0.01)
+                 & (rows < source.points[L.CHIN, 1]))
+    assert uncovered.sum() > 100
+    to_plate = np.abs(out[uncovered].astype(int) - layers.plate[uncovered]).mean()
+    to_source = np.abs(out[uncovered].astype(int) - case.image[uncovered]).mean()
+    assert to_plate < 0.5 * to_source
+
+
+def test_plate_fill_takes_the_colours_around_the_hole() -> None:
+    image = np.zeros((64, 64, 3), np.float32)
+    image[:, :32] = (200, 20, 20)
+    image[:, 32:] = (20, 20, 200)
+    known = np.ones((64, 64), np.float32)
+    known[20:44, 20:44] = 0
+    filled = fill_from_surroundings(image, known)
+    assert np.array_equal(filled[known > 0], image[known > 0])
+    assert filled[32, 22, 0] > filled[32, 22, 2]  # the red side stays reddish
+    assert filled[32, 41, 2] > filled[32, 41, 0]  # the blue side bluish
+
+
+def test_a_turn_compresses_the_far_side_without_shear(warp_cases) -> None:
+    """Yaw through the 3-D mesh: the half of the face turning away narrows, the other widens,
+    and the head affine holds the foreshortening (not a shear)."""
+    case = warp_cases[0]
+    source = case.source
+    target = target_from_controls(source, {}, head_degrees=(20.0, 0.0, 0.0))
+    nose = L.NOSE_TIP
+    oval = source.points[list(L.FACE_OVAL), :2]
+    moved = target[list(L.FACE_OVAL), :2]
+    widths_before = (source.points[nose, 0] - oval[:, 0].min(), oval[:, 0].max()
+                     - source.points[nose, 0])
+    widths_after = (target[nose, 0] - moved[:, 0].min(), moved[:, 0].max() - target[nose, 0])
+    ratios = np.array(widths_after) / np.array(widths_before)
+    assert ratios.min() < 0.9 and ratios.max() > 0.95
+    affine = head_motion(source.mesh, target)
+    assert abs(affine[0, 1]) < 0.05 and abs(affine[1, 0]) < 0.05  # no shear to speak of
+    assert affine[0, 0] < 0.99  # the head outline narrows with the turn
+    out = render_warp(source, target)
+    assert out.shape == case.image.shape
+
+
+def test_pose_source_keeps_the_head_still_and_scale_damps_it(warp_cases) -> None:
+    source = warp_cases[0].source
+    driver = np.asarray(warp_cases[1].landmarks.points, np.float64)
+    moved = driver.copy()
+    moved[:, :2] += (40.0, -25.0)
+    for pose, pose_scale, expected in (("driver", 1.0, 1.0), ("driver", 0.5, 0.5),
+                                       ("source", 1.0, 0.0)):
+        transfer = MotionTransfer(source.geometry, driver, smoothing=None, pose=pose,
+                                  pose_scale=pose_scale)
+        target = transfer.target_points(moved, 0.0)
+        shift = target[list(L.FACE_OVAL), :2].mean(0) - source.points[list(L.FACE_OVAL),
+                                                                       :2].mean(0)
+        driver_iod = np.linalg.norm(driver[list(L.LEFT_EYE_CORNERS), :2].mean(0)
+                                    - driver[list(L.RIGHT_EYE_CORNERS), :2].mean(0))
+        want = expected * np.array([40.0, -25.0]) / driver_iod * source.geometry.frame.iod_px
+        assert np.abs(shift - want).max() < 0.1 * source.geometry.frame.iod_px, pose
+    with pytest.raises(InputError, match="pose-scale"):
+        MotionTransfer(source.geometry, driver, pose_scale=1.5)
+    with pytest.raises(InputError, match="pose"):
+        MotionTransfer(source.geometry, driver, pose="camera")  # type: ignore[arg-type]
+
+
+def test_large_turns_are_limited_smoothly_and_counted(warp_cases) -> None:
+    assert soft_limit(10.0, MAX_YAW_DEGREES) == 10.0
+    values = [soft_limit(v, MAX_YAW_DEGREES) for v in np.linspace(0, 90, 91)]
+    assert np.all(np.diff(values) > 0) and max(values) < MAX_YAW_DEGREES
+    source = warp_cases[0].source
+    driver = np.asarray(warp_cases[1].landmarks.points, np.float64)
+    transfer = MotionTransfer(source.geometry, driver, smoothing=None)
+    centre = driver.mean(axis=0)
+    for yaw in (10.0, 50.0):
+        turned = (driver - centre) @ rotation_from_angles(yaw, 0.0, 0.0).T + centre
+        motion = transfer.motion(turned, 0.0)
+        angle = np.degrees(np.arccos(np.clip((np.trace(motion.rotation) - 1) / 2, -1, 1)))
+        if yaw == 10.0:
+            assert angle == pytest.approx(10.0, abs=2.0)
+            assert transfer.limited_frames == 0
+        else:
+            assert angle < MAX_YAW_DEGREES
+    assert transfer.limited_frames == 1
+
+
+def test_camera_shake_does_not_shake_the_output_more_than_the_driver(warp_cases) -> None:
+    """Whole-frame jitter in the driver (a hand-held camera) moves the output head by no more
+    than it moved the driver's head, in IODs, and smoothing takes some of it out."""
+    source = warp_cases[0].source
+    driver = np.asarray(warp_cases[1].landmarks.points, np.float64)
+    driver_iod = np.linalg.norm(driver[list(L.LEFT_EYE_CORNERS), :2].mean(0)
+                                - driver[list(L.RIGHT_EYE_CORNERS), :2].mean(0))
+    rng = np.random.default_rng(0)
+    transfer = MotionTransfer(source.geometry, driver)
+    shakes, moves = [], []
+    for frame in range(50):
+        shake = rng.normal(0.0, 3.0, 2)
+        shaken = driver.copy()
+        shaken[:, :2] += shake
+        target = transfer.target_points(shaken, frame / 25.0)
+        shakes.append(shake / driver_iod)
+        moves.append((target[list(L.FACE_OVAL), :2].mean(0)
+                      - source.points[list(L.FACE_OVAL), :2].mean(0))
+                     / source.geometry.frame.iod_px)
+    shakes, moves = np.array(shakes), np.array(moves)
+    assert np.std(moves, axis=0).max() <= np.std(shakes, axis=0).max()
+
+
+def test_large_photo_keeps_its_size_and_detail(warp_cases) -> None:
+    """A photo above the working resolution comes back at its own size, odd sides included;
+    an AU edit outside the face is the photo itself, pixel for pixel."""
+    case = warp_cases[0]
+    big = cv2.resize(case.image, (1501, 1499), interpolation=cv2.INTER_CUBIC)
+    points = np.asarray(case.landmarks.points, np.float64).copy()
+    points[:, 0] = (points[:, 0] + 0.5) * 1501 / 512 - 0.5
+    points[:, 1] = (points[:, 1] + 0.5) * 1499 / 512 - 0.5
+    points[:, 2] *= 1501 / 512
+    source = prepare_source(big, points, work_side=1024)
+    assert source.scale > 1.0 and max(source.size) <= 1024
+    edited = edit_source(source, {12: 5, 26: 4})
+    assert edited.shape == big.shape
+    changed = np.abs(edited.astype(int) - big).max(axis=2) > 0
+    assert 0 < changed.mean() < 0.5
+    assert not changed[:100, :100].any() and not changed[-100:, -100:].any()
+    # Skin away from the mouth keeps full-resolution detail (not an upsampled copy).
+    forehead = (slice(int(points[10, 1]) + 5, int(points[10, 1]) + 60),
+                slice(int(points[10, 0]) - 40, int(points[10, 0]) + 40))
+    assert np.abs(edited[forehead].astype(int) - big[forehead]).mean() < 2.0
+    turned = edit_source(source, {}, head_degrees=(10.0, 0.0, 0.0))
+    assert turned.shape == big.shape
