@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from fgemotalk_cli.faces.crop import check_rgb
-from fgemotalk_cli.faces.detector import native_stderr_silenced
 
 # The model looks at 256x256 (general) or 144x256 (landscape); more pixels only cost time.
 _ANALYSIS_SIDE = 512
@@ -28,7 +27,7 @@ def person_mask(image_rgb: np.ndarray) -> np.ndarray:
         interpolation=cv2.INTER_AREA)
     # Model 0 (general, square input) suits portraits of any aspect better than the
     # landscape model, which squeezes a tall portrait's head.
-    with native_stderr_silenced(), selfie_segmentation.SelfieSegmentation(
+    with selfie_segmentation.SelfieSegmentation(
             model_selection=0) as model:
         result = model.process(np.ascontiguousarray(small))
     mask = result.segmentation_mask
