@@ -24,6 +24,7 @@ from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
 from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
+from fgemotalk_cli.engines.warp.raster import rasterise_map
 from fgemotalk_cli.errors import InputError
 
 _FIXED_POINT_BITS = 4
@@ -148,7 +149,6 @@ _DETAIL_CONTOURS = (
     (*L.LEFT_EYE_CORNERS, *L.LEFT_UPPER_LID, *L.LEFT_LOWER_LID),
     (*L.UPPER_OUTER_LIP, *L.LOWER_OUTER_LIP),
 )
-_IDENTITY_AFFINE = np.array([[1, 0, 0, 0, 1, 0]], np.float32)
 
 
 def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
@@ -157,27 +157,8 @@ def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
     """(ny, nx, 2) float32 source coordinates for a grid of samples, the first at (x_first,
     y_first) in pixels, drawing the triangles ``order`` names (their ``corners`` in sample
     units, later ones on top); and which samples a triangle covered (the rest map to
-    themselves)."""
-    import cv2
-
-    fixed = np.round(corners * (1 << _FIXED_POINT_BITS)).astype(np.int32)
-    none = len(affines)  # the identity appended last
-    ids = np.full(shape, none, np.int32)
-    fill, line, bits = cv2.fillConvexPoly, cv2.LINE_8, _FIXED_POINT_BITS
-    for index in order.tolist():
-        fill(ids, fixed[index], index, line, bits)
-    a0, a1, a2, a3, a4, a5 = np.moveaxis(np.concatenate([affines, _IDENTITY_AFFINE])[ids],
-                                         -1, 0)
-    xs = (x_first + np.arange(shape[1], dtype=np.float32) * step)[None, :]
-    ys = (y_first + np.arange(shape[0], dtype=np.float32) * step)[:, None]
-    out = np.empty((*shape, 2), np.float32)
-    np.multiply(a0, xs, out=out[..., 0])
-    out[..., 0] += a1 * ys
-    out[..., 0] += a2
-    np.multiply(a3, xs, out=out[..., 1])
-    out[..., 1] += a4 * ys
-    out[..., 1] += a5
-    return out, ids != none
+    themselves). See :mod:`fgemotalk_cli.engines.warp.raster`."""
+    return rasterise_map(corners, affines, order, shape, x_first, y_first, step)
 
 
 def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray,
