@@ -45,7 +45,7 @@ _render_pool: ThreadPoolExecutor | None = None
 _render_pool_lock = threading.Lock()
 
 
-def _render_in_order(render: Callable[..., np.ndarray],
+def render_in_order(render: Callable[..., np.ndarray],
                      jobs: Sequence[tuple[object, ...]]) -> list[np.ndarray]:
     """``render(*job)`` for each job, on the shared render threads, results in job order."""
     global _render_pool
@@ -119,7 +119,7 @@ class WarpEngine:
             patch = (None if sample.landmarks is None
                      else MouthPatch(sample.image, sample.landmarks.points))
             jobs.append((state.source, target, patch))
-        return _render_in_order(render_warp, jobs)
+        return render_in_order(render_warp, jobs)
 
     def attach_audio(self, state: WarpState, wave: np.ndarray, sample_rate: int, fps: Fraction,
                      n_frames: int) -> None:
@@ -132,10 +132,10 @@ class WarpEngine:
             vector = dict(vector)
             vector[BLINK_AU] = max(vector.get(BLINK_AU, 0.0), 5.0 * sample.blink)
             jobs.append((state.source, vector, sample.mouth, sample.head_degrees))
-        return _render_in_order(edit_source, jobs)
+        return render_in_order(edit_source, jobs)
 
     def edit(self, state: WarpState, aus: list[dict[int, float]],
              au_mode: AUMode) -> list[np.ndarray]:
         """A still photo has no neutral reference, so `add` and `replace` both add the AU
         displacements to the photo's own expression (``edit_au_mode`` is not a control here)."""
-        return _render_in_order(edit_source, [(state.source, vector) for vector in aus])
+        return render_in_order(edit_source, [(state.source, vector) for vector in aus])
