@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from fgemotalk_cli import api
+from fgemotalk_cli.batch import read_jobs, run_batch
 from fgemotalk_cli.cli_options import (
     AuModeOpt,
     AuOpt,
@@ -219,6 +220,33 @@ def edit_au(
             raise InputError("edit-au needs --au, --preset or --au-timeline (or --grid)")
         result = api.edit_au(input_path, output, control=control, options=options)
     _report(result, as_json, quiet)
+
+
+@command(
+    epilog=("Example: fgemotalk batch jobs.jsonl --workers 2 > results.jsonl "
+            "(one JSON line per job; a rerun skips the outputs that exist)"),
+)
+def batch(
+    jobs_file: Annotated[Path, typer.Argument(metavar="JOBS",
+                                              help="Job file: JSON Lines or CSV, one job a line.")],
+    workers: Annotated[int, typer.Option("--workers", help="Processes running jobs.")] = 1,
+    engine: EngineOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run many reenact/speak/edit-au jobs in one go (libraries loaded once); exit 2 if any fail."""
+    jobs = read_jobs(jobs_file)
+
+    def report(record: dict[str, Any]) -> None:
+        typer.echo(json.dumps(record, default=str))
+
+    summary = run_batch(jobs, workers=workers, engine=engine, overwrite=overwrite, report=report,
+                        show_progress=not quiet)
+    if not quiet:
+        typer.echo(f"batch: {summary.done} done, {summary.skipped} skipped, {summary.failed} "
+                   f"failed in {summary.seconds:.1f} s", err=True)
+    if summary.failed:
+        raise typer.Exit(2)
 
 
 def _parse_au_list(text: str) -> list[int]:
