@@ -44,18 +44,22 @@ def sample_affine_map(ids: np.ndarray, affines: np.ndarray, x_first: float, y_fi
     """(ny, nx, 2) float32 source coordinates: each sample's triangle's affine (``affines``
     (T, 6) row-major 2x3; index T is the identity) applied to the sample's own position, the
     first sample at (``x_first``, ``y_first``) pixels and ``step`` pixels apart."""
-    a0, a1, a2, a3, a4, a5 = np.moveaxis(np.concatenate([affines, _IDENTITY_AFFINE])[ids],
-                                         -1, 0)
+    table = np.concatenate([affines, _IDENTITY_AFFINE]).T.copy()  # (6, T + 1)
+    # One contiguous plane per coefficient (a gather along the last axis would leave six
+    # strided views, which the arithmetic below walks about three times slower).
+    a0, a1, a2, a3, a4, a5 = np.take(table, ids, axis=1)
     shape = ids.shape
     xs = (x_first + np.arange(shape[1], dtype=np.float32) * step)[None, :]
     ys = (y_first + np.arange(shape[0], dtype=np.float32) * step)[:, None]
+    source_x = a0 * xs
+    source_x += a1 * ys
+    source_x += a2
+    source_y = a3 * xs
+    source_y += a4 * ys
+    source_y += a5
     out = np.empty((*shape, 2), np.float32)
-    np.multiply(a0, xs, out=out[..., 0])
-    out[..., 0] += a1 * ys
-    out[..., 0] += a2
-    np.multiply(a3, xs, out=out[..., 1])
-    out[..., 1] += a4 * ys
-    out[..., 1] += a5
+    out[..., 0] = source_x
+    out[..., 1] = source_y
     return out
 
 
