@@ -229,15 +229,20 @@ def _analyse(wave16k: np.ndarray) -> _Analysis:
 def _band_powers(wave16k: np.ndarray, bands: tuple[tuple[float, float], ...]) -> list[np.ndarray]:
     """Power in each band per 10 ms frame (25 ms Hann window), in blocks of bounded size."""
     n = len(wave16k) // _HOP
-    padded = np.pad(wave16k, ((_WINDOW - _HOP) // 2, _WINDOW))
+    lead = (_WINDOW - _HOP) // 2  # frame i's window is centred on its 10 ms hop
     window = np.hanning(_WINDOW).astype(np.float32)
     freqs = np.fft.rfftfreq(512, 1 / SAMPLE_RATE_HZ)
     masks = [(freqs >= low) & (freqs < high) for low, high in bands]
     powers = [np.zeros(n) for _ in bands]
-    block = 3000  # 30 s per FFT batch
+    block = 500  # 5 s per FFT batch: the spectra of a long clip are never all in memory
     for first in range(0, n, block):
         last = min(first + block, n)
-        segment = padded[first * _HOP : last * _HOP + _WINDOW]
+        # The zero-padded signal's samples [first * hop, last * hop + window), padded per
+        # block so that no padded copy of the whole clip is made.
+        start, stop = first * _HOP - lead, last * _HOP + _WINDOW - lead
+        segment = np.zeros(stop - start, dtype=wave16k.dtype)
+        inside = wave16k[max(start, 0): min(stop, len(wave16k))]
+        segment[max(-start, 0): max(-start, 0) + len(inside)] = inside
         frames = np.lib.stride_tricks.sliding_window_view(segment, _WINDOW)[::_HOP][: last - first]
         spectrum = np.abs(np.fft.rfft(frames * window, 512)) ** 2
         for power, mask in zip(powers, masks):
