@@ -37,12 +37,17 @@ EDIT_CLIP = "lia_vox_driving2.mp4"  # 256x256, 221 frames
 SPEECH_FRAMES = 200
 
 
-def measure(command: list[str]) -> tuple[float, float]:
+#: The checkout whose ``fgemotalk`` is measured (``--ours-repo``: e.g. an older tree, for a
+#: before/after table); the plain peers always run from this checkout.
+OURS_REPO = REPO
+
+
+def measure(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one child process run to completion."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   cwd=REPO)
+                   cwd=cwd or OURS_REPO)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -80,7 +85,7 @@ def _child(kind: str, arguments: list[str]) -> None:
 
 
 def _peer(kind: str, *arguments: object) -> list[str]:
-    return [sys.executable, str(Path(__file__)), "--child", kind, *map(str, arguments)]
+    return [sys.executable, str(Path(__file__).resolve()), "--child", kind, *map(str, arguments)]
 
 
 Pair = tuple[str, list[str], list[str], int]  # name, ours, peer, frames
@@ -120,7 +125,7 @@ def interleaved(pairs: list[Pair], rounds: int, log: Callable[[str], None]) -> d
         load = os.getloadavg()[0]
         for name, ours, peer, _ in pairs:
             ours_wall, ours_cpu = measure(ours)
-            peer_wall, peer_cpu = measure(peer)
+            peer_wall, peer_cpu = measure(peer, cwd=REPO)
             runs[name].append((ours_wall, ours_cpu, peer_wall, peer_cpu))
         log(f"round {round_index + 1}/{rounds} done (load average at its start {load:.2f})")
     results: dict[str, float] = {}
@@ -192,11 +197,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["pipelines", "fixed", "batch"], action="append")
+    parser.add_argument("--ours-repo", type=Path, default=REPO,
+                        help="Measure the fgemotalk of this checkout (the peers stay ours).")
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.child:
         _child(args.child[0], args.child[1:])
         return 0
+    global OURS_REPO
+    OURS_REPO = args.ours_repo.resolve()
     chosen = set(args.only or ["pipelines", "fixed", "batch"])
     results = run(chosen, args.rounds, lambda line: print(line, file=sys.stderr))
     print(json.dumps(results, indent=2))

@@ -47,6 +47,8 @@ class FaceMeshDetector:
         _defer_mediapipe_drawing()
         from mediapipe.python.solutions import face_mesh
 
+        _bind_deferred_drawing()
+
         self.video_mode = video_mode
         self.max_detection_side = int(max_detection_side)
         with native_stderr_silenced():
@@ -123,6 +125,16 @@ def _defer_mediapipe_drawing() -> None:
         spec = importlib.machinery.PathFinder.find_spec(name, [folder])
         if spec is not None and name not in sys.modules:
             sys.modules[name] = _DeferredModule(name, spec)
+
+
+def _bind_deferred_drawing() -> None:
+    """Make the stand-ins attributes of their package, as a real import would have, so that
+    ``mediapipe.solutions.drawing_utils`` keeps working for any other user of mediapipe."""
+    package = sys.modules.get("mediapipe.python.solutions")
+    for short_name in _DRAWING_MODULES:
+        module = sys.modules.get(f"mediapipe.python.solutions.{short_name}")
+        if package is not None and module is not None and not hasattr(package, short_name):
+            setattr(package, short_name, module)
 
 
 class _DeferredModule(types.ModuleType):
