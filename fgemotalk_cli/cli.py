@@ -6,16 +6,19 @@ Every command is a thin skin over :mod:`fgemotalk_cli.api`. User errors arrive a
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fgemotalk_cli import api
+from fgemotalk_cli import (
+    api,
+    cli_tools,  # noqa: F401  (registers presets, aus, eval, info, train, prepare)
+)
+from fgemotalk_cli.batch import read_jobs, run_batch
+from fgemotalk_cli.cli_app import INTERRUPTED_MESSAGE, app, command, report
 from fgemotalk_cli.cli_options import (
     AuModeOpt,
     AuOpt,
@@ -38,11 +41,8 @@ from fgemotalk_cli.cli_options import (
     TimelineOpt,
     run_options,
 )
-from fgemotalk_cli.errors import FgError, InputError, user_error
-from fgemotalk_cli.evaluation.evaluate import evaluate_video
+from fgemotalk_cli.errors import FgError, InputError
 from fgemotalk_cli.expression.aus import (
-    CATALOGUE,
-    bundled_presets,
     check_intensity,
     expression_control,
 )
@@ -51,59 +51,6 @@ from fgemotalk_cli.process import (
     interrupts_as_exceptions,
     native_log_noise_filtered,
 )
-from fgemotalk_cli.training.prepare import prepare_dataset
-from fgemotalk_cli.training.run import train as run_training
-
-app = typer.Typer(
-    name="fgemotalk",
-    help="Animate one portrait into a talking-head video with fine-grained Action Unit control.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-#: The one line an interrupted run prints; the temporary outputs are gone by then.
-INTERRUPTED_MESSAGE = "interrupted: no output written"
-
-
-def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """``app.command`` that turns FgError into one stderr line and exit code 2.
-
-    Doing it per command (not only in :func:`main`) gives the same behaviour under Typer's
-    CliRunner, which calls the app directly.
-    """
-
-    def register(function: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(function)
-        def guarded(*call_args: Any, **call_kwargs: Any) -> None:
-            try:
-                function(*call_args, **call_kwargs)
-            except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM; clean-up already ran
-                typer.echo(INTERRUPTED_MESSAGE, err=True)
-                raise typer.Exit(interrupted_exit_code(interrupt)) from None
-            except Exception as error:
-                shown = user_error(error)
-                if shown is None:
-                    raise
-                typer.echo(f"error: {shown}", err=True)
-                raise typer.Exit(shown.exit_code) from None
-
-        return app.command(*args, **kwargs)(guarded)
-
-    return register
-
-
-def _report(result: object, as_json: bool, quiet: bool) -> None:
-    summary = result.to_dict()  # type: ignore[attr-defined]
-    if as_json:
-        typer.echo(json.dumps(summary, default=str))
-        return
-    if not quiet:
-        for warning in summary.get("warnings", []):
-            typer.echo(f"warning: {warning}", err=True)
-    typer.echo(str(summary.get("output", "")))
 
 
 @command(
@@ -142,7 +89,7 @@ def reenact(
 
     result = api.reenact(source, driver, output, control=control, options=options,
                          neutral_frame=neutral_frame)
-    _report(result, as_json, quiet)
+    report(result, as_json, quiet)
 
 
 @command(
@@ -191,7 +138,7 @@ def speak(
         language=language, head_motion=0.0 if still else head_motion, blinks=not still,
         fps=fps, seed=seed,
     )
-    _report(result, as_json, quiet)
+    report(result, as_json, quiet)
 
 
 @command(
@@ -238,7 +185,34 @@ def edit_au(
         if control.is_neutral:
             raise InputError("edit-au needs --au, --preset or --au-timeline (or --grid)")
         result = api.edit_au(input_path, output, control=control, options=options)
-    _report(result, as_json, quiet)
+    report(result, as_json, quiet)
+
+
+@command(
+    epilog=("Example: fgemotalk batch jobs.jsonl --workers 2 > results.jsonl "
+            "(one JSON line per job; a rerun skips the outputs that exist)"),
+)
+def batch(
+    jobs_file: Annotated[Path, typer.Argument(metavar="JOBS",
+                                              help="Job file: JSON Lines or CSV, one job a line.")],
+    workers: Annotated[int, typer.Option("--workers", help="Processes running jobs.")] = 1,
+    engine: EngineOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run many reenact/speak/edit-au jobs in one go (libraries loaded once); exit 2 if any fail."""
+    jobs = read_jobs(jobs_file)
+
+    def report(record: dict[str, Any]) -> None:
+        typer.echo(json.dumps(record, default=str))
+
+    summary = run_batch(jobs, workers=workers, engine=engine, overwrite=overwrite, report=report,
+                        show_progress=not quiet)
+    if not quiet:
+        typer.echo(f"batch: {summary.done} done, {summary.skipped} skipped, {summary.failed} "
+                   f"failed in {summary.seconds:.1f} s", err=True)
+    if summary.failed:
+        raise typer.Exit(2)
 
 
 def _parse_au_list(text: str) -> list[int]:
@@ -249,120 +223,6 @@ def _parse_au_list(text: str) -> list[int]:
         check_intensity(int(part), 0.0)
         numbers.append(int(part))
     return numbers
-
-
-@command(epilog="Example: fgemotalk presets")
-def presets(as_json: JsonOpt = False) -> None:
-    """List the bundled expression presets and their AU vectors."""
-    table = bundled_presets()
-    if as_json:
-        typer.echo(json.dumps({name: p.aus for name, p in table.items()}))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    view = Table("preset", "AUs", "description", "source")
-    for name, preset in table.items():
-        vector = " ".join(f"{au}={value:g}" for au, value in sorted(preset.aus.items())) or "-"
-        view.add_row(name, vector, preset.description, preset.source)
-    Console().print(view)
-
-
-@command(epilog="Example: fgemotalk aus")
-def aus(as_json: JsonOpt = False) -> None:
-    """List the supported Action Units with their FACS names and face regions."""
-    if as_json:
-        rows = [{"au": a.number, "name": a.name, "region": a.region, "paper": a.in_paper}
-                for a in CATALOGUE.values()]
-        typer.echo(json.dumps(rows))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    view = Table("AU", "FACS name", "region", "appearance", "paper set")
-    for unit in CATALOGUE.values():
-        view.add_row(str(unit.number), unit.name, unit.region, unit.description,
-                     "yes" if unit.in_paper else "")
-    Console().print(view)
-
-
-@command(epilog="Example: fgemotalk eval out.mp4 --reference driver.mp4 --source face.png")
-def eval(  # noqa: A001 - the subcommand is called eval
-    generated: Annotated[Path, typer.Argument(help="Generated video.")],
-    reference: Annotated[
-        Path | None, typer.Option("--reference", help="Ground-truth / driving video.")
-    ] = None,
-    source: Annotated[
-        Path | None, typer.Option("--source", help="Source portrait for identity.")
-    ] = None,
-    emotion: Annotated[
-        str | None, typer.Option("--emotion", help="Target emotion for ACC_emo.")
-    ] = None,
-    lpips_weights: Annotated[
-        Path | None, typer.Option("--lpips-weights", help="Local LPIPS backbone weights.")
-    ] = None,
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Measure a generated video: PSNR, SSIM, LPIPS, pose/expression distance, identity, jitter."""
-    report = evaluate_video(generated, reference=reference, source_image=source,
-                            target_emotion=emotion, lpips_weights=lpips_weights)
-    summary = report.to_dict()
-    if as_json:
-        typer.echo(json.dumps(summary, default=str))
-    else:
-        for key, value in summary.items():
-            typer.echo(f"{key}: {value}")
-
-
-@command(epilog="Example: fgemotalk info runs/stage1/checkpoint.pt")
-def info(
-    checkpoint: Annotated[Path, typer.Argument(help="A neural checkpoint file.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Show what a neural checkpoint holds: config, AUs, parts, training stages."""
-    from models.checkpoint import describe_checkpoint
-
-    summary = {**describe_checkpoint(checkpoint), "warnings": []}
-    if as_json:
-        typer.echo(json.dumps(summary, default=str))
-    else:
-        for key, value in summary.items():
-            typer.echo(f"{key}: {value}")
-
-
-@command(
-    epilog=(
-        "Example: fgemotalk train configs/stage1_256.yaml  "
-        "(multi-GPU: torchrun --nproc_per_node=8 -m fgemotalk_cli train configs/stage1_512.yaml)"
-    ),
-)
-def train(
-    config: Annotated[Path, typer.Argument(help="Training YAML (see configs/).")],
-    resume: Annotated[
-        Path | None, typer.Option("--resume", help="Checkpoint to resume from exactly.")
-    ] = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """Train the neural engine (stage 1 video network, 2 AU encoder, 3 audio encoder)."""
-    run_training(config, resume=resume, show_progress=not quiet)
-
-
-@command(
-    epilog="Example: fgemotalk prepare videos/ data/hdtf_256 --size 256",
-)
-def prepare(
-    videos: Annotated[Path, typer.Argument(help="Folder of talking-head clips (or DISFA).")],
-    output: Annotated[Path, typer.Argument(help="Dataset folder to write.")],
-    size: Annotated[int, typer.Option("--size", help="Crop size: 64, 128, 256 or 512.")] = 256,
-    quiet: QuietOpt = False,
-) -> None:
-    """Turn talking-head videos into per-clip face crops for training (resumable)."""
-    summary = prepare_dataset(videos, output, size=size, show_progress=not quiet)
-    if not quiet:
-        for warning in summary["warnings"]:
-            typer.echo(f"warning: {warning}", err=True)
-    typer.echo(json.dumps(summary, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,11 +65,11 @@ def test_a_signal_mid_run_prints_one_line_and_leaves_nothing(
         cwd=tmp_path, env=cli_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
-        # Frames are being encoded on the background thread once the hidden video-only
-        # temporary has content: the moment the issue saw ".NAME.<hex>.tmp.mp4" left behind.
+        # Frames are being encoded on the background thread once the hidden temporary output
+        # has content: the moment the issue saw ".NAME.<hex>.tmp.mp4" left behind.
         deadline = time.monotonic() + 90
-        while not any(p.name.endswith(".video.mp4") and p.stat().st_size > 0
-                      for p in out.iterdir()):
+        while not any(p.name.startswith(".") and p.name.endswith(".tmp.mp4")
+                      and p.stat().st_size > 0 for p in out.iterdir()):
             assert process.poll() is None, process.communicate()[1][-2000:]
             assert time.monotonic() < deadline, "encoding never started"
             time.sleep(0.02)

@@ -3,6 +3,15 @@ mediapipe wheel), the largest face of a photo, and a tiled retry for small or od
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from fgemotalk_cli.errors import InputError, NoFaceError
@@ -35,7 +44,10 @@ class FaceMeshDetector:
     ) -> None:
         if max_faces < 1:
             raise InputError(f"max_faces must be at least 1, got {max_faces}")
+        _defer_mediapipe_drawing()
         from mediapipe.python.solutions import face_mesh
+
+        _bind_deferred_drawing()
 
         self.video_mode = video_mode
         self.max_detection_side = int(max_detection_side)
@@ -87,6 +99,63 @@ class FaceMeshDetector:
         return faces
 
 
+#: MediaPipe's drawing helpers, which ``import mediapipe`` loads eagerly (through
+#: ``mediapipe.python.solutions``) although face tracking never draws: they pull in matplotlib,
+#: about half a second of every job's start-up.
+_DRAWING_MODULES = ("drawing_utils", "drawing_styles")
+
+
+def _defer_mediapipe_drawing() -> None:
+    """Register stand-ins for MediaPipe's drawing modules that load the real ones (and
+    matplotlib) only when one of their attributes is first used.
+
+    Done before mediapipe is first imported: once its package has run, the modules are
+    loaded already and there is nothing left to save.
+    """
+    if "mediapipe" in sys.modules:
+        return
+    package = importlib.util.find_spec("mediapipe")  # finds the package without running it
+    if package is None or not package.submodule_search_locations:
+        return  # not installed: the import below raises the real error
+    folder = os.path.join(next(iter(package.submodule_search_locations)), "python", "solutions")
+    for short_name in _DRAWING_MODULES:
+        name = f"mediapipe.python.solutions.{short_name}"
+        spec = importlib.machinery.PathFinder.find_spec(name, [folder])
+        if spec is not None and name not in sys.modules:
+            sys.modules[name] = _DeferredModule(name, spec)
+
+
+def _bind_deferred_drawing() -> None:
+    """Make the stand-ins attributes of their package, as a real import would have, so that
+    ``mediapipe.solutions.drawing_utils`` keeps working for any other user of mediapipe."""
+    package = sys.modules.get("mediapipe.python.solutions")
+    for short_name in _DRAWING_MODULES:
+        module = sys.modules.get(f"mediapipe.python.solutions.{short_name}")
+        if package is not None and module is not None and not hasattr(package, short_name):
+            setattr(package, short_name, module)
+
+
+class _DeferredModule(types.ModuleType):
+    """A module that executes its real code the first time an attribute is asked for."""
+
+    def __init__(self, name: str, spec: importlib.machinery.ModuleSpec) -> None:
+        super().__init__(name)
+        self._deferred_spec = spec
+
+    def __getattr__(self, attribute: str) -> object:
+        # Only called for attributes the stand-in lacks, i.e. the real module's contents.
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        spec = self.__dict__.pop("_deferred_spec", None)
+        if spec is None:
+            raise AttributeError(attribute)
+        real = importlib.util.module_from_spec(spec)
+        sys.modules[self.__name__] = real
+        spec.loader.exec_module(real)  # type: ignore[union-attr]
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attribute)
+
+
 def _bbox_area(face: FaceLandmarks) -> float:
     x0, y0, x1, y1 = face.bbox()
     return (x1 - x0) * (y1 - y0)
@@ -97,7 +166,7 @@ def detect_source_face(image_rgb: np.ndarray, face_index: int = 0) -> FaceLandma
     if face_index < 0:
         raise InputError(f"the face index must be 0 or more (0 = largest face), got {face_index}")
     image = check_rgb(image_rgb)
-    with FaceMeshDetector(video_mode=False, max_faces=max(4, face_index + 1)) as detector:
+    with _still_detector(max(4, face_index + 1)) as detector:
         faces = detector.detect(image) or _detect_in_tiles(detector, image)
     if not faces:
         height, width = image.shape[:2]
@@ -109,6 +178,29 @@ def detect_source_face(image_rgb: np.ndarray, face_index: int = 0) -> FaceLandma
             f"{found} (faces are numbered from 0, largest first)"
         )
     return faces[face_index]
+
+
+def detect_still_faces(image_rgb: np.ndarray, max_faces: int = 4) -> list[FaceLandmarks]:
+    """Faces in one still image, largest first, from the process's shared still detector."""
+    with _still_detector(max_faces) as detector:
+        return detector.detect(image_rgb)
+
+
+# One still-image detector per face count, kept for the whole process: the source portrait,
+# a driver's reference frame and every job of a batch use it, instead of each building
+# (and warming up) its own MediaPipe graph. The lock serialises users on other threads.
+_still_detectors: dict[int, FaceMeshDetector] = {}
+_still_lock = threading.Lock()
+
+
+@contextmanager
+def _still_detector(max_faces: int) -> Iterator[FaceMeshDetector]:
+    with _still_lock:
+        detector = _still_detectors.get(max_faces)
+        if detector is None:
+            detector = _still_detectors[max_faces] = FaceMeshDetector(
+                video_mode=False, max_faces=max_faces)
+        yield detector
 
 
 def _detect_in_tiles(detector: FaceMeshDetector, image: np.ndarray) -> list[FaceLandmarks]:

@@ -159,11 +159,22 @@ def iter_audio_blocks(
         container.close()
 
 
+def aac_bit_rate(sample_rate: int, channels: int) -> int:
+    """AAC bits per second for a track: about 3 bits a sample per channel (48 kb/s for 16 kHz
+    mono speech), at most 96 kb/s a channel and 160 kb/s in all. A flat 128 kb/s spent 2.7x
+    too much encoder time and space on 16 kHz speech for no audible gain."""
+    per_channel = min(3 * sample_rate, 96_000)
+    return int(min(per_channel * (1 if channels == 1 else 1.6), 160_000))
+
+
 class AacTrack:
     """A source's audio as AAC packets, cut or padded to exactly a video's length.
 
-    The window is ``round(video_seconds * rate)`` samples long, starting ``offset_seconds``
-    into the source (negative: that much leading silence). Used by ``video.mux_audio``.
+    The window starts ``offset_seconds`` into the source (negative: that much leading silence)
+    and is ``round(video_seconds * rate)`` samples long. It can be encoded in one go
+    (:meth:`packets`, for ``encode.mux_audio``) or in steps while the video is still being
+    written (:meth:`start`, :meth:`encode_until`, :meth:`finish`), when the length is known
+    only at the end: ``encode.VideoWriter`` does that on its own thread.
     """
 
     def __init__(
@@ -171,23 +182,36 @@ class AacTrack:
         path: str | Path,
         source_rate: int,
         source_channels: int,
-        video_seconds: Fraction,
+        video_seconds: Fraction | None,
         offset_seconds: float,
     ) -> None:
         self.path = path
         self.rate = source_rate if source_rate in AAC_SAMPLE_RATES else 48000
         self.channels = 1 if source_channels == 1 else 2
         self.layout = "mono" if self.channels == 1 else "stereo"
-        self.total = round(video_seconds * self.rate)
+        self.bit_rate = aac_bit_rate(self.rate, self.channels)
+        self.total = 0 if video_seconds is None else round(video_seconds * self.rate)
         self.offset = round(offset_seconds * self.rate)
         self.padded = 0
         self.truncated = False
+        self._stream = None
+        self._source: Iterator[np.ndarray] | None = None
+        self._held: np.ndarray | None = None  # source samples read but not yet encoded
+        self._written = 0  # samples handed to the encoder
+        self._source_used = 0  # of which came from the source (the rest is silence)
+        self._source_ended = False
+
+    @property
+    def encoded_samples(self) -> int:
+        """Samples handed to the encoder so far."""
+        return self._written
 
     @classmethod
     def for_source(
-        cls, path: str | Path, video_seconds: Fraction, offset_seconds: float | None
+        cls, path: str | Path, video_seconds: Fraction | None, offset_seconds: float | None
     ) -> AacTrack | None:
-        """The track to mux from ``path``; None for a video that has no audio stream."""
+        """The track to mux from ``path``; None for a video that has no audio stream.
+        ``video_seconds`` may be None when the length is given later, to :meth:`finish`."""
         container = open_media(path, "audio source")
         try:
             if not container.streams.audio:
@@ -206,47 +230,75 @@ class AacTrack:
         finally:
             container.close()
 
-    def _blocks(self) -> Iterator[np.ndarray]:
-        """(channels, n) float32 blocks: leading silence or skip, source, trailing silence."""
-        remaining, skip = self.total, max(self.offset, 0)
+    def start(self, container):  # -> av.audio.stream.AudioStream
+        """Add the AAC stream to an output container (before anything is muxed)."""
+        self._stream = container.add_stream("aac", rate=self.rate, layout=self.layout,
+                                            bit_rate=self.bit_rate)
+        return self._stream
+
+    def _source_blocks(self) -> Iterator[np.ndarray]:
+        """(channels, n) float32: leading silence or the skipped start, then the source."""
+        skip = max(self.offset, 0)
         if self.offset < 0:
-            lead = min(-self.offset, remaining)
-            self.padded += lead
-            remaining -= lead
-            yield from self._silence(lead)
+            yield from self._silence(-self.offset)
         for block in iter_audio_blocks(self.path, self.rate, self.channels):
             if skip:
                 dropped = min(skip, block.shape[1])
                 block, skip = block[:, dropped:], skip - dropped
-            if block.shape[1] > remaining:
-                # Anything past the video's end is cut; no need to decode the rest.
-                self.truncated = True
-                if remaining:
-                    yield block[:, :remaining]
-                remaining = 0
-                break
-            remaining -= block.shape[1]
-            yield block
-        self.padded += remaining
-        yield from self._silence(remaining)
+            if block.shape[1]:
+                yield block
+
+    def _next_source_block(self, limit: int) -> np.ndarray | None:
+        """Up to ``limit`` samples of the window's source part; None once it has ended."""
+        if self._held is None and not self._source_ended:
+            if self._source is None:
+                self._source = self._source_blocks()
+            self._held = next(self._source, None)
+            self._source_ended = self._held is None
+        if self._held is None:
+            return None
+        block, rest = self._held[:, :limit], self._held[:, limit:]
+        self._held = rest if rest.shape[1] else None
+        return block
+
+    def encode_until(self, samples: int) -> Iterator:
+        """Encode the window up to ``samples`` samples (silence past the source's end)."""
+        import av
+
+        while self._written < samples:
+            wanted = samples - self._written
+            block = self._next_source_block(wanted)
+            if block is None:  # past the source: silence, a second at a time
+                block = np.zeros((self.channels, min(wanted, self.rate)), np.float32)
+                self.padded += block.shape[1]
+            else:
+                self._source_used += block.shape[1]
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
+                                               layout=self.layout)
+            frame.sample_rate = self.rate
+            frame.pts = self._written
+            frame.time_base = Fraction(1, self.rate)
+            self._written += block.shape[1]
+            yield from self._stream.encode(frame)  # type: ignore[union-attr]
+
+    def finish(self, video_seconds: Fraction | None = None) -> Iterator:
+        """Encode the rest of the window (its length now known) and flush the encoder."""
+        if video_seconds is not None:
+            self.total = round(video_seconds * self.rate)
+        yield from self.encode_until(self.total)
+        self.padded += min(max(-self.offset, 0), self.total)  # the leading silence
+        # Anything past the window's end is cut; no need to decode the rest.
+        self.truncated = self._held is not None or (
+            not self._source_ended and self._next_source_block(1) is not None)
+        if self._source is not None:
+            self._source.close()
+        yield from self._stream.encode(None)  # type: ignore[union-attr]
 
     def _silence(self, samples: int) -> Iterator[np.ndarray]:
         for start in range(0, samples, self.rate):  # a second at a time: memory stays flat
             yield np.zeros((self.channels, min(self.rate, samples - start)), np.float32)
 
     def packets(self, stream) -> Iterator:
-        import av
-
-        written = 0
-        for block in self._blocks():
-            if block.shape[1] == 0:
-                continue
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(block), format="fltp", layout=self.layout
-            )
-            frame.sample_rate = self.rate
-            frame.pts = written
-            frame.time_base = Fraction(1, self.rate)
-            written += block.shape[1]
-            yield from stream.encode(frame)
-        yield from stream.encode(None)
+        """The whole window's packets for ``stream`` (already added to its container)."""
+        self._stream = stream
+        yield from self.finish()

@@ -1,6 +1,10 @@
-"""Video out as a stream: encode H.264 one frame at a time, then mux audio.
+"""Video out as a stream: encode H.264 one frame at a time, with its audio in the same pass.
 
-Muxing copies packets while encoding audio block by block, so nothing holds a whole video.
+:class:`VideoWriter` can take an :class:`~fgemotalk_cli.media.audio.AacTrack`: the AAC is then
+encoded on a thread of its own while frames arrive, a little behind the video written so far,
+and both streams go into the one container; the last stretch is encoded once the video's
+length is known, so audio and video end together. :func:`mux_audio` adds audio to a finished
+video instead (copying its packets). Nothing holds a whole video or a whole audio track.
 Times are ``Fraction`` seconds from the stream's time base, so 29.97 fps stays 30000/1001 and
 audio does not drift against video.
 """
@@ -8,6 +12,7 @@ audio does not drift against video.
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,7 +52,8 @@ class VideoWriter:
     The size is taken from the first frame; odd widths or heights are padded by one
     repeated edge pixel because yuv420p needs even sizes. Use as a context manager: a clean
     exit flushes the encoder, an exception closes the file without flushing (the caller's
-    ``atomic_output`` then deletes it).
+    ``atomic_output`` then deletes it). With ``audio``, its AAC is encoded on a second thread
+    as the frames come and cut or padded to the video's length at :meth:`close`.
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class VideoWriter:
         *,
         crf: int = 18,
         preset: str = "medium",
+        audio: AacTrack | None = None,
     ) -> None:
         self.path = Path(path)
         self.fps = Fraction(fps)
@@ -71,6 +78,14 @@ class VideoWriter:
         self._container = None
         self._stream = None
         self._closed = False
+        self.audio = audio
+        self._audio_thread: threading.Thread | None = None
+        self._audio_error: BaseException | None = None
+        self._audio_stop = False
+        # Guards the audio target below and the container's muxer, shared by both threads.
+        self._progress = threading.Condition()
+        self._audio_target = 0  # samples of audio the video written so far covers
+        self._audio_final = False  # the video's length is known: encode to the end
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -102,6 +117,39 @@ class VideoWriter:
         context.color_range = _RANGE_TV
         self._stream = stream
         self.size = (width, height)
+        if self.audio is not None:
+            self.audio.start(self._container)
+            self._audio_thread = threading.Thread(target=self._encode_audio,
+                                                  name="fgemotalk-audio", daemon=True)
+            self._audio_thread.start()
+
+    def _encode_audio(self) -> None:
+        """The audio thread: encode AAC up to what the video covers; mux under the lock."""
+        audio = self.audio
+        assert audio is not None
+        try:
+            while True:
+                with self._progress:
+                    while (not self._audio_stop and not self._audio_final
+                           and audio.encoded_samples >= self._audio_target):
+                        self._progress.wait()
+                    if self._audio_stop:
+                        return
+                    final, target = self._audio_final, self._audio_target
+                packets = audio.finish(self.duration) if final else audio.encode_until(target)
+                for packet in packets:  # encoding runs outside the lock, muxing inside
+                    with self._progress:
+                        if self._audio_stop:
+                            return
+                        self._container.mux(packet)
+                if final:
+                    return
+        except BaseException as error:  # raised again on the writing thread
+            self._audio_error = error
+
+    def _raise_audio_error(self) -> None:
+        if self._audio_error is not None:
+            raise MediaError(f"cannot encode the audio: {self._audio_error}") from self._audio_error
 
     def write(self, image: np.ndarray) -> None:
         """Encode one HxWx3 uint8 RGB frame; every frame must have the first frame's size."""
@@ -121,9 +169,17 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame = frame.reformat(format="yuv420p", dst_colorspace="itu709")
         frame.pts = self.frames_written  # the codec time base is 1/fps
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames_written += 1
+        packets = self._stream.encode(frame)
+        with self._progress:
+            for packet in packets:
+                self._container.mux(packet)
+            self.frames_written += 1
+            if self.audio is not None:
+                # The audio may run up to the video's end so far, never past it: the
+                # video may stop at any frame, and the audio must stop with it.
+                self._audio_target = round(self.duration * self.audio.rate)
+                self._progress.notify()
+        self._raise_audio_error()
 
     def close(self) -> None:
         """Flush the encoder and finish the file; an empty video is an error."""
@@ -132,12 +188,26 @@ class VideoWriter:
         self._closed = True
         if self._container is None:
             raise MediaError(f"no frames were written to {self.path}")
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
+        packets = self._stream.encode(None)
+        with self._progress:
+            for packet in packets:
+                self._container.mux(packet)
+            self._audio_final = True
+            self._progress.notify()
+        if self._audio_thread is not None:
+            self._audio_thread.join()
+        try:
+            self._raise_audio_error()
+        finally:
+            self._container.close()
 
     def _abandon(self) -> None:
         self._closed = True
+        if self._audio_thread is not None:
+            with self._progress:
+                self._audio_stop = True
+                self._progress.notify()
+            self._audio_thread.join()
         if self._container is not None:
             self._container.close()
 
@@ -148,7 +218,7 @@ def mux_audio(
     output_path: str | Path,
     *,
     audio_offset_seconds: float | None = None,
-    audio_bitrate: int = 128_000,
+    audio_bitrate: int | None = None,
 ) -> MuxResult:
     """Copy the video stream of ``video_path`` and add ``audio_source``'s audio as AAC.
 
@@ -158,7 +228,8 @@ def mux_audio(
     ``audio_offset_seconds`` skips that much source audio (negative: delays it with
     silence); by default a video source is aligned to its own first video frame, since that
     is the frame our output starts from, and an audio file starts at 0. Mono stays mono;
-    more channels become stereo.
+    more channels become stereo. ``audio_bitrate`` None picks one by sample rate
+    (:func:`~fgemotalk_cli.media.audio.aac_bit_rate`).
     """
     import av
 
@@ -180,7 +251,8 @@ def mux_audio(
             packets: list[Iterator] = [_copied_packets(source, video_in, video_out)]
             if audio is not None:
                 audio_out = output.add_stream(
-                    "aac", rate=audio.rate, layout=audio.layout, bit_rate=audio_bitrate
+                    "aac", rate=audio.rate, layout=audio.layout,
+                    bit_rate=audio_bitrate or audio.bit_rate
                 )
                 packets.append(audio.packets(audio_out))
             # Interleave by decode time so players never wait on one stream, and so only

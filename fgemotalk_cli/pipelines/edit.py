@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import numpy as np
 
 from fgemotalk_cli.engines.base import Engine, ignored_controls
 from fgemotalk_cli.engines.loading import load_engine
+from fgemotalk_cli.engines.warp.engine import WarpEngine, WarpState, render_in_order
+from fgemotalk_cli.engines.warp.shots import ShotSources
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.expression.aus import CATALOGUE, ExpressionControl, check_intensity
 from fgemotalk_cli.faces.detector import FaceMeshDetector
@@ -50,20 +53,21 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         decoding = DecodeReport()
         frames = resample_frames(iter_frames(input_path, report=decoding), info.fps,
                                  info.duration_seconds)
+        prepare, render = _video_frame_steps(engine, control)
         with FaceMeshDetector(video_mode=True) as detector, \
                 encoded.progress("edit-au", info.frame_count) as progress:
             while batch := list(islice(frames, options.batch_size)):
+                # Detection and preparation follow the video in order (tracking, shots);
+                # the frames of a batch are then rendered side by side.
+                jobs: list[tuple[Any, ...]] = []
                 for frame in batch:
                     # Full size up to --max-size; the encoder pads an odd side by one pixel.
                     image = downscale_to_max_side(frame.image, options.max_size)
                     faces = detector.detect(image)
-                    if len(faces) <= options.face_index:
-                        stats.frames_without_face += 1
-                        encoded.write(image)
-                        continue
-                    state = engine.prepare(image, faces[options.face_index])
-                    (edited,) = engine.edit(state, [control.at(frame.time_seconds)],
-                                            control.au_mode)
+                    face = faces[options.face_index] if len(faces) > options.face_index else None
+                    stats.frames_without_face += face is None
+                    jobs.append((prepare(image, face), image, frame.time_seconds))
+                for edited in render(jobs):
                     encoded.write(edited)
                 progress.advance(len(batch))
         stats.frames = encoded.frames_written
@@ -74,6 +78,38 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         stats.warnings.append(f"{stats.frames_without_face} frames had no face and were kept "
                               "unchanged")
     return stats
+
+
+def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple[
+        Callable[[np.ndarray, Any], Any], Callable[[list[tuple[Any, ...]]], list[np.ndarray]]]:
+    """How to prepare each frame of a video and render a batch of them.
+
+    ``prepare(frame, face or None)`` gives the engine state (None without a face). The warp
+    engine prepares the face once per shot (:class:`ShotSources`; a frame without a face
+    ends the shot) and renders on its render threads; another engine prepares every frame and
+    renders them one by one. A job is (state or None, the frame, its time in seconds).
+    """
+    def edit_one(state: Any, image: np.ndarray, time_seconds: float) -> np.ndarray:
+        if state is None:
+            return image  # no face: the frame passes through unchanged
+        (edited,) = engine.edit(state, [control.at(time_seconds)], control.au_mode)
+        return edited
+
+    if isinstance(engine, WarpEngine):
+        shots = ShotSources()
+
+        def prepare_warp(image: np.ndarray, face: Any) -> WarpState | None:
+            if face is None:
+                shots.no_face()
+                return None
+            return WarpState(source=shots.source_for(image, face))
+
+        return prepare_warp, lambda jobs: render_in_order(edit_one, jobs)
+
+    def prepare_each(image: np.ndarray, face: Any) -> Any:
+        return None if face is None else engine.prepare(image, face)
+
+    return prepare_each, lambda jobs: [edit_one(*job) for job in jobs]
 
 
 def _mode_warnings(engine: Engine[Any], control: ExpressionControl) -> list[str]:

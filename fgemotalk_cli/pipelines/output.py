@@ -1,10 +1,12 @@
-"""One video output: reserved up front, encoded frame by frame, audio muxed, renamed at the end.
+"""One video output: reserved up front, encoded frame by frame with its audio, renamed at the end.
 
 The target is checked before any work (an existing file stops the run unless ``overwrite``);
-frames go to a hidden temporary file beside it; the audio is muxed into a second temporary file
-that is renamed onto the target only when everything succeeded. Any exception, Ctrl-C included,
-removes both temporaries. Frames are encoded on a background thread (x264 and the colour
-conversion release the GIL), so the engine renders the next frame meanwhile.
+frames and audio go into one hidden temporary file beside it, in one pass, and that file is
+renamed onto the target only when everything succeeded. Any exception, Ctrl-C included,
+removes it. Frames are encoded on a background thread (x264 and the colour conversion release
+the GIL), so the engine renders the next frames meanwhile; the audio (the driver's or the
+speech) is encoded as AAC on a thread of its own, keeping pace with the frames written, so
+nothing is left to do after the last frame but a few frames' worth of audio.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import numpy as np
 
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.media.atomic import atomic_output
-from fgemotalk_cli.media.audio import has_audio_stream
-from fgemotalk_cli.media.encode import VideoWriter, mux_audio
+from fgemotalk_cli.media.audio import AacTrack
+from fgemotalk_cli.media.encode import VideoWriter
 from fgemotalk_cli.media.progress import frame_progress
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import BackgroundWorker
@@ -29,6 +31,13 @@ ENCODER_QUEUE_FRAMES = 4
 
 
 class EncodedOutput(AbstractContextManager["EncodedOutput"]):
+    """The output video of one job: ``write`` frames, then ``finish``; see the module doc.
+
+    ``audio_source`` is a file whose (first) audio track is muxed, aligned as
+    :meth:`~fgemotalk_cli.media.audio.AacTrack.for_source` aligns it; a video without audio,
+    or None, gives a silent output.
+    """
+
     def __init__(self, target: Path, options: RunOptions, fps: Fraction,
                  audio_source: Path | None) -> None:
         self.target = target
@@ -36,16 +45,22 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         self.fps = fps
         self.audio_source = audio_source
         self.frames_written = 0
-        self._writer = None
+        self._writer: VideoWriter | None = None
         self._encoder: BackgroundWorker[np.ndarray] | None = None
         self._reservation = None
         self._final_temp: Path | None = None
-        self._video_only: Path | None = None
+        self._audio: AacTrack | None = None
 
     def __enter__(self) -> EncodedOutput:
         self._reservation = atomic_output(self.target, overwrite=self.options.overwrite)
         self._final_temp = Path(self._reservation.__enter__())
-        self._video_only = self._final_temp.with_name(f".{self._final_temp.stem}.video.mp4")
+        try:
+            if self.audio_source is not None:
+                # Probed now, so that an unreadable audio file stops the job before any frame.
+                self._audio = AacTrack.for_source(self.audio_source, None, None)
+        except BaseException as error:
+            self._reservation.__exit__(type(error), error, error.__traceback__)
+            raise
         return self
 
     def progress(self, description: str, total: int | None):
@@ -62,24 +77,20 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         if self._writer is None:
             # veryfast: x264's quality per bit barely changes at this CRF, and the encoder
             # must not be the bottleneck of a real-time engine.
-            self._writer = VideoWriter(self._video_only, fps=self.fps, crf=self.options.crf,
-                                       preset="veryfast")
+            self._writer = VideoWriter(self._final_temp, fps=self.fps, crf=self.options.crf,
+                                       preset="veryfast", audio=self._audio)
         self._writer.write(frame)
 
     def finish(self) -> bool:
-        """Close the encoder and mux the audio; returns whether the output has audio."""
+        """Close the encoder and the file; returns whether the output has audio."""
         if self._encoder is not None:
             encoder, self._encoder = self._encoder, None
             encoder.close()
         if self._writer is None or self.frames_written == 0:
             raise InputError("nothing to write: no frames were produced")
-        self._writer.close()
-        self._writer = None
-        audio = self.audio_source
-        if audio is not None and not has_audio_stream(audio):
-            audio = None  # a silent driver (no audio track) gives a silent output
-        muxed = mux_audio(self._video_only, audio, self._final_temp)
-        return muxed.audio_duration_seconds is not None
+        writer, self._writer = self._writer, None
+        writer.close()
+        return self._audio is not None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> bool | None:
@@ -95,7 +106,5 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
                 # so its "no frames" complaint cannot hide the error already on its way out.
                 self._writer.__exit__(kind, error, trace)
         finally:
-            if self._video_only is not None:
-                self._video_only.unlink(missing_ok=True)
             self._reservation.__exit__(kind, error, trace)  # type: ignore[union-attr]
         return None

@@ -11,7 +11,7 @@ from fgemotalk_cli.engines.base import DriverSample, ignored_controls
 from fgemotalk_cli.engines.loading import load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.expression.aus import ExpressionControl
-from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.faces.detector import FaceMeshDetector, detect_still_faces
 from fgemotalk_cli.media.images import downscale_to_max_side
 from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
@@ -74,8 +74,7 @@ def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
     frame = next(islice(iter_frames(driver_path), neutral_frame, None), None)
     if frame is None:
         raise InputError(f"--neutral-frame {neutral_frame} is past the end of {driver_path.name}")
-    with FaceMeshDetector(video_mode=False) as detector:
-        faces = detector.detect(downscale_to_max_side(frame.image, 1024))
+    faces = detect_still_faces(downscale_to_max_side(frame.image, 1024))
     if not faces:
         raise NoFaceError(
             f"no face in frame {neutral_frame} of the driving video {driver_path.name}; "

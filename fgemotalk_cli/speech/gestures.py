@@ -13,6 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.speech.filters import find_peaks
 
 # Spontaneous blinking in conversation: about 15-20 a minute (Bentivoglio et al. 1997).
 _MEAN_BLINK_INTERVAL_S = 3.5
@@ -113,11 +114,9 @@ def _drift(times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _nods(energy: np.ndarray, times: np.ndarray, seconds_per_frame: float) -> np.ndarray:
     """Downward pitch bumps starting just before the loudest syllables."""
-    from scipy.signal import find_peaks
-
     smooth = _moving_average(energy, max(1, round(0.12 / seconds_per_frame)))
     distance = max(1, round(_MIN_NOD_SPACING_S / seconds_per_frame))
-    peaks, _ = find_peaks(smooth, height=0.5, prominence=0.2, distance=distance)
+    peaks = find_peaks(smooth, height=0.5, prominence=0.2, distance=distance)
     pitch = np.zeros(len(energy))
     for peak in peaks:
         start = times[peak] - 0.08

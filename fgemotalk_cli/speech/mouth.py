@@ -18,6 +18,13 @@ from typing import Literal
 import numpy as np
 
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.speech.filters import (
+    binary_closing,
+    binary_dilation,
+    binary_opening,
+    running_maximum,
+    zero_phase_lowpass,
+)
 from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 from fgemotalk_cli.speech.phonemes import decode_phonemes, phoneme_timeline
 from fgemotalk_cli.speech.segments import SAMPLE_RATE_HZ, PhoneSegment, frame_rms
@@ -170,8 +177,6 @@ def mouth_track(
 
 def _energy_controls(analysis: _Analysis) -> np.ndarray:
     """(n, 5) controls at 100 Hz from loudness and spectral tilt alone."""
-    from scipy.ndimage import maximum_filter1d
-
     # Syllables come at 4-8 Hz; an 8 Hz low-pass keeps them and drops the frame-level jitter.
     loud = _lowpass(analysis.loudness(), 8.0).clip(0.0, 1.0)
     # Lead the sound by 30 ms: the jaw opens before a vowel becomes loud.
@@ -180,7 +185,7 @@ def _energy_controls(analysis: _Analysis) -> np.ndarray:
     # A dip of 9 dB or more below the loudest point within ±120 ms is most often a stop
     # consonant (or a nasal): close the lips, fully from 18 dB.
     envelope = _lowpass(analysis.jaw_band_db, 15.0)
-    depth = maximum_filter1d(envelope, size=25) - envelope
+    depth = running_maximum(envelope, 25) - envelope
     closure = _lowpass(np.clip((depth - 9.0) / 9.0, 0.0, 1.0), 15.0).clip(0.0, 1.0)
     controls = np.zeros((len(loud), len(CONTROL_NAMES)))
     controls[:, JAW] = 0.8 * loud**0.8 * (1.0 - closure)
@@ -224,15 +229,20 @@ def _analyse(wave16k: np.ndarray) -> _Analysis:
 def _band_powers(wave16k: np.ndarray, bands: tuple[tuple[float, float], ...]) -> list[np.ndarray]:
     """Power in each band per 10 ms frame (25 ms Hann window), in blocks of bounded size."""
     n = len(wave16k) // _HOP
-    padded = np.pad(wave16k, ((_WINDOW - _HOP) // 2, _WINDOW))
+    lead = (_WINDOW - _HOP) // 2  # frame i's window is centred on its 10 ms hop
     window = np.hanning(_WINDOW).astype(np.float32)
     freqs = np.fft.rfftfreq(512, 1 / SAMPLE_RATE_HZ)
     masks = [(freqs >= low) & (freqs < high) for low, high in bands]
     powers = [np.zeros(n) for _ in bands]
-    block = 3000  # 30 s per FFT batch
+    block = 500  # 5 s per FFT batch: the spectra of a long clip are never all in memory
     for first in range(0, n, block):
         last = min(first + block, n)
-        segment = padded[first * _HOP : last * _HOP + _WINDOW]
+        # The zero-padded signal's samples [first * hop, last * hop + window), padded per
+        # block so that no padded copy of the whole clip is made.
+        start, stop = first * _HOP - lead, last * _HOP + _WINDOW - lead
+        segment = np.zeros(stop - start, dtype=wave16k.dtype)
+        inside = wave16k[max(start, 0): min(stop, len(wave16k))]
+        segment[max(-start, 0): max(-start, 0) + len(inside)] = inside
         frames = np.lib.stride_tricks.sliding_window_view(segment, _WINDOW)[::_HOP][: last - first]
         spectrum = np.abs(np.fft.rfft(frames * window, 512)) ** 2
         for power, mask in zip(powers, masks):
@@ -245,8 +255,6 @@ def _smooth_gate(active: np.ndarray) -> np.ndarray:
 
     Far from speech it is exactly 0, which is what keeps a silent mouth perfectly still.
     """
-    from scipy.ndimage import binary_closing, binary_dilation, binary_opening
-
     if not active.any():
         return np.zeros(len(active))
     active = binary_opening(active, np.ones(3, dtype=bool))
@@ -269,12 +277,9 @@ def _smooth_gate(active: np.ndarray) -> np.ndarray:
 
 def _lowpass(values: np.ndarray, cutoff_hz: float) -> np.ndarray:
     """Zero-phase 2nd-order Butterworth low-pass of a 100 Hz series."""
-    from scipy.signal import butter, sosfiltfilt
-
     if len(values) < 16:
         return values.astype(np.float64)
-    sos = butter(2, cutoff_hz, fs=_RATE_HZ, output="sos")
-    return sosfiltfilt(sos, values)
+    return zero_phase_lowpass(values, cutoff_hz, _RATE_HZ)
 
 
 def _sample(

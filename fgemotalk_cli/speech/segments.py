@@ -38,7 +38,7 @@ def frame_rms(wave: np.ndarray) -> np.ndarray:
     """RMS of each 10 ms frame, computed in blocks so no full-length temporary is made."""
     n_frames = len(wave) // _HOP
     rms = np.empty(n_frames, dtype=np.float32)
-    block = 6000  # frames, one minute
+    block = 500  # frames (5 s): the float64 temporaries stay small however long the clip
     for first in range(0, n_frames, block):
         last = min(first + block, n_frames)
         frames = wave[first * _HOP : last * _HOP].reshape(-1, _HOP).astype(np.float64)

@@ -16,7 +16,10 @@ Nothing here touches files or video: the pipelines stream frames through :class:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -40,6 +43,25 @@ from fgemotalk_cli.speech.visemes import MouthShape
 
 #: Blink closure 0..1 maps onto AU45 at full intensity.
 BLINK_AU = 45
+
+#: Frames of a batch rendered side by side. OpenCV's remap, resize and blending release the
+#: GIL, so two threads keep two cores busy; the targets (stateful filters) stay sequential.
+RENDER_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+_render_pool: ThreadPoolExecutor | None = None
+_render_pool_lock = threading.Lock()
+
+
+def render_in_order(render: Callable[..., np.ndarray],
+                     jobs: Sequence[tuple[object, ...]]) -> list[np.ndarray]:
+    """``render(*job)`` for each job, on the shared render threads, results in job order."""
+    global _render_pool
+    if RENDER_WORKERS < 2 or len(jobs) < 2:
+        return [render(*job) for job in jobs]
+    with _render_pool_lock:
+        if _render_pool is None:
+            _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render")
+    return list(_render_pool.map(lambda job: render(*job), jobs))
 
 
 def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
@@ -104,14 +126,14 @@ class WarpEngine:
                 raise RuntimeError("set_reference must be called before reenact")
             state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode,
                                             pose=self.pose, pose_scale=self.pose_scale)
-        frames = []
+        jobs = []
         for sample, vector in zip(samples, aus):
             target = state.transfer.target_points(sample.landmarks, sample.time_seconds, vector)
             # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
             patch = (None if sample.landmarks is None
                      else MouthPatch(sample.image, sample.landmarks.points))
-            frames.append(render_warp(state.source, target, patch))
-        return frames
+            jobs.append((state.source, target, patch))
+        return render_in_order(render_warp, jobs)
 
     def motion_warnings(self, state: WarpState) -> list[str]:
         """What the motion transfer had to change, once per video (for the run's summary)."""
@@ -129,15 +151,15 @@ class WarpEngine:
 
     def speak(self, state: WarpState, samples: list[SpeechSample],
               aus: list[dict[int, float]]) -> list[np.ndarray]:
-        frames = []
+        jobs = []
         for sample, vector in zip(samples, aus):
             vector = dict(vector)
             vector[BLINK_AU] = max(vector.get(BLINK_AU, 0.0), 5.0 * sample.blink)
-            frames.append(edit_source(state.source, vector, sample.mouth, sample.head_degrees))
-        return frames
+            jobs.append((state.source, vector, sample.mouth, sample.head_degrees))
+        return render_in_order(edit_source, jobs)
 
     def edit(self, state: WarpState, aus: list[dict[int, float]],
              au_mode: AUMode) -> list[np.ndarray]:
         """A still photo has no neutral reference, so `add` and `replace` both add the AU
         displacements to the photo's own expression (``edit_au_mode`` is not a control here)."""
-        return [edit_source(state.source, vector) for vector in aus]
+        return render_in_order(edit_source, [(state.source, vector) for vector in aus])

@@ -59,6 +59,18 @@ class LidStyle:
         return cls(tones=(tones[0], tones[1]), openings=(openings[0], openings[1]),
                    heights=(heights[0], heights[1]))
 
+    def with_openings_of(self, xy: np.ndarray) -> LidStyle:
+        """The same tones with the openings of another frame of the same face (a video edited
+        frame by frame reads the tones once per shot; each frame's lids are its own)."""
+        openings, heights = [], []
+        for corners, upper, lower, _ in _EYES:
+            _, normal = _eye_axes(xy, corners)
+            width = max(float(np.linalg.norm(xy[corners[1]] - xy[corners[0]])), 1e-6)
+            openings.append(((xy[list(lower)] - xy[list(upper)]) @ normal).clip(min=0.0) / width)
+            heights.append((xy[list(upper)] - xy[corners[0]]) @ normal / width)
+        return LidStyle(tones=self.tones, openings=(openings[0], openings[1]),
+                        heights=(heights[0], heights[1]))
+
 
 def _eye_axes(xy: np.ndarray, corners: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors along the eye (outer to inner corner) and down across it."""

@@ -74,11 +74,40 @@ class FaceRegions:
         # a point a little in front of its neighbours drops further than they do, which folds
         # the chin's lower edge over the neck. The jaw turns with depth smoothed over about a
         # tenth of the inter-ocular distance instead.
-        squared = ((face[:, None, :2] - face[None, :, :2]) ** 2).sum(axis=2)
-        weights = np.exp(-squared / (2 * _JAW_DEPTH_SMOOTHING**2))
-        jaw_depth = weights @ face[:, 2] / weights.sum(axis=1)
+        jaw_depth = gaussian_smoothed(face[:, :2], face[:, 2], _JAW_DEPTH_SMOOTHING)
         return cls(face=face, eyes=eyes, mouth=_mouth_region(face), hinge=hinge,
                    jaw_depth=jaw_depth)
+
+
+#: Neighbours further than this many sigmas weigh under 1e-6 of the point itself: left out.
+_KERNEL_REACH_SIGMAS = 5.3
+
+
+def gaussian_smoothed(xy: np.ndarray, values: np.ndarray, sigma: float) -> np.ndarray:
+    """Each point's ``values`` averaged over its neighbours with Gaussian weights of ``sigma``
+    (in the units of ``xy``, (N, 2)), the weights normalised per point.
+
+    Only pairs within a few sigmas are formed (points sorted by x, each paired with the run
+    of points within reach in x, then cut by true distance), instead of the dense N x N kernel:
+    about a sixth of the pairs on a face mesh, and the same result to within 1e-6.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    reach = _KERNEL_REACH_SIGMAS * sigma
+    by_x = np.argsort(xy[:, 0], kind="stable")
+    sorted_x = xy[by_x, 0]
+    first = np.searchsorted(sorted_x, sorted_x - reach, side="left")
+    last = np.searchsorted(sorted_x, sorted_x + reach, side="right")
+    counts = last - first
+    owner = np.repeat(np.arange(len(xy)), counts)  # position in x order of each pair's point
+    partner = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - first, counts)
+    i, j = by_x[owner], by_x[partner]
+    squared = ((xy[i] - xy[j]) ** 2).sum(axis=1)
+    near = squared <= reach * reach
+    i, j = i[near], j[near]
+    weights = np.exp(-squared[near] / (2 * sigma * sigma))
+    total = np.bincount(i, weights, minlength=len(xy))
+    return np.bincount(i, weights * values[j], minlength=len(xy)) / total
 
 
 def _eye_region(face: np.ndarray, side: int, corners: tuple[int, int], upper: tuple[int, ...],

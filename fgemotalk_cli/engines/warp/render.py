@@ -46,6 +46,7 @@ from fgemotalk_cli.engines.warp.mesh import (
     target_vertices,
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
+from fgemotalk_cli.engines.warp.raster import rasterise_map
 from fgemotalk_cli.errors import InputError
 
 _FIXED_POINT_BITS = 4
@@ -94,27 +95,35 @@ class WarpSource:
         return self.mesh.triangles
 
 
+def working_resolution(full_image: np.ndarray, full_points: np.ndarray,
+                       work_side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray, float]:
+    """The image and its landmarks at the working resolution (long side at most
+    ``work_side``), with the full-resolution pixels per working pixel."""
+    import cv2
+
+    height, width = full_image.shape[:2]
+    scale = max(1.0, max(height, width) / work_side)
+    if scale == 1.0:
+        return full_image, full_points, 1.0
+    work_size = (max(1, round(width / scale)), max(1, round(height / scale)))
+    scale = width / work_size[0]
+    image = cv2.resize(full_image, work_size, interpolation=cv2.INTER_AREA)
+    points = full_points.copy()
+    points[:, :2] = (full_points[:, :2] + 0.5) / scale - 0.5
+    points[:, 2] = full_points[:, 2] / scale
+    return image, points, float(scale)
+
+
 def prepare_source(image: np.ndarray, landmarks: object,
                    work_side: int = WORK_SIDE) -> WarpSource:
     """Precompute the warp mesh, map resolution and mouth colours of a source portrait
     (``landmarks`` in ``image``'s pixels); output frames have ``image``'s size."""
-    import cv2
 
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"the warp engine needs an RGB uint8 image, got {image.shape} "
                          f"{image.dtype}")
     full_image = np.ascontiguousarray(image)
-    full_points = L.as_points(landmarks)
-    height, width = image.shape[:2]
-    scale = max(1.0, max(height, width) / work_side)
-    points = full_points
-    if scale > 1.0:
-        work_size = (max(1, round(width / scale)), max(1, round(height / scale)))
-        scale = width / work_size[0]
-        image = cv2.resize(full_image, work_size, interpolation=cv2.INTER_AREA)
-        points = full_points.copy()
-        points[:, :2] = (full_points[:, :2] + 0.5) / scale - 0.5
-        points[:, 2] = full_points[:, 2] / scale
+    image, points, scale = working_resolution(full_image, L.as_points(landmarks), work_side)
     geometry = AUGeometry.from_landmarks(points)
     # Work on a grid about one fiftieth of the eye distance: fine enough for lids and lips.
     map_step = int(np.clip(round(geometry.frame.iod_px / 50.0), 1, 4))
@@ -204,7 +213,6 @@ _DETAIL_CONTOURS = (
     (*L.LEFT_EYE_CORNERS, *L.LEFT_UPPER_LID, *L.LEFT_LOWER_LID),
     (*L.UPPER_OUTER_LIP, *L.LOWER_OUTER_LIP),
 )
-_IDENTITY_AFFINE = np.array([[1, 0, 0, 0, 1, 0]], np.float32)
 
 
 def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
@@ -213,27 +221,8 @@ def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
     """(ny, nx, 2) float32 source coordinates for a grid of samples, the first at (x_first,
     y_first) in pixels, drawing the triangles ``order`` names (their ``corners`` in sample
     units, later ones on top); and which samples a triangle covered (the rest map to
-    themselves)."""
-    import cv2
-
-    fixed = np.round(corners * (1 << _FIXED_POINT_BITS)).astype(np.int32)
-    none = len(affines)  # the identity appended last
-    ids = np.full(shape, none, np.int32)
-    fill, line, bits = cv2.fillConvexPoly, cv2.LINE_8, _FIXED_POINT_BITS
-    for index in order.tolist():
-        fill(ids, fixed[index], index, line, bits)
-    a0, a1, a2, a3, a4, a5 = np.moveaxis(np.concatenate([affines, _IDENTITY_AFFINE])[ids],
-                                         -1, 0)
-    xs = (x_first + np.arange(shape[1], dtype=np.float32) * step)[None, :]
-    ys = (y_first + np.arange(shape[0], dtype=np.float32) * step)[:, None]
-    out = np.empty((*shape, 2), np.float32)
-    np.multiply(a0, xs, out=out[..., 0])
-    out[..., 0] += a1 * ys
-    out[..., 0] += a2
-    np.multiply(a3, xs, out=out[..., 1])
-    out[..., 1] += a4 * ys
-    out[..., 1] += a5
-    return out, ids != none
+    themselves). See :mod:`fgemotalk_cli.engines.warp.raster`."""
+    return rasterise_map(corners, affines, order, shape, x_first, y_first, step)
 
 
 def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray,

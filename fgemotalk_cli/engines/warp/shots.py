@@ -1,0 +1,97 @@
+"""Editing a video frame by frame: prepare the face once per shot, not once per frame.
+
+``edit-au`` on a video warps every frame as its own source. A full
+:func:`~fgemotalk_cli.engines.warp.render.prepare_source` (face regions, AU and speech fields,
+mouth and lid colours) costs about four times the warp itself, and within one shot none of it
+changes but the pose, the expression and the openings. :class:`ShotSources` keeps the shot's
+AU geometry (its fields are face-unit displacements, applied to each frame's own face as in
+:meth:`~fgemotalk_cli.engines.warp.au_geometry.AUGeometry.offsets` with ``base``) and colours,
+and per frame rebuilds only what follows the landmarks: the face frame (pose), the warp mesh,
+the mouth and lid openings. A cut (the face jumps, or the picture changes wholesale) or a frame
+without a face starts a new shot.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.mesh import build_warp_mesh
+from fgemotalk_cli.engines.warp.mouth import opening
+from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, working_resolution
+
+#: A face whose landmarks moved more than this (median, in inter-ocular distances) from one
+#: frame to the next, or whose size changed by more than this share, is in a new shot.
+CUT_MOVEMENT_IOD = 0.35
+CUT_SCALE_CHANGE = 0.2
+#: Mean absolute change of a 24x24 thumbnail (0..255) above which the picture was cut.
+CUT_THUMBNAIL_CHANGE = 28.0
+_THUMBNAIL = (24, 24)
+
+
+class ShotSources:
+    """The warp source of each frame of a video, prepared once per shot (see module doc)."""
+
+    def __init__(self) -> None:
+        self._shot: WarpSource | None = None
+        self._last_points: np.ndarray | None = None
+        self._last_iod = 0.0
+        self._last_thumbnail: np.ndarray | None = None
+        self.shots = 0  # how many shots were prepared (for reports and tests)
+
+    def no_face(self) -> None:
+        """A frame without a face: the next face starts a new shot."""
+        self._shot = None
+
+    def source_for(self, image: np.ndarray, landmarks: object) -> WarpSource:
+        points = L.as_points(landmarks)
+        frame = L.face_frame(points)
+        thumbnail = _thumbnail(image)
+        if self._shot is None or self._is_cut(points, frame.iod_px, thumbnail):
+            self._shot = prepare_source(image, landmarks)
+            self.shots += 1
+            source = self._shot
+        else:
+            source = self._moved(image, points, frame)
+        self._last_points, self._last_iod, self._last_thumbnail = points, frame.iod_px, thumbnail
+        return source
+
+    def _is_cut(self, points: np.ndarray, iod_px: float, thumbnail: np.ndarray) -> bool:
+        assert self._last_points is not None and self._last_thumbnail is not None
+        reference = max(self._last_iod, 1e-6)
+        moved = float(np.median(np.linalg.norm(points[:, :2] - self._last_points[:, :2],
+                                               axis=1))) / reference
+        rescaled = abs(iod_px - self._last_iod) / reference
+        changed = float(np.abs(thumbnail - self._last_thumbnail).mean())
+        return (moved > CUT_MOVEMENT_IOD or rescaled > CUT_SCALE_CHANGE
+                or changed > CUT_THUMBNAIL_CHANGE)
+
+    def _moved(self, full_image: np.ndarray, full_points: np.ndarray,
+               full_frame: L.FaceFrame) -> WarpSource:
+        """The shot's source with this frame's pixels, landmarks, pose and openings."""
+        shot = self._shot
+        assert shot is not None
+        image, points, scale = working_resolution(np.ascontiguousarray(full_image), full_points)
+        frame = full_frame if scale == 1.0 else L.face_frame(points)
+        # The shot's fields and guards, this frame's face and pose (what the per-frame warp
+        # and `offsets` read); the copy is shallow, the fields are shared and never written.
+        geometry = copy.copy(shot.geometry)
+        geometry.face = frame.to_face(points)
+        geometry.frame = frame
+        xy = points[:, :2]
+        return WarpSource(
+            image=np.ascontiguousarray(image), points=points, geometry=geometry,
+            mesh=build_warp_mesh(points, shot.geometry.visible_iris), map_step=shot.map_step,
+            mouth_style=dataclasses.replace(shot.mouth_style, source_opening=opening(xy)),
+            lid_style=shot.lid_style.with_openings_of(xy),
+            full_image=np.ascontiguousarray(full_image), scale=scale,
+        )
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image, _THUMBNAIL, interpolation=cv2.INTER_AREA).astype(np.float32)
