@@ -22,6 +22,7 @@ import numpy as np
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
+from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.errors import InputError
@@ -279,6 +280,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     target = np.asarray(target_points, dtype=np.float64)
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
+    target = meet_lips(target, source.points)  # lips stop where they touch (engines/warp/lips.py)
     vertices, order = target_vertices(source.mesh, target)
     warp_map = backward_map(source, vertices, order)
     x0, y0, x1, y1 = warp_map.box
