@@ -21,6 +21,7 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.glasses import GlassesLayer, detect_glasses
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
 from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
@@ -41,6 +42,12 @@ class WarpSource:
     map_step: int  # the backward map is computed every map_step pixels, then upsampled
     mouth_style: MouthStyle
     lid_style: LidStyle
+    glasses: GlassesLayer | None = None  # a rigid frame layer, split off the skin
+
+    @property
+    def texture(self) -> np.ndarray:
+        """What the warp samples: the source, less its glasses where it wears some."""
+        return self.image if self.glasses is None else self.glasses.skin_image
 
     @property
     def size(self) -> tuple[int, int]:
@@ -70,6 +77,7 @@ def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
         mesh=build_warp_mesh(points, geometry.visible_iris), map_step=map_step,
         mouth_style=mouth_style,
         lid_style=LidStyle.from_source(image, points[:, :2], mouth_style.skin),
+        glasses=detect_glasses(image, points[:, :2]),
     )
 
 
@@ -286,10 +294,10 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     x0, y0, x1, y1 = warp_map.box
     # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
     map_xy, map_fraction = cv2.convertMaps(warp_map.coordinates, None, cv2.CV_16SC2)
-    warped = cv2.remap(source.image, map_xy, map_fraction, cv2.INTER_LINEAR,
+    warped = cv2.remap(source.texture, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)
     for (bx0, by0, bx1, by1), coordinates in warp_map.details:
-        fine = cv2.remap(source.image, coordinates, None, cv2.INTER_LINEAR,
+        fine = cv2.remap(source.texture, coordinates, None, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT)
         warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
                                               interpolation=cv2.INTER_AREA)
@@ -297,6 +305,8 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
     output = source.image.copy()
     weight = warp_map.mask.astype(np.float32) * (1.0 / 255.0)
-    output[y0:y1, x0:x1] = cv2.blendLinear(warped, source.image[y0:y1, x0:x1], weight,
+    output[y0:y1, x0:x1] = cv2.blendLinear(warped, source.texture[y0:y1, x0:x1], weight,
                                            1.0 - weight)
+    if source.glasses is not None:  # the frame over the skin, with the head only
+        source.glasses.paint(output, target)
     return output
