@@ -255,9 +255,11 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
         interior = procedural_interior(box_xy, mask.shape,
                                        InteriorColours(style.teeth, style.lips, style.skin),
                                        iod_px, teeth=style.own_interior is None)
-        if style.own_interior is not None:
-            own, coverage = style.own_interior.carried(target, (x0, y0), mask.shape)
-            interior += (own - interior) * coverage[..., None]
+    if style.own_interior is not None:
+        # The source's own teeth in front of whatever interior is behind them (a driver's
+        # teeth are another person's colour and size).
+        own, coverage = style.own_interior.carried(target, (x0, y0), mask.shape)
+        interior += (own - interior) * coverage[..., None]
     box = roi[y0:y1, x0:x1].astype(np.float32)
     roi[y0:y1, x0:x1] = np.clip(box + weight * (interior - box) + 0.5, 0, 255).astype(np.uint8)
 
@@ -286,6 +288,7 @@ def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
     # The detected inner lip contour runs on the wet inside of the lips, so the patch carries
     # a rim of the driver's own lip: pixels of the driver's lip hue take the source's lip
     # colour instead (channel by channel) and the rest the exposure gain.
+    interior = _match_teeth(interior, patch, driver, style.teeth / gain)
     driver_lips = _lip_colour(patch.image, driver)
     if driver_lips is None:
         return interior * gain
@@ -296,6 +299,31 @@ def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
     brightness = L.smoothstep(0.15, 0.4, total[..., 0] / max(hue, 1.0))
     lipness = (np.clip(1.0 - distance / 0.06, 0.0, 1.0) * brightness)[..., None]
     return interior * (gain + lipness * (lip_gain - gain))
+
+
+def _match_teeth(interior: np.ndarray, patch: MouthPatch, driver: np.ndarray,
+                 teeth: np.ndarray) -> np.ndarray:
+    """The driver's teeth recoloured to the source's (its own visible teeth, or the
+    enamel estimate from its eyes): teeth-like pixels of the carried interior (bright and
+    unsaturated against the driver's own teeth) take a per-channel gain onto ``teeth`` (the
+    source's teeth before the exposure gain the caller applies next)."""
+    pixels = _polygon_pixels(patch.image, driver[list(INNER_CONTOUR)])
+    if len(pixels) < 30:
+        return interior
+    luma_weights = np.array([0.299, 0.587, 0.114])
+    luma = pixels @ luma_weights
+    saturation = np.ptp(pixels, axis=1) / np.maximum(pixels.max(axis=1), 1.0)
+    bright = (saturation < 0.3) & (luma >= np.percentile(luma, 80))
+    if bright.sum() < 10:
+        return interior
+    driver_teeth = np.median(pixels[bright], axis=0)
+    gain = np.clip(teeth / np.maximum(driver_teeth, 1.0), 0.5, 1.6).astype(np.float32)
+    total = np.maximum(interior.max(axis=2), 1.0)
+    whiteness = (1.0 - (interior.max(axis=2) - interior.min(axis=2)) / total)
+    brightness = (interior @ luma_weights.astype(np.float32)) / max(
+        float(driver_teeth @ luma_weights), 1.0)
+    teethness = (L.smoothstep(0.6, 0.8, whiteness) * L.smoothstep(0.45, 0.8, brightness))
+    return interior * (1.0 + teethness[..., None] * (gain - 1.0))
 
 
 def _lip_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
