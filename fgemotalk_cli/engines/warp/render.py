@@ -26,6 +26,7 @@ from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
 from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mesh import WarpMesh, build_warp_mesh, target_vertices
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
+from fgemotalk_cli.engines.warp.shading import ShadingStyle, shade_expression
 from fgemotalk_cli.errors import InputError
 
 _FIXED_POINT_BITS = 4
@@ -43,6 +44,7 @@ class WarpSource:
     mouth_style: MouthStyle
     lid_style: LidStyle
     glasses: GlassesLayer | None = None  # a rigid frame layer, split off the skin
+    shading: ShadingStyle | None = None  # wrinkles and folds drawn with the expression
 
     @property
     def texture(self) -> np.ndarray:
@@ -78,6 +80,7 @@ def prepare_source(image: np.ndarray, landmarks: object) -> WarpSource:
         mouth_style=mouth_style,
         lid_style=LidStyle.from_source(image, points[:, :2], mouth_style.skin),
         glasses=detect_glasses(image, points[:, :2]),
+        shading=ShadingStyle.from_source(image, geometry, points),
     )
 
 
@@ -303,6 +306,8 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
                                               interpolation=cv2.INTER_AREA)
     fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
     fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
+    if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
+        shade_expression(warped, (x0, y0), source.shading, target)
     output = source.image.copy()
     weight = warp_map.mask.astype(np.float32) * (1.0 / 255.0)
     output[y0:y1, x0:x1] = cv2.blendLinear(warped, source.texture[y0:y1, x0:x1], weight,
