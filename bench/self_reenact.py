@@ -63,6 +63,7 @@ def main() -> int:
     parser.add_argument("--stride", type=int, default=6)
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--no-identity", action="store_true")
+    parser.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names")
     args = parser.parse_args()
     sys.path.insert(0, str(args.code))
     from fgemotalk_cli.engines.base import DriverSample
@@ -79,7 +80,7 @@ def main() -> int:
     engine = WarpEngine()
     rows = []
     with FaceMeshDetector(video_mode=False, max_faces=1) as detector:
-        for name in CLIPS:
+        for name in args.clips.split(","):
             frames = clip_frames(args.media / "driving" / name, args.stride, args.frames)
             faces = [detector.detect(frame) for frame in frames]
             if not faces[0]:
