@@ -213,12 +213,12 @@ def sheet(rows: list[list[np.ndarray]], title: str) -> np.ndarray:
 
     header = ["source", *[label for label, _ in EDITS], "reenact open", "toothy closed"]
     width = CELL * len(header)
-    top = np.full((28, width, 3), 255, np.uint8)
-    for column, text in enumerate(header):
-        cv2.putText(top, text, (column * CELL + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(top, title, (width - 160, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (200, 0, 0), 1,
+    top = np.full((50, width, 3), 255, np.uint8)
+    cv2.putText(top, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (200, 0, 0), 1,
                 cv2.LINE_AA)
+    for column, text in enumerate(header):
+        cv2.putText(top, text, (column * CELL + 6, 42), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
+                    (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([top, *[np.concatenate(row, axis=1) for row in rows]])
 
 

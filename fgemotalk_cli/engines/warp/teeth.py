@@ -52,11 +52,30 @@ def _tooth_rows(a_teeth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, across
 
 
+_DETAIL_IOD_PX = 70.0  # above this eye distance the interior is drawn smaller, then upsampled
+
+
 def procedural_interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
                         iod_px: float, teeth: bool = True) -> np.ndarray:
     """(h, w, 3) float32 RGB interior for the box ``shape``; ``xy`` (478, 2) target points in
     box pixels, ``iod_px`` the target face's interocular distance. ``teeth=False`` leaves the
     teeth out (the cavity and tongue behind a source's own teeth)."""
+    import cv2
+
+    colours = InteriorColours(*(np.asarray(c, np.float32) for c in
+                                (colours.teeth, colours.lips, colours.skin)))
+    scale = min(1.0, _DETAIL_IOD_PX / max(iod_px, 1.0))
+    if scale < 0.95:
+        # A large face's mouth holds no more detail than this: draw it on a coarser grid.
+        small = (max(2, int(round(shape[0] * scale))), max(2, int(round(shape[1] * scale))))
+        image = _interior(np.asarray(xy, np.float64) * scale, small, colours, iod_px * scale,
+                          teeth)
+        return cv2.resize(image, shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return _interior(xy, shape, colours, iod_px, teeth)
+
+
+def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
+              iod_px: float, teeth: bool) -> np.ndarray:
     import cv2
 
     left, right = xy[L.UPPER_INNER_LIP[0]], xy[L.UPPER_INNER_LIP[-1]]
