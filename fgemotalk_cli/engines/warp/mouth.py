@@ -1,12 +1,16 @@
 """The mouth interior: what shows between the lips where they part further than in the source.
 
 A warp can only stretch pixels the source has, and a closed mouth has none for its inside:
-stretched, the lip seam turns into streaks. Inside the target's inner lip contour we therefore
-paint either a synthetic interior (a dark cavity shaded towards the back, an upper-teeth band
-with faint tooth gaps, a hint of lower teeth and tongue on wide openings, coloured from the
-source's own lips and skin) or, for reenactment, the driver's own mouth interior
-(:class:`MouthPatch`) carried onto the target contour and colour-matched to the source skin,
-in the spirit of Averbuch-Elor et al., "Bringing Portraits to Life" (2017).
+stretched, the lip seam turns into streaks, and a mouth showing its teeth stretches them into
+tall stripes. Inside the target's inner lip contour we therefore paint layers:
+- a procedural interior (:mod:`fgemotalk_cli.engines.warp.teeth`: teeth rows, tongue, a shaded
+  cavity) coloured from the source's own teeth, lips and skin;
+- over it, where the source's mouth is open, the source's own interior (its teeth) carried
+  rigidly: the upper half with the upper jaw (the nose), the lower half with the chin, at
+  the face's scale, so teeth keep their size and the lips slide over them;
+- or, for reenactment, the driver's own mouth interior (:class:`MouthPatch`) carried onto the
+  target contour and colour-matched to the source, in the spirit of Averbuch-Elor et al.,
+  "Bringing Portraits to Life" (2017).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
 
 INNER_CONTOUR = (*L.UPPER_INNER_LIP, *reversed(L.LOWER_INNER_LIP[1:-1]))
 _OUTER_CONTOUR = (*L.UPPER_OUTER_LIP, *reversed(L.LOWER_OUTER_LIP[1:-1]))
 _CHEEKS = (50, 280, 117, 346, 205, 425)
 _ENAMEL = np.array([236.0, 230.0, 214.0])
 _MIN_OPENING = 0.015  # inner area / mouth width^2 below which a mouth counts as closed
+_TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source to show them
 
 
 def opening(xy: np.ndarray) -> float:
@@ -66,6 +72,7 @@ class MouthStyle:
     teeth: np.ndarray
     cavity: np.ndarray
     source_opening: float
+    own_interior: OwnInterior | None = None
 
     @classmethod
     def from_source(cls, image: np.ndarray, xy: np.ndarray) -> MouthStyle:
@@ -76,7 +83,103 @@ class MouthStyle:
         source_opening = opening(xy)
         cavity = lips * 0.22
         return cls(skin=skin, lips=lips, teeth=teeth, cavity=cavity,
-                   source_opening=source_opening)
+                   source_opening=source_opening,
+                   own_interior=(OwnInterior.from_source(image, xy)
+                                 if _shows_teeth(image, xy, skin) else None))
+
+
+def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
+    """Whether the source's open mouth shows teeth: a fair share of its opening bright
+    (against the cheeks, so it holds for any skin and light) and unsaturated. A dark gap
+    between parted lips is no interior worth carrying: the procedural one replaces it."""
+    if opening(xy) <= _MIN_OPENING:
+        return False
+    pixels = _polygon_pixels(image, xy[list(INNER_CONTOUR), :2])
+    if len(pixels) < 30:
+        return False
+    luma = pixels @ np.array([0.299, 0.587, 0.114])
+    saturation = np.ptp(pixels, axis=1) / np.maximum(pixels.max(axis=1), 1.0)
+    whitish = (luma > 0.8 * float(skin @ np.array([0.299, 0.587, 0.114]))) & (saturation < 0.35)
+    return float(whitish.mean()) > _TEETH_SHARE
+
+
+_UPPER_ANCHOR = L.SUBNASALE  # the upper teeth ride on the skull
+_LOWER_ANCHOR = L.CHIN  # the lower teeth on the mandible
+
+
+def _similarity(xy: np.ndarray) -> tuple[float, float]:
+    """The eye line's length (IOD) and angle of a face."""
+    eyes = xy[263, :2] - xy[33, :2]
+    return float(np.linalg.norm(eyes)), float(np.arctan2(eyes[1], eyes[0]))
+
+
+@dataclass(frozen=True)
+class OwnInterior:
+    """The source's own open mouth, split into the part above and below the middle of the
+    opening, each carried with its jaw."""
+
+    image: np.ndarray  # (h, w, 3) float32 crop around the mouth
+    upper: np.ndarray  # (h, w) float32 0..1: inside the opening, above its middle
+    lower: np.ndarray  # (h, w) float32 0..1: below it
+    origin: tuple[int, int]  # the crop's top left in the source image
+    anchors: np.ndarray  # (2, 2) source subnasale and chin
+    iod_px: float
+    angle: float
+
+    @classmethod
+    def from_source(cls, image: np.ndarray, xy: np.ndarray) -> OwnInterior | None:
+        import cv2
+
+        upper_lip, lower_lip = xy[list(L.UPPER_INNER_LIP), :2], xy[list(L.LOWER_INNER_LIP), :2]
+        middle = 0.5 * (upper_lip + lower_lip)
+        outer = xy[list(_OUTER_CONTOUR), :2]
+        height, width = image.shape[:2]
+        x0, y0 = np.maximum(np.floor(outer.min(0)).astype(int) - 4, 0)
+        x1, y1 = np.minimum(np.ceil(outer.max(0)).astype(int) + 5, (width, height))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None
+        halves = []
+        for polygon in (np.concatenate([upper_lip, middle[::-1]]),
+                        np.concatenate([middle, lower_lip[::-1]])):
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.fillPoly(mask, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], 255,
+                         cv2.LINE_AA, 4)
+            halves.append(mask.astype(np.float32) / 255.0)
+        iod_px, angle = _similarity(xy)
+        return cls(image=image[y0:y1, x0:x1].astype(np.float32), upper=halves[0],
+                   lower=halves[1], origin=(int(x0), int(y0)),
+                   anchors=xy[[_UPPER_ANCHOR, _LOWER_ANCHOR], :2].astype(np.float64),
+                   iod_px=iod_px, angle=angle)
+
+    def carried(self, xy: np.ndarray, box_origin: tuple[int, int],
+                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The interior carried onto the target ``xy`` (box pixels offset by ``box_origin``
+        from xy's frame): (h, w, 3) RGB and its (h, w) coverage."""
+        import cv2
+
+        iod_px, angle = _similarity(xy)
+        scale = iod_px / max(self.iod_px, 1e-6)
+        turn = angle - self.angle
+        cos, sin = np.cos(turn) / scale, np.sin(turn) / scale
+        back = np.array([[cos, sin], [-sin, cos]])  # target offsets to source offsets
+        colour = np.zeros((*shape, 3), np.float32)
+        coverage = np.zeros(shape, np.float32)
+        anchors_target = xy[[_UPPER_ANCHOR, _LOWER_ANCHOR], :2]
+        # The lower half first: where both land, the upper teeth are in front.
+        for half, anchor_source, anchor_target in ((self.lower, self.anchors[1],
+                                                    anchors_target[1]),
+                                                   (self.upper, self.anchors[0],
+                                                    anchors_target[0])):
+            offset = anchor_source - self.origin - back @ (anchor_target - box_origin)
+            matrix = np.concatenate([back, offset[:, None]], axis=1)
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            pixels = cv2.warpAffine(self.image, matrix, shape[::-1], flags=flags,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            weight = cv2.warpAffine(half, matrix, shape[::-1], flags=flags,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            colour += (pixels - colour) * weight[..., None]
+            coverage = np.maximum(coverage, weight)
+        return colour, coverage
 
 
 def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.ndarray:
@@ -128,8 +231,10 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     use_patch = patch is not None and patch.usable()
     if target_opening < _MIN_OPENING and not use_patch:
         return
-    # Only the part of the opening the source cannot supply needs painting.
-    alpha = 1.0 if use_patch else float(np.clip(
+    # A source with an open mouth supplies its own interior layer, and then the whole opening
+    # is repainted (the warp would stretch the teeth); otherwise only the part of the opening
+    # the source cannot supply needs painting.
+    alpha = 1.0 if use_patch or style.own_interior is not None else float(np.clip(
         1.5 * (1.0 - style.source_opening / target_opening), 0.0, 1.0))
     if alpha <= 0.0:
         return
@@ -145,74 +250,18 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     if use_patch:
         interior = _driver_interior(patch, target - (x0, y0), mask.shape, style)
     else:
-        interior = _synthetic_interior(target - (x0, y0), mask.shape, style)
+        box_xy = target - (x0, y0)
+        iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
+        interior = procedural_interior(box_xy, mask.shape,
+                                       InteriorColours(style.teeth, style.lips, style.skin),
+                                       iod_px, teeth=style.own_interior is None)
+    if style.own_interior is not None:
+        # The source's own teeth in front of whatever interior is behind them (a driver's
+        # teeth are another person's colour and size).
+        own, coverage = style.own_interior.carried(target, (x0, y0), mask.shape)
+        interior += (own - interior) * coverage[..., None]
     box = roi[y0:y1, x0:x1].astype(np.float32)
     roi[y0:y1, x0:x1] = np.clip(box + weight * (interior - box) + 0.5, 0, 255).astype(np.uint8)
-
-
-def _synthetic_interior(xy: np.ndarray, shape: tuple[int, int],
-                        style: MouthStyle) -> np.ndarray:
-    """Cavity, teeth and tongue in the box, in mouth coordinates a (-1..1 corner to corner)
-    and b (pixels down from the mouth axis)."""
-    import cv2
-
-    left, right = xy[L.UPPER_INNER_LIP[0]], xy[L.UPPER_INNER_LIP[-1]]
-    half_width = max(float(np.linalg.norm(right - left)) / 2, 1.0)
-    axis = (right - left) / (2 * half_width)
-    normal = np.array([-axis[1], axis[0]])
-    centre = (left + right) / 2
-    gy, gx = np.mgrid[0: shape[0], 0: shape[1]].astype(np.float64)
-    rel_x, rel_y = gx - centre[0], gy - centre[1]
-    a = (rel_x * axis[0] + rel_y * axis[1]) / half_width
-    b = rel_x * normal[0] + rel_y * normal[1]
-
-    def curve(indices: tuple[int, ...]) -> np.ndarray:
-        rel = xy[list(indices)] - centre
-        ca, cb = rel @ axis / half_width, rel @ normal
-        order = np.argsort(ca)
-        return np.interp(a, ca[order], cb[order])
-
-    top, bottom = curve(L.UPPER_INNER_LIP), curve(L.LOWER_INNER_LIP)
-    gap = np.maximum(bottom - top, 1e-3)
-    depth = np.clip((b - top) / gap, 0.0, 1.0)
-    side = np.clip(np.abs(a), 0.0, 1.0)
-
-    # Darker towards the corners and the back of the mouth.
-    shade = (0.55 + 0.45 * (1 - side**2)) * (1 - 0.35 * np.sin(np.pi * depth))
-    image = style.cavity[None, None, :] * shade[..., None]
-    # The wet inner side of the lips shows as a red rim along the lower lip and the corners.
-    rim_width = max(0.08 * half_width, 1.0)
-    to_lip = np.minimum(np.maximum(bottom - b, 0.0), (1 - side) * half_width * 0.5)
-    rim = np.exp(-to_lip / rim_width) * 0.8
-    image += (style.lips * 0.45 - image) * rim[..., None]
-
-    wide = np.clip(gap / half_width - 0.3, 0.0, 1.0)
-    # The tongue: a broad low mound, mostly hidden behind the lower lip.
-    ellipse = (a / 0.8) ** 2 + ((b - bottom + 0.08 * gap) / (0.3 * gap)) ** 2
-    tongue = L.smoothstep(0.0, 0.7, 1 - ellipse) * wide * 0.8
-    tongue_rgb = (0.35 * style.lips + 0.65 * style.cavity * 1.6)[None, None, :] * (
-        0.85 + 0.25 * np.clip(1 - ellipse, 0, 1))[..., None]
-    image += (tongue_rgb - image) * tongue[..., None]
-
-    from_top = b - top
-    taper = np.clip(1 - (a / 0.9) ** 4, 0, 1)
-    # Teeth sit right behind the lips: a slight parting shows nothing but teeth.
-    tooth_height = np.minimum(0.3 * half_width, gap) * taper
-    edge = np.clip(tooth_height - from_top + 0.5, 0.0, 1.0) * (from_top > -2)
-    gaps = np.zeros_like(a)  # soft dark lines where incisors, laterals and canines meet
-    for boundary in (0.0, 0.23, 0.44, 0.62, -0.23, -0.44, -0.62):
-        gaps = np.maximum(gaps, np.exp(-0.5 * ((a - boundary) * half_width / 0.8) ** 2))
-    gum_shadow = 1 - 0.3 * np.exp(-np.maximum(from_top, 0) / max(0.06 * half_width, 0.8))
-    incisal = 1 - 0.12 * np.clip(from_top / np.maximum(tooth_height, 1e-3), 0, 1) ** 3
-    teeth_shade = (1 - 0.55 * side**2) * gum_shadow * incisal * (1 - 0.12 * gaps)
-    teeth = style.teeth[None, None, :] * teeth_shade[..., None]
-    image += (teeth - image) * edge[..., None]
-
-    lower_height = np.minimum(0.1 * half_width, 0.15 * gap) * np.clip(1 - (a / 0.5) ** 4, 0, 1)
-    lower_edge = np.clip(lower_height - (bottom - b) + 0.5, 0, 1) * wide
-    image += (style.teeth * 0.5 - image) * lower_edge[..., None]
-    blur = max(0.6, 0.02 * half_width)
-    return cv2.GaussianBlur(image.astype(np.float32), (0, 0), blur)
 
 
 def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
@@ -239,6 +288,7 @@ def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
     # The detected inner lip contour runs on the wet inside of the lips, so the patch carries
     # a rim of the driver's own lip: pixels of the driver's lip hue take the source's lip
     # colour instead (channel by channel) and the rest the exposure gain.
+    interior = _match_teeth(interior, patch, driver, style.teeth / gain)
     driver_lips = _lip_colour(patch.image, driver)
     if driver_lips is None:
         return interior * gain
@@ -249,6 +299,31 @@ def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
     brightness = L.smoothstep(0.15, 0.4, total[..., 0] / max(hue, 1.0))
     lipness = (np.clip(1.0 - distance / 0.06, 0.0, 1.0) * brightness)[..., None]
     return interior * (gain + lipness * (lip_gain - gain))
+
+
+def _match_teeth(interior: np.ndarray, patch: MouthPatch, driver: np.ndarray,
+                 teeth: np.ndarray) -> np.ndarray:
+    """The driver's teeth recoloured to the source's (its own visible teeth, or the
+    enamel estimate from its eyes): teeth-like pixels of the carried interior (bright and
+    unsaturated against the driver's own teeth) take a per-channel gain onto ``teeth`` (the
+    source's teeth before the exposure gain the caller applies next)."""
+    pixels = _polygon_pixels(patch.image, driver[list(INNER_CONTOUR)])
+    if len(pixels) < 30:
+        return interior
+    luma_weights = np.array([0.299, 0.587, 0.114])
+    luma = pixels @ luma_weights
+    saturation = np.ptp(pixels, axis=1) / np.maximum(pixels.max(axis=1), 1.0)
+    bright = (saturation < 0.3) & (luma >= np.percentile(luma, 80))
+    if bright.sum() < 10:
+        return interior
+    driver_teeth = np.median(pixels[bright], axis=0)
+    gain = np.clip(teeth / np.maximum(driver_teeth, 1.0), 0.5, 1.6).astype(np.float32)
+    total = np.maximum(interior.max(axis=2), 1.0)
+    whiteness = (1.0 - (interior.max(axis=2) - interior.min(axis=2)) / total)
+    brightness = (interior @ luma_weights.astype(np.float32)) / max(
+        float(driver_teeth @ luma_weights), 1.0)
+    teethness = (L.smoothstep(0.6, 0.8, whiteness) * L.smoothstep(0.45, 0.8, brightness))
+    return interior * (1.0 + teethness[..., None] * (gain - 1.0))
 
 
 def _lip_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:

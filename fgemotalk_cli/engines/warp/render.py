@@ -37,8 +37,10 @@ from fgemotalk_cli.engines.warp.compose import (
     layered_frame,
     pasted_frame,
 )
+from fgemotalk_cli.engines.warp.glasses import GlassesLayer, detect_glasses, split_glasses
 from fgemotalk_cli.engines.warp.layers import SourceLayers, build_layers
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
+from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mesh import (
     WarpMesh,
     build_warp_mesh,
@@ -47,6 +49,7 @@ from fgemotalk_cli.engines.warp.mesh import (
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.engines.warp.raster import rasterise_map
+from fgemotalk_cli.engines.warp.shading import ShadingStyle, shade_expression
 from fgemotalk_cli.errors import InputError
 
 _FIXED_POINT_BITS = 4
@@ -69,6 +72,24 @@ class WarpSource:
     lid_style: LidStyle
     full_image: np.ndarray  # (H', W', 3) the photo at its own (output) resolution
     scale: float  # full-resolution pixels per working pixel (1 for most portraits)
+    glasses: GlassesLayer | None = None  # a rigid frame layer split off the skin, full resolution
+    shading: ShadingStyle | None = None  # wrinkles and folds drawn with the expression
+
+    @property
+    def full_texture(self) -> np.ndarray:
+        """What the output samples at full resolution: the photo, less its glasses."""
+        return self.full_image if self.glasses is None else self.glasses.skin_image
+
+    @cached_property
+    def texture(self) -> np.ndarray:
+        """What the warp samples at the working resolution: the source, less its glasses."""
+        if self.glasses is None:
+            return self.image
+        if self.scale == 1.0:
+            return self.glasses.skin_image
+        import cv2
+
+        return cv2.resize(self.glasses.skin_image, self.size, interpolation=cv2.INTER_AREA)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -134,6 +155,8 @@ def prepare_source(image: np.ndarray, landmarks: object,
         mouth_style=mouth_style,
         lid_style=LidStyle.from_source(image, points[:, :2], mouth_style.skin),
         full_image=full_image, scale=float(scale),
+        glasses=source_glasses(image, points, full_image, scale),
+        shading=ShadingStyle.from_source(image, geometry, points),
     )
 
 
@@ -323,6 +346,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     target = np.asarray(target_points, dtype=np.float64)
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
+    target = meet_lips(target, source.points)  # lips stop where they touch (engines/warp/lips.py)
     vertices, order = target_vertices(source.mesh, target)
     warp_map = backward_map(source, vertices, order)
     warped = _warped_box(source, warp_map)
@@ -331,12 +355,30 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
     fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
     fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
+    if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
+        shade_expression(warped, (x0, y0), source.shading, target)
     head_forward = head_motion(source.mesh, target)
     face = FaceWarp(warp_map.box, warp_map.mask, warp_map.coordinates, warped, unpainted)
     if head_moves(head_forward, source.size, _STILL_HEAD_PX):
         frame = FrameLayers(source.layers, source.size, head_forward)
-        return layered_frame(source.full_image, source.scale, face, frame)
-    return pasted_frame(source.full_image, source.scale, face)
+        output = layered_frame(source.full_texture, source.scale, face, frame)
+    else:
+        output = pasted_frame(source.full_texture, source.scale, face)
+    if source.glasses is not None:  # the frame over the skin, moved with the head only
+        full_target = target[:, :2] if source.scale == 1.0 else (
+            (target[:, :2] + 0.5) * source.scale - 0.5)
+        source.glasses.paint(output, full_target)
+    return output
+
+
+def source_glasses(image: np.ndarray, points: np.ndarray, full_image: np.ndarray,
+                   scale: float) -> GlassesLayer | None:
+    """The glasses layer, found at the working resolution (what the detector's thresholds are
+    measured at) and split off the photo at its full resolution."""
+    found = detect_glasses(image, points[:, :2])
+    if found is None or scale == 1.0:
+        return found
+    return split_glasses(full_image, (points[:, :2] + 0.5) * scale - 0.5)
 
 
 def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:
@@ -345,10 +387,10 @@ def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:
 
     # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
     map_xy, map_fraction = cv2.convertMaps(warp_map.coordinates, None, cv2.CV_16SC2)
-    warped = cv2.remap(source.image, map_xy, map_fraction, cv2.INTER_LINEAR,
+    warped = cv2.remap(source.texture, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)
     for (bx0, by0, bx1, by1), coordinates in warp_map.details:
-        fine = cv2.remap(source.image, coordinates, None, cv2.INTER_LINEAR,
+        fine = cv2.remap(source.texture, coordinates, None, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT)
         warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
                                               interpolation=cv2.INTER_AREA)

@@ -22,6 +22,7 @@ from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.mesh import build_warp_mesh
 from fgemotalk_cli.engines.warp.mouth import opening
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, working_resolution
+from fgemotalk_cli.engines.warp.shading import ShadingStyle
 
 #: A face whose landmarks moved more than this (median, in inter-ocular distances) from one
 #: frame to the next, or whose size changed by more than this share, is in a new shot.
@@ -88,6 +89,9 @@ class ShotSources:
             mouth_style=dataclasses.replace(shot.mouth_style, source_opening=opening(xy)),
             lid_style=shot.lid_style.with_openings_of(xy),
             full_image=np.ascontiguousarray(full_image), scale=scale,
+            # Glasses stay off: a shot's split frame belongs to its first frame's pixels.
+            shading=None if shot.shading is None else ShadingStyle.from_source(
+                image, geometry, points),
         )
 
 

@@ -1,0 +1,272 @@
+"""Glasses as a rigid layer: they ride on the nose and the ears, not on the brows.
+
+The warp moves every pixel with the skin under it, so a brow raise (AU1/AU2, surprise) bends
+a frame that lies over the brows and a smile squeezes its lower rims. So glasses are found
+once per source and split off:
+
+- detection: a frame's bridge crosses the nose between the inner eye corners as a
+  horizontal edge spanning the nose, where bare skin is smooth, and its rims run around
+  each eye as thin lines; both are measured against the face's own skin texture (so a
+  wrinkled or noisy photo does not read as glasses);
+- the frame mask: thin dark or bright line structures (morphological black-hat / top-hat
+  narrower than a frame is wide) inside the region the lenses and bridge can occupy, away
+  from the eye openings and the brows;
+- the skin layer: the source with the frame inpainted away (what the warp moves);
+- per frame, the frame is pasted back with the similarity that best carries the nose bridge
+  and the temples (head pose and zoom, no expression), over the warped skin.
+
+With the target equal to the source the layers add back up to the source exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fgemotalk_cli.engines.warp import layout as L
+
+# Landmarks the frame rests on or is held level with, which no AU field moves: the top of
+# the nose bridge and the sides of the head.
+_RIGID = (168, 6, 127, 356, 234, 454)
+_BRIDGE_SCORE = 4.5  # bridge edge strength over the skin's own, above which there are glasses
+_RIM_SCORE = 1.5
+_LINE_CONTRAST = 10.0  # grey levels a thin structure must stand out to join the frame mask
+
+
+@dataclass(frozen=True)
+class GlassesLayer:
+    """The frame split off a source: its pixels, coverage and the skin layer under it."""
+
+    frame: np.ndarray  # (h, w, 3) uint8: the source's pixels in the box
+    alpha: np.ndarray  # (h, w) float32 0..1: the frame's coverage in the box
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the source image
+    skin_image: np.ndarray  # (H, W, 3) uint8: the whole source with the frame inpainted
+    anchors: np.ndarray  # (len(_RIGID), 2) the source's rigid points
+
+    def paint(self, output: np.ndarray, target_points: np.ndarray) -> None:
+        """Paste the frame, carried rigidly onto ``target_points``' head pose, into
+        ``output`` (in place)."""
+        import cv2
+
+        target = np.asarray(target_points, np.float64)[list(_RIGID), :2]
+        matrix = similarity(self.anchors, target)  # source -> target
+        x0, y0, x1, y1 = self.box
+        if np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-6):  # the source's own pose
+            region = output[y0:y1, x0:x1].astype(np.float32)
+            alpha = self.alpha[..., None]
+            output[y0:y1, x0:x1] = np.clip(region + alpha * (self.frame - region) + 0.5, 0,
+                                           255).astype(np.uint8)
+            return
+        # Where the box lands in the output, with a margin for the rotation.
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
+        landed = corners @ matrix[:, :2].T + matrix[:, 2]
+        height, width = output.shape[:2]
+        ox0, oy0 = np.maximum(np.floor(landed.min(0)).astype(int) - 1, 0)
+        ox1, oy1 = np.minimum(np.ceil(landed.max(0)).astype(int) + 2, (width, height))
+        if ox1 - ox0 < 2 or oy1 - oy0 < 2:
+            return
+        # Box pixels -> output box pixels.
+        shifted = matrix.copy()
+        shifted[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64) - (ox0, oy0)
+        size = (int(ox1 - ox0), int(oy1 - oy0))
+        frame = cv2.warpAffine(self.frame, shifted, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        alpha = cv2.warpAffine(self.alpha, shifted, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[..., None]
+        region = output[oy0:oy1, ox0:ox1].astype(np.float32)
+        output[oy0:oy1, ox0:ox1] = np.clip(region + alpha * (frame - region) + 0.5, 0,
+                                           255).astype(np.uint8)
+
+
+def similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(2, 3) least-squares similarity (rotation, uniform scale, shift) taking the
+    ``source`` points (N, 2) onto ``target``."""
+    source_mean, target_mean = source.mean(0), target.mean(0)
+    s, t = source - source_mean, target - target_mean
+    denominator = max(float((s * s).sum()), 1e-9)
+    a = float((s * t).sum()) / denominator
+    b = float((s[:, 0] * t[:, 1] - s[:, 1] * t[:, 0]).sum()) / denominator
+    linear = np.array([[a, -b], [b, a]])
+    return np.concatenate([linear, (target_mean - linear @ source_mean)[:, None]], axis=1)
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+
+
+def glasses_scores(image: np.ndarray, xy: np.ndarray) -> tuple[float, float]:
+    """(bridge, rims): how strongly a frame's bridge and lower rims show, each over the
+    skin's own gradient level (about 1 on bare skin)."""
+    import cv2
+
+    iod = float(np.linalg.norm(xy[263, :2] - xy[33, :2]))
+    gray = cv2.GaussianBlur(_gray(image), (0, 0), max(0.5, 0.008 * iod))
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    height, width = gray.shape
+
+    def sample(points: np.ndarray, field: np.ndarray) -> np.ndarray:
+        px = np.clip(points[..., 0], 0, width - 1).astype(np.float32)
+        py = np.clip(points[..., 1], 0, height - 1).astype(np.float32)
+        return cv2.remap(field, px, py, cv2.INTER_LINEAR)
+
+    # The skin's own level: gradient along the cheeks, below the eyes' reach.
+    cheek = np.concatenate([xy[[50, 205, 187, 123], :2], xy[[280, 425, 411, 352], :2]])
+    skin = float(np.median(np.abs(sample(cheek[None], gy)))) + 0.5
+    skin = max(skin, float(np.median(np.hypot(sample(cheek[None], gx),
+                                              sample(cheek[None], gy)))) + 0.5)
+    # Bridge: rows across the nose between the inner corners, from a third of an IOD above
+    # the corners down to just below; the best row's median |gy| across the nose.
+    inner_right, inner_left = xy[133, :2], xy[362, :2]
+    along = inner_left - inner_right
+    up = np.array([along[1], -along[0]]) / max(float(np.linalg.norm(along)), 1e-6)
+    if up[1] > 0:
+        up = -up
+    columns = inner_right + np.linspace(0.3, 0.7, 9)[:, None] * along
+    offsets = np.linspace(-0.08, 0.4, 25) * iod
+    rows = columns[None] + offsets[:, None, None] * up
+    normal_gradient = np.abs(sample(rows, gy) * up[1] + sample(rows, gx) * up[0])
+    bridge = float(np.median(normal_gradient, axis=1).max()) / skin
+    # Rims: arcs below each eye, 0.2 to 0.5 IOD under its centre; the best arc's median
+    # gradient across it.
+    rim_scores = []
+    for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
+        centre = xy[list(corners), :2].mean(0)
+        angles = np.linspace(np.pi * 0.25, np.pi * 0.75, 11)
+        best = 0.0
+        for radius in np.linspace(0.2, 0.5, 13) * iod:
+            points = centre + radius * np.stack([1.4 * np.cos(angles), np.sin(angles)], 1)
+            normal = np.stack([np.cos(angles) / 1.4, np.sin(angles)], 1)
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+            across = np.abs(sample(points[None], gx)[0] * normal[:, 0]
+                            + sample(points[None], gy)[0] * normal[:, 1])
+            best = max(best, float(np.median(across)))
+        rim_scores.append(best / skin)
+    return bridge, float(min(rim_scores))
+
+
+def detect_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
+    """The glasses layer of a source portrait, or None when it wears none."""
+    bridge, rims = glasses_scores(image, xy)
+    if bridge < _BRIDGE_SCORE or rims < _RIM_SCORE:
+        return None
+    return split_glasses(image, xy)
+
+
+def _rim(lines: np.ndarray, centre: np.ndarray, iod: float,
+         threshold: float) -> np.ndarray | None:
+    """(72, 2) points of the rim around an eye centred at ``centre``, or None when fewer
+    than half the directions show one."""
+    import cv2
+
+    angles = np.linspace(0.0, 2 * np.pi, 72, endpoint=False)
+    radii = np.linspace(0.22, 0.7, 40) * iod
+    # Lenses are wider than tall.
+    directions = np.stack([1.3 * np.cos(angles), np.sin(angles)], 1)
+    points = centre + radii[:, None, None] * directions[None]  # (radii, angles, 2)
+    height, width = lines.shape
+    px = np.clip(points[..., 0], 0, width - 1).astype(np.float32)
+    py = np.clip(points[..., 1], 0, height - 1).astype(np.float32)
+    response = cv2.remap(lines.astype(np.float32), px, py, cv2.INTER_LINEAR)
+    # The innermost strong response, not the strongest: over the lens's top a brow's edge is
+    # often stronger than the frame, but it lies further out.
+    strong = response > np.maximum(threshold, 0.6 * response.max(axis=0, keepdims=True))
+    best = strong.argmax(axis=0)
+    found = strong.any(axis=0)
+    if found.mean() < 0.5:
+        return None
+    # Smooth the radius around the ring, robustly: a median over neighbouring directions
+    # (wrapping around), filling the directions without a rim from their neighbours.
+    radius = np.where(found, radii[best], np.nan)
+    padded = np.concatenate([radius[-4:], radius, radius[:4]])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 9)
+    smooth = np.nanmedian(np.where(np.isnan(windows).all(axis=1, keepdims=True), np.inf,
+                                   windows), axis=1)
+    fallback = float(np.nanmedian(radius))
+    smooth = np.where(np.isfinite(smooth), smooth, fallback)
+    return centre + smooth[:, None] * directions
+
+
+def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
+    import cv2
+
+    iod = float(np.linalg.norm(xy[263, :2] - xy[33, :2]))
+    height, width = image.shape[:2]
+    # Where lenses and bridge can be: an ellipse around each eye and the bridge between.
+    region = np.zeros((height, width), np.uint8)
+    for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
+        centre = xy[list(corners), :2].mean(0)
+        cv2.ellipse(region, (int(round(centre[0])), int(round(centre[1]))),
+                    (int(round(0.62 * iod)), int(round(0.5 * iod))), 0.0, 0, 360, 1, -1)
+    # Within the face (hair and background edges beside it are no frame), and not the eyes
+    # themselves (lids and lashes move). Brows stay in: frames often run over them.
+    face = np.zeros_like(region)
+    cv2.fillPoly(face, [np.round(xy[list(L.FACE_OVAL), :2]).astype(np.int32)], 1)
+    keep_out = np.zeros_like(region)
+    for contour in ((*L.RIGHT_EYE_CORNERS[:1], *L.RIGHT_UPPER_LID, *L.RIGHT_EYE_CORNERS[1:],
+                     *reversed(L.RIGHT_LOWER_LID)),
+                    (*L.LEFT_EYE_CORNERS[:1], *L.LEFT_UPPER_LID, *L.LEFT_EYE_CORNERS[1:],
+                     *reversed(L.LEFT_LOWER_LID))):
+        cv2.fillPoly(keep_out, [np.round(xy[list(contour), :2]).astype(np.int32)], 1)
+    keep_out = cv2.dilate(keep_out, np.ones((3, 3), np.uint8),
+                          iterations=max(1, int(round(0.04 * iod))))
+    # The brows' core (their hair is the skin's and must move), but not their edges, where a
+    # frame running over the brow is still found.
+    brows = np.zeros_like(region)
+    for contour in (L.RIGHT_BROW_LOWER + tuple(reversed(L.RIGHT_BROW_UPPER)),
+                    L.LEFT_BROW_LOWER + tuple(reversed(L.LEFT_BROW_UPPER))):
+        cv2.fillPoly(brows, [np.round(xy[list(contour), :2]).astype(np.int32)], 1)
+    brows = cv2.erode(brows, np.ones((3, 3), np.uint8),
+                      iterations=max(1, int(round(0.02 * iod))))
+    region &= face & (1 - keep_out) & (1 - brows)
+    # Thin structures: narrower than the kernel, standing out from what is around them.
+    gray = _gray(image)
+    size = max(3, int(round(0.09 * iod)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    lines = np.maximum(cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel),
+                       cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel))
+    # Clear and thin metal frames stand out less than dark ones: the threshold follows the
+    # region's own level of fine structure, with a floor above skin texture.
+    inside = region.astype(bool)
+    threshold = max(_LINE_CONTRAST, 3.0 * float(np.median(lines[inside]))) if inside.any() else 0
+    mask = ((lines > threshold) & inside).astype(np.uint8)
+    # A frame is a smooth ring around each eye: per direction from the eye's centre, the
+    # radius where thin structure is strongest, smoothed over neighbouring directions (a
+    # brow's edge or a wrinkle wins a few directions, not the ring). The frame mask is the
+    # thin structure near that ring (and near the bridge between the rings).
+    near_frame = np.zeros_like(region)
+    band = max(2, int(round(0.05 * iod)))
+    inner_ends = []
+    for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
+        ring = _rim(lines, xy[list(corners), :2].mean(0), iod, threshold)
+        if ring is None:
+            return None
+        cv2.polylines(near_frame, [np.round(ring).astype(np.int32)], True, 1, 2 * band + 1)
+        inner_ends.append(ring)
+    # The bridge: the straight run between the rings' nearest points.
+    right, left = inner_ends
+    gaps = np.linalg.norm(right[:, None] - left[None], axis=2)
+    i, j = np.unravel_index(gaps.argmin(), gaps.shape)
+    cv2.line(near_frame, tuple(np.round(right[i]).astype(int)),
+             tuple(np.round(left[j]).astype(int)), 1, 2 * band + 1)
+    mask = mask & near_frame
+    if mask.sum() < 0.02 * iod * iod:
+        return None
+    # The thin-structure response fades at a frame's edges: cover its whole width.
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8),
+                      iterations=max(1, int(round(0.025 * iod))))
+    ys, xs = np.nonzero(mask)
+    pad = 3
+    x0, y0 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
+    x1, y1 = min(int(xs.max()) + pad + 1, width), min(int(ys.max()) + pad + 1, height)
+    skin = cv2.inpaint(np.ascontiguousarray(image), mask * 255, max(3.0, 0.03 * iod),
+                       cv2.INPAINT_TELEA)
+    # Fully opaque on the mask (where the skin layer was inpainted), feathered just outside
+    # it, where the skin layer still is the source itself.
+    soft = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(np.float32),
+                            (0, 0), 0.8)
+    alpha = np.maximum(mask.astype(np.float32), soft)[y0:y1, x0:x1]
+    return GlassesLayer(frame=np.ascontiguousarray(image[y0:y1, x0:x1]), alpha=alpha,
+                        box=(x0, y0, x1, y1), skin_image=skin,
+                        anchors=xy[list(_RIGID), :2].astype(np.float64))

@@ -1,0 +1,195 @@
+"""A procedural mouth interior: upper and lower teeth rows, tongue and a shaded cavity.
+
+Painted inside the target's inner lip contour when the source has nothing to show there (a
+closed mouth opened by an AU or by speech). Everything is laid out in mouth coordinates:
+``a`` runs along the mouth (-1 and +1 at the inner corners), ``b`` in pixels down from the
+line between the corners; ``top(a)`` and ``bottom(a)`` are the inner lip contours. The teeth
+are sized from the face, not from the lips (a smile widens the mouth, not the teeth), sit
+right behind the lips (upper row under the upper lip, lower row behind the lower lip, visible
+as the jaw drops) and recede into the buccal corridors' shadow towards the corners. Behind
+them the cavity darkens with depth and the tongue rises from the floor of the mouth. Only the
+contour and the face's size enter, so the interior is the same from frame to frame for the
+same mouth shape (no flicker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fgemotalk_cli.engines.warp import layout as L
+
+# Projected tooth widths from the midline outwards (central incisor, lateral, canine, two
+# premolars, molar), as shares of the visible arch's half-width: the arch turns away from
+# the camera, so the further teeth look narrower.
+_TOOTH_WIDTHS = np.array([0.19, 0.15, 0.13, 0.11, 0.1, 0.12])
+_UPPER_HEIGHT = 0.11  # upper incisor length visible under the lip, in interocular distances
+_LOWER_HEIGHT = 0.06  # lower incisor length visible over the lip
+_ARCH_HALF_WIDTH = 0.42  # half-width of the upper arch as seen from the front, IOD units
+_WARM = np.array([1.0, 0.97, 0.9])
+_TONGUE_RGB = np.array([178.0, 92.0, 96.0])  # under neutral light, before the face's exposure
+
+
+@dataclass(frozen=True)
+class InteriorColours:
+    """The colours the interior is built from (RGB 0..255)."""
+
+    teeth: np.ndarray
+    lips: np.ndarray
+    skin: np.ndarray
+
+
+def _tooth_rows(a_teeth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For positions along the arch (0 at the midline, 1 at its visible end), which tooth
+    each lies on (0 central incisor...) and where across it (-1..1)."""
+    edges = np.concatenate([[0.0], np.cumsum(_TOOTH_WIDTHS)])
+    edges = edges / edges[-1]
+    distance = np.abs(a_teeth)
+    index = np.clip(np.searchsorted(edges, distance, side="right") - 1, 0, len(_TOOTH_WIDTHS) - 1)
+    low, high = edges[index], edges[index + 1]
+    across = 2.0 * (distance - low) / np.maximum(high - low, 1e-6) - 1.0
+    return index, across
+
+
+_DETAIL_IOD_PX = 70.0  # above this eye distance the interior is drawn smaller, then upsampled
+
+
+def procedural_interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
+                        iod_px: float, teeth: bool = True) -> np.ndarray:
+    """(h, w, 3) float32 RGB interior for the box ``shape``; ``xy`` (478, 2) target points in
+    box pixels, ``iod_px`` the target face's interocular distance. ``teeth=False`` leaves the
+    teeth out (the cavity and tongue behind a source's own teeth)."""
+    import cv2
+
+    colours = InteriorColours(*(np.asarray(c, np.float32) for c in
+                                (colours.teeth, colours.lips, colours.skin)))
+    scale = min(1.0, _DETAIL_IOD_PX / max(iod_px, 1.0))
+    if scale < 0.95:
+        # A large face's mouth holds no more detail than this: draw it on a coarser grid.
+        small = (max(2, int(round(shape[0] * scale))), max(2, int(round(shape[1] * scale))))
+        image = _interior(np.asarray(xy, np.float64) * scale, small, colours, iod_px * scale,
+                          teeth)
+        return cv2.resize(image, shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return _interior(xy, shape, colours, iod_px, teeth)
+
+
+def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
+              iod_px: float, teeth: bool) -> np.ndarray:
+    import cv2
+
+    left, right = xy[L.UPPER_INNER_LIP[0]], xy[L.UPPER_INNER_LIP[-1]]
+    half_width = max(float(np.linalg.norm(right - left)) / 2, 1.0)
+    axis = (right - left) / (2 * half_width)
+    normal = np.array([-axis[1], axis[0]])
+    if normal[1] < 0:
+        normal = -normal
+    # The midline: between the corners, shifted to where the lips' middle points are (a
+    # mouth pulled to one side keeps its teeth under the philtrum, not between its corners).
+    centre = (left + right) / 2
+    middle = 0.5 * (xy[L.UPPER_INNER_LIP[len(L.UPPER_INNER_LIP) // 2]]
+                    + xy[L.LOWER_INNER_LIP[len(L.LOWER_INNER_LIP) // 2]])
+    midline = float((middle - centre) @ axis)
+    gy, gx = np.mgrid[0: shape[0], 0: shape[1]].astype(np.float32)
+    rel_x, rel_y = gx - np.float32(centre[0]), gy - np.float32(centre[1])
+    along_px = rel_x * np.float32(axis[0]) + rel_y * np.float32(axis[1])
+    a = along_px / np.float32(half_width)
+    b = rel_x * np.float32(normal[0]) + rel_y * np.float32(normal[1])
+
+    def curve(indices: tuple[int, ...]) -> np.ndarray:
+        rel = xy[list(indices)] - centre
+        ca, cb = rel @ axis / half_width, rel @ normal
+        order = np.argsort(ca)
+        return np.interp(a, ca[order], cb[order]).astype(np.float32)
+
+    top, bottom = curve(L.UPPER_INNER_LIP), curve(L.LOWER_INNER_LIP)
+    gap = np.maximum(bottom - top, 1e-3)
+    gap_mid = float(np.max(gap))
+    depth = np.clip((b - top) / gap, 0.0, 1.0)
+    side = np.clip(np.abs(a), 0.0, 1.0)
+    luma = np.array([0.299, 0.587, 0.114])
+    exposure = float(np.clip(float(colours.skin @ luma) / 150.0, 0.35, 1.4))
+
+    # The cavity: the lips' colour deep in shadow, darkest at the back and towards the
+    # corners, a little lighter on the inner walls of the lips near the opening.
+    cavity = (0.16 * colours.lips + 6.0).astype(np.float32)
+    wall = np.exp(-np.minimum(depth, 1 - depth) * gap / max(0.06 * iod_px, 1.0))
+    shade = (0.55 + 0.45 * (1 - side**2)) * (0.75 + 0.5 * wall) * (
+        1 - 0.3 * np.sin(np.pi * depth))
+    image = cavity[None, None, :] * shade[..., None]
+    # The wet inner side of the lower lip: a reddish rim along it.
+    rim = np.exp(-np.maximum(bottom - b, 0.0) / max(0.025 * iod_px, 0.8)) * 0.7
+    image += (0.5 * colours.lips - image) * rim[..., None]
+
+    # Tongue: a broad mound behind the lower teeth, its top rising with the opening's depth.
+    tongue_rgb = (0.55 * _TONGUE_RGB * exposure + 0.45 * colours.lips).astype(np.float32)
+    tongue_top = bottom - np.minimum(0.55 * gap, 0.28 * iod_px) * np.clip(1 - (a / 0.85) ** 2,
+                                                                           0, 1)
+    tongue = L.smoothstep(0.0, max(0.04 * iod_px, 1.0), b - tongue_top)
+    tongue_shade = (0.6 + 0.4 * (1 - side**2)) * (
+        0.75 + 0.25 * L.smoothstep(0.0, max(0.12 * iod_px, 1.0), b - tongue_top))
+    # A faint groove down the tongue's middle.
+    tongue_shade *= 1 - 0.15 * np.exp(-0.5 * ((a - midline / half_width) / 0.06) ** 2)
+    image += (tongue_rgb * tongue_shade[..., None] - image) * (
+        tongue * L.smoothstep(0.08, 0.3, gap_mid / iod_px))[..., None]
+
+    if not teeth:
+        return cv2.GaussianBlur(image.astype(np.float32), (0, 0), max(0.5, 0.004 * iod_px))
+    # Teeth rows. Their positions are in units of the arch, sized from the face.
+    arch = _ARCH_HALF_WIDTH * iod_px
+    a_teeth = (along_px - np.float32(midline)) / np.float32(arch)
+    tooth, across = _tooth_rows(a_teeth)
+    on_arch = np.clip(1 - np.abs(a_teeth), 0, 1)
+    # The biting edge follows the dental arch, not the lip: lowest at the central incisors,
+    # rising along the arch as it turns away, each tooth's own edge slightly rounded. The
+    # teeth hang from where the upper lip is highest (they sit behind it there); wherever
+    # the lip curves down below that edge, the lip hides them.
+    lip_top = float(top.min())
+    rise = np.array([0.0, 0.08, 0.16, 0.3, 0.42, 0.55])[tooth]
+    rounding = 0.06 * across**4
+    upper_height = _UPPER_HEIGHT * iod_px * (1 - rise - rounding) * (on_arch > 0)
+    from_top = b - top
+    antialias = 0.7
+    edge_b = lip_top + upper_height
+    upper = np.clip((edge_b - b) / antialias + 0.5, 0, 1) * (from_top > -2)
+    # Gaps between teeth: faint lines, clearest towards the biting edge (the embrasures).
+    towards_edge = np.clip((b - lip_top) / np.maximum(upper_height, 1e-3), 0, 1)
+    seam = np.exp(-0.5 * ((1 - np.abs(across)) * _TOOTH_WIDTHS[tooth] * arch
+                          / max(0.004 * iod_px, 0.4)) ** 2) * (0.25 + 0.75 * towards_edge**2)
+    # The upper lip's shadow on the teeth just below it.
+    lip_shadow = 1 - 0.35 * np.exp(-np.maximum(from_top, 0) / max(0.02 * iod_px, 0.7))
+    incisal = 1 - 0.1 * towards_edge**2
+    receding = 1 - 0.6 * L.smoothstep(0.35, 1.0, np.abs(a_teeth))
+    teeth_shade = receding * lip_shadow * incisal * (1 - 0.3 * seam) * (0.95 + 0.05 * across**2)
+    # Enamel is a little warmer than the whites of the eyes its colour is read from.
+    enamel = (colours.teeth * _WARM).astype(np.float32)
+    teeth_rgb = enamel[None, None, :] * teeth_shade[..., None]
+    # Buccal corridors: beyond the visible arch the teeth fade into the cavity's dark.
+    corridor = L.smoothstep(0.75, 1.0, np.abs(a_teeth))
+    upper = upper * (1 - corridor)
+    image += (teeth_rgb - image) * upper[..., None]
+
+    # Lower teeth: a narrower arch behind the lower lip, in the upper teeth's shadow, only
+    # when the jaw has dropped enough to show them over the lip.
+    lower_arch = 0.8 * arch
+    a_lower = (along_px - np.float32(midline)) / np.float32(lower_arch)
+    tooth_low, across_low = _tooth_rows(a_lower)
+    lower_height = (_LOWER_HEIGHT * iod_px * np.array([1.0, 0.95, 0.85, 0.7, 0.6, 0.5])[tooth_low]
+                    * (1 - 0.1 * across_low**4))
+    from_bottom = bottom - b
+    lip_bottom = float(bottom.max())
+    shown = L.smoothstep(0.1, 0.25, gap_mid / iod_px)
+    lower = (np.clip((b - (lip_bottom - lower_height)) / antialias + 0.5, 0, 1)
+             * (from_bottom > -2)
+             * (1 - L.smoothstep(0.7, 1.0, np.abs(a_lower))) * shown)
+    # Never more than part of the opening: a small opening shows only the upper teeth.
+    lower *= from_bottom < 0.35 * gap
+    seam_low = np.exp(-0.5 * ((1 - np.abs(across_low)) * _TOOTH_WIDTHS[tooth_low] * lower_arch
+                              / max(0.005 * iod_px, 0.45)) ** 2)
+    lower_shade = (0.78 * (1 - 0.55 * L.smoothstep(0.3, 1.0, np.abs(a_lower)))
+                   * (1 - 0.25 * seam_low)
+                   * (1 - 0.25 * np.clip((lip_bottom - b) / np.maximum(lower_height, 1e-3), 0, 1)))
+    image += (enamel[None, None, :] * lower_shade[..., None]
+              - image) * lower[..., None]
+    blur = max(0.5, 0.004 * iod_px)
+    return cv2.GaussianBlur(image.astype(np.float32), (0, 0), blur)

@@ -1,0 +1,114 @@
+"""The layered mouth: lips that meet, a procedural interior with teeth, a source's own teeth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.engine import target_from_controls
+from fgemotalk_cli.engines.warp.lips import meet_lips
+from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR
+from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
+from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _down(points: np.ndarray) -> np.ndarray:
+    along = points[L.MOUTH_CORNERS[1], :2] - points[L.MOUTH_CORNERS[0], :2]
+    along = along / np.linalg.norm(along)
+    down = np.array([-along[1], along[0]])
+    return down if down[1] > 0 else -down
+
+
+def test_crossed_lips_are_moved_back_to_touch(warp_cases) -> None:
+    source = warp_cases[0].source.points
+    assert meet_lips(source, source) is source  # nothing to do: the same array back
+    crossed = np.array(source, dtype=np.float64, copy=True)
+    lift = 0.3 * np.linalg.norm(source[263, :2] - source[33, :2])
+    for index in (*L.LOWER_INNER_LIP[1:-1], *L.LOWER_OUTER_LIP[1:-1]):
+        crossed[index, 1] -= lift  # the lower lip pushed up through the upper one
+    met = meet_lips(crossed, source)
+    down = _down(met)
+    upper = met[list(L.UPPER_INNER_LIP[1:-1]), :2] @ down
+    lower = met[list(L.LOWER_INNER_LIP[1:-1]), :2] @ down
+    assert (lower - upper).min() > -1.5  # touching (within the interpolation), not crossed
+    before = crossed[list(L.LOWER_INNER_LIP[1:-1]), :2] @ down
+    assert (lower - before).max() > 0.3 * lift  # the lower lip went back down part way
+    # The vermilion keeps most of its height.
+    outer = met[list(L.LOWER_OUTER_LIP[1:-1]), :2] @ down
+    source_height = (source[list(L.LOWER_OUTER_LIP[1:-1]), :2]
+                     - source[list(L.LOWER_INNER_LIP[1:-1]), :2]) @ _down(source)
+    assert np.all(outer - lower >= 0.65 * source_height - 1e-6)
+
+
+def _mouth(width: float, gap: float) -> np.ndarray:
+    """A synthetic set of 478 points: eyes 100 px apart, a mouth of the given size."""
+    points = np.zeros((L.ALL_POINTS, 2))
+    points[33], points[263] = (50.0, 40.0), (150.0, 40.0)
+    for contour, sign in ((L.UPPER_INNER_LIP, -1.0), (L.LOWER_INNER_LIP, 1.0)):
+        t = np.linspace(-1, 1, len(contour))
+        points[list(contour), 0] = 100 + 0.5 * width * t
+        points[list(contour), 1] = 120 + sign * 0.5 * gap * (1 - t**2)
+    return points
+
+
+COLOURS = InteriorColours(teeth=np.array([225.0, 220.0, 210.0]),
+                          lips=np.array([170.0, 90.0, 90.0]), skin=np.array([200.0, 160.0, 140.0]))
+
+
+def test_procedural_interior_has_upper_teeth_over_a_darker_cavity() -> None:
+    points = _mouth(80, 40)
+    image = procedural_interior(points, (200, 200), COLOURS, 100.0)
+    luma = image @ LUMA
+    column = luma[:, 100]
+    top = column[101:106].mean()  # just under the upper lip: teeth
+    middle = column[117:123].mean()  # half way down: the cavity
+    assert top > 150 and middle < 0.5 * top
+    # The same mouth gives the same picture (no flicker), and the teeth keep the face's size:
+    # a wider mouth shows more teeth, not wider ones.
+    assert np.array_equal(image, procedural_interior(points, (200, 200), COLOURS, 100.0))
+    wide = procedural_interior(_mouth(110, 40), (200, 200), COLOURS, 100.0) @ LUMA
+    def seams(profile: np.ndarray) -> np.ndarray:
+        """Columns darker than their surroundings: the lines between teeth."""
+        detail = profile - np.convolve(profile, np.ones(7) / 7, mode="same")
+        return np.flatnonzero(detail[5:-5] < -2.0) + 5
+
+    # Near the midline, where the narrow mouth's lips do not shade its teeth.
+    narrow_seams, wide_seams = seams(luma[103, 84:117]), seams(wide[103, 84:117])
+    assert len(narrow_seams) >= 3
+    assert np.array_equal(narrow_seams, wide_seams)
+    no_teeth = procedural_interior(points, (200, 200), COLOURS, 100.0, teeth=False) @ LUMA
+    assert no_teeth[101:106, 100].mean() < 0.6 * top
+
+
+@pytest.fixture(scope="module")
+def toothy(portraits):
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import load_image
+
+    image = load_image(next(p for p in portraits if p.name == "vexpress_vasa1_13_ref.jpg"))
+    return prepare_source(image, detect_source_face(image))
+
+
+def _inner(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[list(INNER_CONTOUR), :2]).astype(np.int32)], 1)
+    return cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def test_a_source_showing_teeth_keeps_them_unstretched(toothy) -> None:
+    assert toothy.mouth_style.own_interior is not None
+    skin = float(toothy.mouth_style.skin @ LUMA)
+    source_bright = ((toothy.image @ LUMA) > 0.9 * skin) & _inner(toothy.points, toothy.image.shape)
+    target = target_from_controls(toothy, {26: 5})
+    out = render_warp(toothy, target)
+    inside = _inner(target, out.shape)
+    bright = ((out @ LUMA) > 0.9 * skin) & inside
+    # Teeth keep their area (carried rigidly, not stretched over the taller opening) and the
+    # opening's new part is mostly darker cavity, not teeth.
+    assert 0.6 < bright.sum() / max(source_bright.sum(), 1) < 1.5
+    assert bright.sum() < 0.6 * inside.sum()

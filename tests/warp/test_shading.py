@@ -1,0 +1,57 @@
+"""Expression shading: creases where FACS puts them, scaled by the measured motion."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fgemotalk_cli.engines.warp.engine import edit_source
+
+pytestmark = pytest.mark.media
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _shading_only(source, aus: dict[int, float]) -> np.ndarray:
+    """Luma change the shading layer alone makes for an edit."""
+    shaded = edit_source(source, aus).astype(np.float64) @ LUMA
+    plain = edit_source(replace(source, shading=None), aus).astype(np.float64) @ LUMA
+    return shaded - plain
+
+
+def _box(points: np.ndarray, indices: tuple[int, ...], grow: float) -> tuple[slice, slice]:
+    xy = points[list(indices), :2]
+    iod = float(np.linalg.norm(points[263, :2] - points[33, :2]))
+    x0, y0 = np.floor(xy.min(0) - grow * iod).astype(int)
+    x1, y1 = np.ceil(xy.max(0) + grow * iod).astype(int)
+    return slice(max(y0, 0), y1), slice(max(x0, 0), x1)
+
+
+def test_each_au_shades_its_own_region(warp_cases) -> None:
+    source = warp_cases[0].source
+    points = source.points
+    regions = {
+        (1, 2): (70, 300, 54, 284, 10),  # the forehead above the brows
+        (4,): (107, 336, 55, 285, 9, 168),  # between the brows
+        (12,): (129, 358, 61, 291),  # beside the nose and mouth
+    }
+    for aus, indices in regions.items():
+        change = _shading_only(source, {au: 5.0 for au in aus})
+        rows, columns = _box(points, indices, 0.1)
+        inside = change[rows, columns]
+        assert inside.min() < -8, aus  # a visible crease...
+        outside = change.copy()
+        outside[rows, columns] = 0
+        # ...and nothing far from it (the chin for the brows, the forehead for the smile).
+        assert np.abs(outside).max() < 0.5 * abs(inside.min()), aus
+
+
+def test_creases_grow_with_intensity(warp_cases) -> None:
+    source = warp_cases[0].source
+    rows, columns = _box(source.points, (70, 300, 54, 284, 10), 0.1)
+    depth = [-_shading_only(source, {1: k, 2: k})[rows, columns].clip(max=0).sum()
+             for k in (1.0, 3.0, 5.0)]
+    assert depth[0] < depth[1] < depth[2]
+    assert depth[0] < 0.5 * depth[2]
