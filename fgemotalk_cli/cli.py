@@ -295,6 +295,40 @@ def eval(  # noqa: A001 - the subcommand is called eval
             typer.echo(f"{key}: {value}")
 
 
+@command(epilog="Example: fgemotalk analyze driver.mp4 --plot aus.png --csv aus.csv")
+def analyze(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Image or video.")],
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write one row per frame to this CSV file.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write AU curves over time to this PNG.")
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option("--max-frames", help="Read at most this many frames.")
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure AU intensities (0..5) and head pose per frame, from MediaPipe's blendshapes."""
+    analysis = api.analyze(input_path, max_frames=max_frames)
+    if csv_path is not None:
+        analysis.write_csv(csv_path)
+    if plot is not None:
+        analysis.write_plot(plot)
+    if as_json:
+        typer.echo(json.dumps(analysis.to_dict()))
+        return
+    for note in analysis.notes:
+        typer.echo(f"warning: {note}", err=True)
+    if not quiet:
+        typer.echo(analysis.table())
+    summary = analysis.summary()
+    means = " ".join(f"AU{au}={row['mean']:.2f}" for au, row in summary["aus"].items() if row)
+    typer.echo(f"{summary['frames_with_face']}/{summary['frames']} frames with a face; "
+               f"mean {means}")
+
+
 @command(epilog="Example: fgemotalk info runs/stage1/checkpoint.pt")
 def info(
     checkpoint: Annotated[Path, typer.Argument(help="A neural checkpoint file.")],
