@@ -108,6 +108,12 @@ NOT_ESTIMATED: dict[int, str] = {
     25: "no blendshape of its own (jawOpen is AU 26)",
 }
 
+#: AUs whose shape the model reads reliably (the others are weak or face-biased, see above):
+#: only these count as another AU's off-target movement.
+RELIABLE_AUS: tuple[int, ...] = (1, 2, 4, 5, 12, 15, 20, 26, 43)
+#: Score changes below this are the read-out's own noise between two renders of one face.
+SCORE_NOISE = 0.02
+
 #: Every AU in a read-out, in order.
 READOUT_AUS: tuple[int, ...] = tuple(sorted({*READOUT_RULES, *NOT_ESTIMATED}))
 
