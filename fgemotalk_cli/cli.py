@@ -215,7 +215,9 @@ def edit_au(
         result = api.au_grid(input_path, output, aus=aus, options=options)
     else:
         control = expression_control(au or [], preset, au_mode, au_timeline)
-        if control.is_neutral:
+        # --au 12=0 is a valid request (it returns the source unchanged); only asking for
+        # nothing at all is refused.
+        if not (au or preset or au_timeline):
             raise InputError("edit-au needs --au, --preset or --au-timeline (or --grid)")
         result = api.edit_au(input_path, output, control=control, options=options)
     _report(result, as_json, quiet)

@@ -11,7 +11,7 @@ change matches the calibration curve: the change a neutral face shows going from
 Bounds keep it sane: strengths stay within :data:`PROBE_SHARES` (at most 2.6 times the
 designed field); a strength whose off-target movement (another reliably read AU rising) is
 more than half its own change is not used; an AU the model does not see move on this face
-keeps the general table. Cost: 4 renders and reads per AU on a ~300 px crop, about 1 s.
+keeps the general table. Cost: 7 renders and reads per AU on a ~300 px crop, about 2 s.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from fgemotalk_cli.expression.readout import (
 )
 
 #: Strengths (share of the designed intensity-5 field) rendered per AU.
-PROBE_SHARES = (0.6, 1.2, 1.9, 2.6)
+PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: Largest strength per AU where the default (the last probe) would break the face: the jaw
 #: turns 15 degrees per unit, and eye closure cannot pass fully closed.
 MAX_SHARE = {26: 1.7, 43: 1.0}
@@ -54,14 +54,15 @@ class AUCalibration:
 
 
 def calibration_crop(source: WarpSource) -> WarpSource:
-    """The source's face cut out and scaled to an inter-ocular distance of ``CROP_IOD_PX``."""
+    """The source around its face (3 face sizes wide: the read-out depends on the framing, and
+    this keeps a portrait whole) scaled to an inter-ocular distance of ``CROP_IOD_PX``."""
     import cv2
 
     frame = source.geometry.frame
     scale = min(1.0, CROP_IOD_PX / frame.iod_px)
     points = source.points[:, :2]
     centre = points.mean(axis=0)
-    half = 1.5 * float(np.max(points.max(axis=0) - points.min(axis=0))) / 2
+    half = 3.0 * float(np.max(points.max(axis=0) - points.min(axis=0))) / 2
     height, width = source.image.shape[:2]
     x0, y0 = (max(int(c - half), 0) for c in centre)
     x1, y1 = min(int(centre[0] + half), width), min(int(centre[1] + half), height)
@@ -86,6 +87,49 @@ def _rise_share(au: int, before: Mapping[str, float], after: Mapping[str, float]
     return max(change - SCORE_NOISE, 0.0) / (rule.strong - rule.floor)
 
 
+@dataclass
+class _Probe:
+    """Renders of one AU at chosen strengths on the crop, read back (private, mutable)."""
+
+    crop: WarpSource
+    reader: BlendshapeReader
+    base: Mapping[str, float]
+    au: int
+    shares: list[float] = field(default_factory=lambda: [0.0])
+    changes: list[float] = field(default_factory=lambda: [0.0])
+    usable: list[float] = field(default_factory=lambda: [0.0])
+
+    def measure(self, share: float) -> None:
+        rule = READOUT_RULES[self.au]
+        linear = tuple(share * k / 5.0 for k in INTENSITIES)
+        geometry = self.crop.geometry.with_response({self.au: linear})
+        read = self.reader.read(_render(self.crop, geometry, self.au))
+        change = 0.0 if read is None else rule.score(read.scores) - rule.score(self.base)
+        self.shares.append(share)
+        self.changes.append(change)
+        if read is None:
+            return
+        off = max((_rise_share(other, self.base, read.scores) for other in RELIABLE_AUS
+                   if other != self.au and {self.au, other} != {43, 45}), default=0.0)
+        if off <= 0.5 * max(change, 0.0) / (rule.strong - rule.floor) + 1e-9:
+            self.usable.append(share)
+
+    def solve(self, fallback_top: float) -> tuple[float, ...]:
+        """Shares at intensities 0..5 whose change follows the calibration curve."""
+        rule = READOUT_RULES[self.au]
+        order = np.argsort(self.shares, kind="stable")
+        shares = np.asarray(self.shares)[order]
+        changes = np.maximum.accumulate(np.asarray(self.changes)[order])  # monotone response
+        # Strictly increasing x for interp. A flat stretch (the model's dead zone for small
+        # moves) takes its last strength: the next rise starts from there.
+        x = np.unique(changes)
+        strength = [shares[changes == value].max() for value in x]
+        top = max(self.usable) if len(self.usable) > 1 else fallback_top
+        table = [0.0] + [float(min(np.interp(rule.score_at(k) - rule.floor, x, strength), top))
+                         for k in INTENSITIES[1:]]
+        return tuple(np.maximum.accumulate(table))
+
+
 def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
     """Solve each AU's response table on ``source`` (see the module docstring)."""
     crop = calibration_crop(source)
@@ -96,36 +140,22 @@ def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
     probes: dict[int, tuple[float, ...]] = {}
     notes = []
     for au in CALIBRATED_AUS:
-        rule = READOUT_RULES[au]
         limit = MAX_SHARE.get(au, PROBE_SHARES[-1])
-        probe_shares = tuple(share * limit / PROBE_SHARES[-1] for share in PROBE_SHARES)
-        changes, usable = [0.0], [0.0]
-        for share in probe_shares:
-            linear = tuple(share * k / 5.0 for k in INTENSITIES)
-            geometry = crop.geometry.with_response({au: linear})
-            read = reader.read(_render(crop, geometry, au))
-            change = 0.0 if read is None else rule.score(read.scores) - rule.score(base.scores)
-            changes.append(max(change, changes[-1]))  # the response is monotone in strength
-            off = 0.0 if read is None else max(
-                (_rise_share(other, base.scores, read.scores)
-                 for other in RELIABLE_AUS if other != au and {au, other} != {43, 45}),
-                default=0.0)
-            own = max(change, 0.0) / (rule.strong - rule.floor)
-            if read is not None and off <= 0.5 * own + 1e-9:
-                usable.append(share)
-        probes[au] = tuple(changes[1:])
-        if changes[-1] < 2 * SCORE_NOISE:
+        probe = _Probe(crop, reader, base.scores, au)
+        for share in PROBE_SHARES:
+            probe.measure(share * limit / PROBE_SHARES[-1])
+        probes[au] = tuple(probe.changes[1:])
+        if max(probe.changes) < 2 * SCORE_NOISE:
             notes.append(f"calibration: AU{au} barely reads on this face; general table")
             continue
-        top = max(usable) if len(usable) > 1 else probe_shares[0]
-        shares = np.array((0.0, *probe_shares))
-        table = [0.0]
-        for k in INTENSITIES[1:]:
-            wanted = rule.score_at(k) - rule.floor
-            # Strictly increasing x for interp: flat stretches take their first strength.
-            x, index = np.unique(np.asarray(changes), return_index=True)
-            table.append(float(min(np.interp(wanted, x, shares[index]), top)))
-        response[au] = tuple(np.maximum.accumulate(table))
+        table = probe.solve(probe.shares[1])
+        # The response is strongly convex near 0 (dead zone), so linear interpolation
+        # between probes misjudges the low intensities: render the solved strengths of
+        # intensities 1 and 3 once more and solve again with those samples.
+        for k in (1, 3):
+            if 0.0 < table[k] < limit and table[k] not in probe.shares:
+                probe.measure(table[k])
+        response[au] = probe.solve(probe.shares[1])
     if 43 in response:
         response[45] = response[43]
     source_aus = {au: v for au, v in au_intensities(base.scores).items() if np.isfinite(v)}
