@@ -59,6 +59,18 @@ def main() -> int:
     study.write_json(args.out / f"au_calibration_{tag}.json")
     study.write_plot(args.out / f"au_calibration_{tag}.png")
     print(study.table())
+    if not args.no_closed_loop:
+        # The median solved table over the portraits: the general table for faces in general.
+        import numpy as np
+
+        tables: dict[int, list] = {}
+        for state in states.values():
+            for au, table in state.source.geometry.response.items():
+                tables.setdefault(au, []).append(table)
+        print("median response tables (shares at 0..5):")
+        for au in sorted(tables):
+            median = np.median(np.array(tables[au]), axis=0)
+            print(f"    {au}: ({', '.join(f'{v:.2f}' for v in median)}),")
     print(f"{len(images)} portraits, {time.perf_counter() - started:.0f} s; prepare "
           f"(incl. calibration) {sum(prepare_seconds) / max(len(prepare_seconds), 1):.2f} s each")
     return 0

@@ -300,15 +300,9 @@ def eval(  # noqa: A001 - the subcommand is called eval
 @command(epilog="Example: fgemotalk analyze driver.mp4 --plot aus.png --csv aus.csv")
 def analyze(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Image or video.")],
-    csv_path: Annotated[
-        Path | None, typer.Option("--csv", help="Write one row per frame to this CSV file.")
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write AU curves over time to this PNG.")
-    ] = None,
-    max_frames: Annotated[
-        int | None, typer.Option("--max-frames", help="Read at most this many frames.")
-    ] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Per-frame CSV file.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="AU curves PNG file.")] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", help="At most N.")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -323,12 +317,8 @@ def analyze(
         return
     for note in analysis.notes:
         typer.echo(f"warning: {note}", err=True)
-    if not quiet:
-        typer.echo(analysis.table())
-    summary = analysis.summary()
-    means = " ".join(f"AU{au}={row['mean']:.2f}" for au, row in summary["aus"].items() if row)
-    typer.echo(f"{summary['frames_with_face']}/{summary['frames']} frames with a face; "
-               f"mean {means}")
+    typer.echo(analysis.summary_line() if quiet else f"{analysis.table()}\n"
+               f"{analysis.summary_line()}")
 
 
 @command(epilog="Example: fgemotalk info runs/stage1/checkpoint.pt")

@@ -77,6 +77,12 @@ class AUAnalysis:
                 "aus": per_au, "not_estimated": {str(au): why for au, why in NOT_ESTIMATED.items()},
                 "notes": list(self.notes)}
 
+    def summary_line(self) -> str:
+        """One line: frames with a face and the mean of each estimated AU."""
+        means = " ".join(f"AU{au}={row['mean']:.2f}" for au, row in self.summary()["aus"].items()
+                         if row)
+        return f"{self.frames_with_face}/{len(self.frames)} frames with a face; mean {means}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the summary plus every frame (NaN written as null)."""
         rows = [{"frame": f.index, "time": round(f.time_seconds, 4), "face": f.face_found,

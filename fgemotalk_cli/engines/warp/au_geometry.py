@@ -53,10 +53,19 @@ def intensity_response(intensity: float) -> float:
 #: grade curve of :func:`intensity_response` times a gain, measured with the blendshape read-out
 #: over the shared portraits (``bench/au_calibration.py``) so that intensity k reads about k.
 #: A per-face closed loop (:mod:`fgemotalk_cli.engines.warp.calibration`) refines it.
+#: Medians of the per-face tables over the 15 shared portraits (2026-12-01); AUs the model
+#: barely reads on most faces (5, 7, 15, 20 and the unread 6, 9, 23, 25) keep the FACS curve.
 GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
-    # Eye closure is a fraction of the opening, linear in intensity (closed = i / 5).
-    43: (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
-    45: (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
+    2: (0.00, 0.11, 0.39, 0.70, 1.64, 1.80),
+    4: (0.00, 0.44, 1.18, 2.14, 2.37, 2.60),
+    10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
+    12: (0.00, 0.39, 0.74, 0.92, 1.31, 2.20),
+    17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
+    26: (0.00, 0.10, 0.25, 0.55, 1.00, 1.45),
+    # Eye closure is a fraction of the opening (1 = closed); measured close to linear.
+    43: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
+    45: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
 }
 
 
@@ -146,9 +155,11 @@ class AUGeometry:
         for au, intensity in au_intensities.items():
             if int(au) in self.au_fields and intensity > 0:
                 total += self.share(au, intensity) * self.au_fields[int(au)]
+        # What `replace` takes away is not soft-clipped: it must cancel exactly what is there.
+        removed = np.zeros_like(self.face)
         for au, share in removed_shares.items():
             if int(au) in self.au_fields:
-                total -= share * self.au_fields[int(au)]
+                removed += share * self.au_fields[int(au)]
         if mouth.lip_width > 0:
             total += mouth.lip_width * self.speech_fields["widen"]
         elif mouth.lip_width < 0:
@@ -159,7 +170,7 @@ class AUGeometry:
         jaw -= removed_shares.get(26, 0.0)  # negative: a driver's open jaw closes again
         if jaw != 0:
             total += jaw_field(self.regions, JAW_MAX_RADIANS * min(jaw, self._jaw_limit))
-        positions = base + _soft_clip(total, self.knee)
+        positions = base + _soft_clip(total, self.knee) - removed
 
         closed = 1 - np.prod([1 - min(self.share(au, au_intensities.get(au, 0.0)), 1.0)
                               for au in (43, 45)])

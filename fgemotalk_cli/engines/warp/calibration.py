@@ -9,9 +9,11 @@ change matches the calibration curve: the change a neutral face shows going from
 (``rule.score_at(k) - rule.floor``), where 5 is what real strong expressions reach.
 
 Bounds keep it sane: strengths stay within :data:`PROBE_SHARES` (at most 2.6 times the
-designed field); a strength whose off-target movement (another reliably read AU rising) is
-more than half its own change is not used; an AU the model does not see move on this face
-keeps the general table. Cost: 7 renders and reads per AU on a ~300 px crop, about 2 s.
+designed field, less where :data:`MAX_SHARE` says the face breaks); a strength whose
+off-target movement (another reliably read AU rising) is more than half its own change is
+not used; an AU the model does not see move on this face keeps the general table.
+Cost: 7 renders and reads per AU on the portrait scaled to an 80 px eye distance, about
+2.5 s per source.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from fgemotalk_cli.expression.readout import (
 
 #: Strengths (share of the designed intensity-5 field) rendered per AU.
 PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
-#: Largest strength per AU where the default (the last probe) would break the face: the jaw
-#: turns 15 degrees per unit, and eye closure cannot pass fully closed.
-MAX_SHARE = {26: 1.7, 43: 1.0}
+#: Largest strength per AU where the default (the last probe) would break the face, chosen
+#: by looking at strength sheets of several portraits: past these the outer brows arch into
+#: a V (AU 2), the iris stretches into a dark oval (AU 5, the warp has no sclera to show),
+#: the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye closure
+#: cannot pass fully closed.
+MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.4, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
 #: AUs calibrated (45 reads and moves as 43).
 CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
@@ -127,7 +132,18 @@ class _Probe:
         top = max(self.usable) if len(self.usable) > 1 else fallback_top
         table = [0.0] + [float(min(np.interp(rule.score_at(k) - rule.floor, x, strength), top))
                          for k in INTENSITIES[1:]]
-        return tuple(np.maximum.accumulate(table))
+        return _strictly_rising(np.maximum.accumulate(table))
+
+
+def _strictly_rising(table: np.ndarray) -> tuple[float, ...]:
+    """Where the bound flattened the top of a table, spread the capped intensities evenly up
+    to the bound, so that every whole intensity still moves more than the one below."""
+    table = np.asarray(table, dtype=float).copy()
+    top = table[-1]
+    capped = int(np.argmax(table >= top - 1e-9))
+    if 0 < capped < len(table) - 1:
+        table[capped:] = np.linspace(table[capped - 1], top, len(table) - capped + 1)[1:]
+    return tuple(float(v) for v in table)
 
 
 def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
