@@ -164,14 +164,18 @@ def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
         if max(probe.changes) < 2 * SCORE_NOISE:
             notes.append(f"calibration: AU{au} barely reads on this face; general table")
             continue
-        table = probe.solve(probe.shares[1])
+        # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.
+        fallback_top = limit if au == 43 else probe.shares[1]
+        if au == 43:
+            probe.usable.append(limit)
+        table = probe.solve(fallback_top)
         # The response is strongly convex near 0 (dead zone), so linear interpolation
         # between probes misjudges the low intensities: render the solved strengths of
         # intensities 1 and 3 once more and solve again with those samples.
         for k in (1, 3):
             if 0.0 < table[k] < limit and table[k] not in probe.shares:
                 probe.measure(table[k])
-        response[au] = probe.solve(probe.shares[1])
+        response[au] = probe.solve(fallback_top)
     if 43 in response:
         response[45] = response[43]
     source_aus = {au: v for au, v in au_intensities(base.scores).items() if np.isfinite(v)}
