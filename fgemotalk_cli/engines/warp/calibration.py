@@ -41,8 +41,6 @@ PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye closure
 #: cannot pass fully closed.
 MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.4, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
-#: A face's table stays within this factor of the general table at every intensity.
-MAX_GENERAL_FACTOR = 1.5
 #: AUs calibrated (45 reads and moves as 43).
 CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
@@ -177,11 +175,7 @@ def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
         for k in (1, 3):
             if 0.0 < table[k] < limit and table[k] not in probe.shares:
                 probe.measure(table[k])
-        # Bounded around the general table: a face whose read-out barely sees an AU must not
-        # get a warp so large that it stops looking like the same person.
-        general = np.asarray(crop.geometry.response[au])
-        response[au] = _strictly_rising(np.minimum(probe.solve(fallback_top),
-                                                   MAX_GENERAL_FACTOR * general))
+        response[au] = probe.solve(fallback_top)
     if 43 in response:
         response[45] = response[43]
     source_aus = {au: v for au, v in au_intensities(base.scores).items() if np.isfinite(v)}
