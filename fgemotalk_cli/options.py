@@ -31,6 +31,9 @@ class RunOptions:
     max_size: int = DEFAULT_MAX_SIZE  # output long side at most this (sources keep their size)
     pose: PoseMode = "driver"  # reenact: follow the driver's head motion, or keep the source's
     pose_scale: float = 1.0  # reenact: share of the driver's head motion, 0..1
+    # warp: fit each AU's strength to this face by rendering and reading back (about 2 s per
+    # source); off, the general table measured over many faces is used.
+    calibrate: bool = False
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_NAMES:

@@ -43,6 +43,8 @@ def test_a_clip_against_itself_is_perfect(blink_clip: Path, first_frame: Path) -
     assert report.ssim == pytest.approx(1.0)
     assert report.apd_degrees == pytest.approx(0.0, abs=1e-6)
     assert report.aed_iod == pytest.approx(0.0, abs=1e-6)
+    assert report.aed_au == pytest.approx(0.0, abs=1e-6)
+    assert report.aed_au_per_au is not None and "6" not in report.aed_au_per_au  # not estimated
     assert report.jitter_iod == pytest.approx(report.reference_jitter_iod)
     assert report.jitter_iod is not None and report.jitter_iod < 0.05
     assert report.frames_sampled == 4
@@ -72,6 +74,7 @@ def test_different_clips_score_worse(driving_clips, blink_clip: Path, tmp_path: 
     assert report.ssim is not None and report.ssim < 0.9
     assert report.apd_degrees is not None and report.apd_degrees > 0
     assert report.aed_iod is not None and report.aed_iod > 0
+    assert report.aed_au is not None and report.aed_au > 0.05
     assert report.identity_distance is None and report.emotion_accuracy is None
 
 

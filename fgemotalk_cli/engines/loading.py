@@ -14,4 +14,5 @@ def load_engine(options: RunOptions) -> Engine[Any]:
     """The engine the options ask for (the neural one loads its checkpoint here)."""
     if options.resolved_engine() == "neural":
         return NeuralEngine.from_checkpoint(options.configured_checkpoint(), options)
-    return WarpEngine(pose=options.pose, pose_scale=options.pose_scale)
+    return WarpEngine(pose=options.pose, pose_scale=options.pose_scale,
+                      calibrate=options.calibrate)

@@ -2,8 +2,11 @@
 
 :func:`evaluate_video` streams the generated video (and a reference, when given) frame by frame
 and reports the paper's metrics: PSNR, SSIM and LPIPS against the reference, APD/AED
-substitutes from the face mesh (see :mod:`fgemotalk_cli.evaluation.metrics`), ACC_emo with
-fer's emotion classifier, plus identity distance to the source portrait and temporal jitter [ours].
+substitutes from the face mesh (see :mod:`fgemotalk_cli.evaluation.metrics`) and AED in AU intensity
+units from the blendshape read-out (``aed_au``, per AU in ``aed_au_per_au``: the mean absolute
+difference of generated and reference frames' intensities, :mod:`fgemotalk_cli.expression.readout`),
+ACC_emo with fer's emotion
+classifier, plus identity distance to the source portrait and temporal jitter [ours].
 
 :func:`au_response_study` checks that AU sliders do what they say: for each AU and intensity it
 edits a set of faces with a caller-supplied function and measures landmark movement in that AU's
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice, zip_longest
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,8 @@ from fgemotalk_cli.evaluation.metrics import (
     psnr,
     ssim,
 )
+from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.readout import READOUT_AUS, au_intensities
 from fgemotalk_cli.faces.detector import FaceMeshDetector
 from fgemotalk_cli.faces.landmarks import estimate_head_pose
 from fgemotalk_cli.media.images import load_image
@@ -64,6 +69,8 @@ class EvalReport:
     lpips: float | None
     apd_degrees: float | None
     aed_iod: float | None
+    aed_au: float | None  # mean |AU intensity difference| (0..5 units) from the read-out
+    aed_au_per_au: dict[str, float] | None
     jitter_iod: float | None
     reference_jitter_iod: float | None
     identity_distance: float | None
@@ -100,6 +107,7 @@ class _Tally:
     lpips: list[float] = field(default_factory=list)
     pose: list[float] = field(default_factory=list)
     expression: list[float] = field(default_factory=list)
+    au_errors: list[np.ndarray] = field(default_factory=list)  # per frame, READOUT_AUS order
     generated_tracks: list[np.ndarray | None] = field(default_factory=list)
     reference_tracks: list[np.ndarray | None] = field(default_factory=list)
     identity: list[float] = field(default_factory=list)
@@ -119,6 +127,7 @@ class _Scorers:
     source_descriptor: np.ndarray | None = None
     classifier: Any = None
     detector: Any = None  # dlib, shared by identity and emotion
+    au_readers: tuple[Any, Any] | None = None  # blendshape read-out: generated, reference
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -177,6 +186,9 @@ def _compare_frames(tally: _Tally, scorers: _Scorers, image: np.ndarray, face,
     tally.ssim.append(ssim(image, reference_image))
     if scorers.lpips is not None:
         tally.lpips.append(scorers.lpips.distance(image, reference_image))
+    if scorers.au_readers is not None:
+        tally.au_errors.append(_au_error(scorers.au_readers, image, reference_image,
+                                         tally.compared))
     reference_face = _largest_face(reference_mesh, reference_image)
     tally.reference_tracks.append(None if reference_face is None else reference_face.points)
     if face is not None and reference_face is not None:
@@ -184,6 +196,18 @@ def _compare_frames(tally: _Tally, scorers: _Scorers, image: np.ndarray, face,
         tally.pose.append(pose_distance_degrees(pose, reference_pose))
         tally.expression.append(expression_distance(
             expression_shape(face, pose), expression_shape(reference_face, reference_pose)))
+
+
+def _au_error(readers: tuple[Any, Any], image: np.ndarray, reference_image: np.ndarray,
+              index: int) -> np.ndarray:
+    """|generated - reference| AU intensities of one frame pair (NaN where not measured)."""
+    # Timestamps only need to grow for the video-mode trackers: the frame index will do.
+    generated, reference = (reader.read(frame, index / 25.0)
+                            for reader, frame in zip(readers, (image, reference_image)))
+    if generated is None or reference is None:
+        return np.full(len(READOUT_AUS), np.nan)
+    first, second = au_intensities(generated.scores), au_intensities(reference.scores)
+    return np.array([abs(first[au] - second[au]) for au in READOUT_AUS])
 
 
 def _sample_face(tally: _Tally, scorers: _Scorers, image: np.ndarray) -> None:
@@ -232,6 +256,10 @@ def evaluate_video(
         generated_mesh = stack.enter_context(FaceMeshDetector(video_mode=True))
         reference_mesh = (stack.enter_context(FaceMeshDetector(video_mode=True))
                           if reference_path is not None else None)
+        if reference_path is not None:
+            scorers = replace(scorers, au_readers=(
+                stack.enter_context(BlendshapeReader(video_mode=True)),
+                stack.enter_context(BlendshapeReader(video_mode=True))))
         pairs = zip_longest(_frames(generated_path, max_frames),
                             _frames(reference_path, max_frames))
         for index, (image, reference_image) in enumerate(pairs):
@@ -253,6 +281,16 @@ def evaluate_video(
     return _report(tally, generated_path, reference_path, source_path, target_emotion)
 
 
+def _au_error_summary(errors: list[np.ndarray]) -> dict[str, Any]:
+    """AED from the read-out: mean over frames per AU, and over AUs (estimated ones only)."""
+    table = np.array(errors, dtype=float).reshape(-1, len(READOUT_AUS))
+    with np.errstate(invalid="ignore"):
+        per_au = {str(au): float(np.nanmean(table[:, i])) for i, au in enumerate(READOUT_AUS)
+                  if np.isfinite(table[:, i]).any()}
+    return {"aed_au": float(np.mean(list(per_au.values()))) if per_au else None,
+            "aed_au_per_au": per_au or None}
+
+
 def _report(tally: _Tally, generated: Path, reference: Path | None, source: Path | None,
             target_emotion: str | None) -> EvalReport:
     frames_with_face = sum(track is not None for track in tally.generated_tracks)
@@ -270,6 +308,7 @@ def _report(tally: _Tally, generated: Path, reference: Path | None, source: Path
         frames=tally.frames, frames_compared=tally.compared, frames_with_face=frames_with_face,
         psnr_db=_mean(tally.psnr), ssim=_mean(tally.ssim), lpips=_mean(tally.lpips),
         apd_degrees=_mean(tally.pose), aed_iod=_mean(tally.expression),
+        **_au_error_summary(tally.au_errors),
         jitter_iod=landmark_jitter(tally.generated_tracks),
         reference_jitter_iod=landmark_jitter(tally.reference_tracks) if reference else None,
         identity_distance=identity,

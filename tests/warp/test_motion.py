@@ -97,18 +97,30 @@ def test_missing_faces_carry_the_last_motion(source, driver_points) -> None:
     assert np.allclose(fresh.target_points(None, 0.0), source.points)
 
 
-def test_replace_mode_uses_the_au_vector_instead_of_the_expression(source, driver_points) -> None:
+def test_replace_sets_the_chosen_aus_and_leaves_the_rest_to_the_driver(source,
+                                                                       driver_points) -> None:
     driver = AUGeometry.from_landmarks(driver_points)
-    smiling = driver.target_points({12: 5})
-    replace = MotionTransfer(source.geometry, driver_points, au_mode="replace",
-                                          smoothing=None)
-    target = replace.target_points(smiling, 0.0, {15: 5})
-    expected = source.geometry.target_points({15: 5})[:, :2]
-    # The smile nudges the driver's fitted head pose a little; the expression is gone.
-    assert np.abs(target[:, :2] - expected).max() < 0.03 * source.geometry.frame.iod_px
+    mouth = list(L.UPPER_OUTER_LIP) + list(L.LOWER_OUTER_LIP)
+    brows = [70, 63, 105, 66, 107, 336, 296, 334, 293, 300]
+    iod = source.geometry.frame.iod_px
+    replace = MotionTransfer(source.geometry, driver_points, au_mode="replace", smoothing=None)
     add = MotionTransfer(source.geometry, driver_points, smoothing=None)
-    added = add.target_points(smiling, 0.0, {15: 5})
-    assert np.abs(added[:, :2] - expected).max() > 0.08 * source.geometry.frame.iod_px
+    held, plain_mouth = {}, {}
+    for smile in (1.5, 3.5):
+        frame = driver.target_points({12: smile, 1: 5})
+        removed = replace.target_points(frame, 0.0, {12: 0})
+        plain = add.target_points(frame, 0.0, {})
+        # 12=0 takes the driver's smile away (the mouth is back near the source's) ...
+        assert (np.abs(removed[mouth, :2] - source.points[mouth, :2]).max()
+                < 0.4 * np.abs(plain[mouth, :2] - source.points[mouth, :2]).max())
+        # ... and leaves the driver's brow raise alone.
+        assert np.abs(removed[brows, :2] - plain[brows, :2]).max() < 0.01 * iod
+        held[smile] = replace.target_points(frame, 0.0, {12: 3})
+        plain_mouth[smile] = plain[mouth, :2]
+    # 12=3 is nearly the same smile whatever the driver's own smile (the driver's field is
+    # its own face's, so a small part orthogonal to the source's field stays).
+    driver_change = np.abs(plain_mouth[1.5] - plain_mouth[3.5]).max()
+    assert np.abs(held[1.5][mouth, :2] - held[3.5][mouth, :2]).max() < 0.25 * driver_change
     with pytest.raises(InputError, match="au_mode"):
         MotionTransfer(source.geometry, driver_points, au_mode="mix")
 

@@ -54,9 +54,15 @@ forward, vermilion 0.015 thicker, opening rounded); ``closure`` presses the inne
 together (P, B, M); ``lip_to_teeth`` lifts and tucks the lower lip to just under the upper
 teeth with the upper lip 0.025 up (F, V). Blink is AU 45.
 
-Intensity response (:func:`.au_geometry.intensity_response`): the share of the field at
-intensities 1..5 is 0.07, 0.25, 0.55, 0.82, 1 (about the middle of each FACS grade's band, A
-and E narrow, C wide), linear in between; eye closure is linear (closed fraction = i / 5).
+Intensity response: the magnitudes above are the designed field, not what intensity 5 uses.
+Each AU has a table of field shares at intensities 0..5 (linear in between), solved so that
+intensity k reads about k on the blendshape read-out (:mod:`fgemotalk_cli.expression.readout`,
+5 = what real strong expressions reach): per source by the closed loop of
+:mod:`fgemotalk_cli.engines.warp.calibration` (renders read back, bounded), else the general
+table :data:`.au_geometry.GENERAL_RESPONSE` (medians of the per-face tables over the shared
+portraits: e.g. AU 12 reaches 2.2 times the designed field at 5, AU 4 2.6 times). AUs the
+model cannot read keep the FACS grade curve :func:`.au_geometry.intensity_response` (shares
+0.07, 0.25, 0.55, 0.82, 1 at 1..5); eye closure is a closed fraction of at most 1.
 Combined AUs add; wherever the sum at a point exceeds the largest any single control can move
 that point, it is soft-clipped (tanh) to at most 1.3 times that. Closures run last, pulling
 towards the *current* opposite contour, and finally no upper contour may cross below its lower

@@ -12,7 +12,7 @@ head's pose:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -49,6 +49,31 @@ def intensity_response(intensity: float) -> float:
                            _RESPONSE_INTENSITIES, _RESPONSE_SHARES))
 
 
+#: Share of each AU's intensity-5 field at intensities 0..5, for faces in general: the FACS
+#: grade curve of :func:`intensity_response` times a gain, measured with the blendshape read-out
+#: over the shared portraits (``bench/au_calibration.py``) so that intensity k reads about k.
+#: A per-face closed loop (:mod:`fgemotalk_cli.engines.warp.calibration`) refines it.
+#: Medians of the per-face tables over the 15 shared portraits (2026-12-01); AUs the model
+#: barely reads on most faces (5, 7, 15, 20 and the unread 6, 9, 23, 25) keep the FACS curve.
+GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
+    1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
+    2: (0.00, 0.11, 0.39, 0.70, 1.64, 1.80),
+    4: (0.00, 0.44, 1.18, 2.14, 2.37, 2.60),
+    10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
+    12: (0.00, 0.39, 0.74, 0.92, 1.31, 2.20),
+    17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
+    26: (0.00, 0.10, 0.25, 0.55, 1.00, 1.45),
+    # Eye closure is a fraction of the opening (1 = closed); measured close to linear.
+    43: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
+    45: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
+}
+
+
+def response_table(gain: float = 1.0) -> tuple[float, ...]:
+    """The default response curve (shares at 0..5) scaled by ``gain``."""
+    return tuple(gain * share for share in _RESPONSE_SHARES)
+
+
 def check_warp_aus(au_intensities: Mapping[int, float]) -> None:
     """Raise :class:`AUError` for an AU this engine cannot drive or an intensity out of range."""
     for au, value in au_intensities.items():
@@ -62,16 +87,14 @@ def check_warp_aus(au_intensities: Mapping[int, float]) -> None:
 class AUGeometry:
     """The AU and speech fields of one face (built once per source), combined per frame."""
 
-    def __init__(self, face: np.ndarray, frame: L.FaceFrame):
+    def __init__(self, face: np.ndarray, frame: L.FaceFrame,
+                 response: Mapping[int, Sequence[float]] | None = None):
         self.face = face
         self.frame = frame
         self.regions = FaceRegions.from_face(face)
         self.au_fields = au_fields(self.regions)
         self.speech_fields = speech_fields(self.regions)
-        magnitudes = [np.linalg.norm(f, axis=1) for f in self.au_fields.values()]
-        magnitudes += [np.linalg.norm(f, axis=1) for f in self.speech_fields.values()]
-        # The largest move any single control makes at each point: sums beyond it saturate.
-        self.knee = np.maximum(np.max(magnitudes, axis=0), 1e-4)
+        self._set_response(response or {})
         self.visible_iris = tuple(_visible_iris(face, eye) for eye in self.regions.eyes)
         upper_thickness = face[list(L.UPPER_INNER_LIP[1:-1]), 1] - face[
             list(L.UPPER_OUTER_LIP[1:-1]), 1]
@@ -85,6 +108,30 @@ class AUGeometry:
             np.maximum(face[list(upper), 1] - face[list(lower), 1], 0.0)
             for upper, lower in _CROSSING_PAIRS)
 
+    def _set_response(self, response: Mapping[int, Sequence[float]]) -> None:
+        """Per-AU shares of the field at intensities 0..5 (``GENERAL_RESPONSE`` by default)."""
+        self.response = {au: tuple(response.get(au, GENERAL_RESPONSE.get(au, _RESPONSE_SHARES)))
+                         for au in (*self.au_fields, 26, 43, 45)}
+        magnitudes = [np.linalg.norm(f, axis=1) * max(self.response[au])
+                      for au, f in self.au_fields.items()]
+        magnitudes += [np.linalg.norm(f, axis=1) for f in self.speech_fields.values()]
+        self._jaw_limit = max(_JAW_LIMIT, max(self.response[26]))
+        # The largest move any single control makes at each point (at its largest share):
+        # sums beyond it saturate, a single AU at full intensity never does.
+        self.knee = np.maximum(np.max(magnitudes, axis=0), 1e-4)
+
+    def with_response(self, response: Mapping[int, Sequence[float]]) -> AUGeometry:
+        """A copy of this geometry whose AUs follow ``response`` (shares at 0..5 per AU)."""
+        copy = object.__new__(AUGeometry)
+        copy.__dict__.update(self.__dict__)
+        copy._set_response({**self.response, **response})
+        return copy
+
+    def share(self, au: int, intensity: float) -> float:
+        """The share of AU ``au``'s intensity-5 field applied at ``intensity``."""
+        return float(np.interp(float(np.clip(intensity, 0.0, MAX_INTENSITY)),
+                               _RESPONSE_INTENSITIES, self.response[int(au)]))
+
     @classmethod
     def from_landmarks(cls, landmarks: object) -> AUGeometry:
         points = L.as_points(landmarks)
@@ -92,27 +139,41 @@ class AUGeometry:
         return cls(frame.to_face(points), frame)
 
     def offsets(self, au_intensities: Mapping[int, float], mouth: MouthShape | None = None,
-                base: np.ndarray | None = None) -> np.ndarray:
-        """(478, 3) face-unit displacements of ``base`` (default: this face) for the controls."""
+                base: np.ndarray | None = None,
+                removed_shares: Mapping[int, float] | None = None) -> np.ndarray:
+        """(478, 3) face-unit displacements of ``base`` (default: this face) for the controls.
+
+        ``removed_shares`` takes field shares away again (per AU; negative gives them back):
+        what `replace` uses to cancel an AU that ``base`` already shows (a driver's smile)
+        before setting its own value. Eye closures cannot be removed.
+        """
         check_warp_aus(au_intensities)
         base = self.face if base is None else base
         mouth = (mouth or MouthShape()).clipped()
+        removed_shares = removed_shares or {}
         total = np.zeros_like(self.face)
         for au, intensity in au_intensities.items():
             if int(au) in self.au_fields and intensity > 0:
-                total += intensity_response(intensity) * self.au_fields[int(au)]
+                total += self.share(au, intensity) * self.au_fields[int(au)]
+        # What `replace` takes away is not soft-clipped: it must cancel exactly what is there.
+        removed = np.zeros_like(self.face)
+        for au, share in removed_shares.items():
+            if int(au) in self.au_fields:
+                removed += share * self.au_fields[int(au)]
         if mouth.lip_width > 0:
             total += mouth.lip_width * self.speech_fields["widen"]
         elif mouth.lip_width < 0:
             total -= mouth.lip_width * self.speech_fields["narrow"]
         total += mouth.rounding * self.speech_fields["rounding"]
         total += mouth.lip_to_teeth * self.speech_fields["lip_to_teeth"]
-        jaw = intensity_response(au_intensities.get(26, 0.0)) + mouth.jaw_open
-        if jaw > 0:
-            total += jaw_field(self.regions, JAW_MAX_RADIANS * min(jaw, _JAW_LIMIT))
-        positions = base + _soft_clip(total, self.knee)
+        jaw = self.share(26, au_intensities.get(26, 0.0)) + mouth.jaw_open
+        jaw -= removed_shares.get(26, 0.0)  # negative: a driver's open jaw closes again
+        if jaw != 0:
+            total += jaw_field(self.regions, JAW_MAX_RADIANS * min(jaw, self._jaw_limit))
+        positions = base + _soft_clip(total, self.knee) - removed
 
-        closed = 1 - np.prod([1 - au_intensities.get(au, 0.0) / MAX_INTENSITY for au in (43, 45)])
+        closed = 1 - np.prod([1 - min(self.share(au, au_intensities.get(au, 0.0)), 1.0)
+                              for au in (43, 45)])
         if closed > 0:
             positions = self._close_eyes(positions, float(closed))
         if mouth.closure > 0:

@@ -28,6 +28,7 @@ import numpy as np
 from fgemotalk_cli.choices import AUMode, PoseMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
+from fgemotalk_cli.engines.warp.calibration import calibrated_source
 from fgemotalk_cli.engines.warp.motion import (
     MAX_PITCH_DEGREES,
     MAX_YAW_DEGREES,
@@ -38,6 +39,9 @@ from fgemotalk_cli.engines.warp.motion import (
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
+from fgemotalk_cli.errors import WeightsError
+from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.readout import au_intensities
 from fgemotalk_cli.faces.landmarks import FaceLandmarks, rotation_from_angles
 from fgemotalk_cli.speech.visemes import MouthShape
 
@@ -96,6 +100,8 @@ class WarpState:
     source: WarpSource
     reference: FaceLandmarks | None = None
     transfer: MotionTransfer | None = None
+    notes: tuple[str, ...] = ()
+    source_aus: dict[int, float] | None = None  # the source's own AU read-out
 
 
 class WarpEngine:
@@ -108,12 +114,34 @@ class WarpEngine:
     controls: frozenset[Control] = frozenset({"transcript", "language", "head_motion", "blinks",
                                               "pose"})
 
-    def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0) -> None:
+    def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0,
+                 calibrate: bool = False) -> None:
         self.pose = pose
         self.pose_scale = pose_scale
+        #: Closed-loop AU calibration per source (:mod:`.calibration`); off: general table.
+        self.calibrate = calibrate
+        self._reader: BlendshapeReader | None = None
 
     def prepare(self, source_rgb: np.ndarray, landmarks: FaceLandmarks) -> WarpState:
-        return WarpState(source=prepare_source(source_rgb, landmarks))
+        source = prepare_source(source_rgb, landmarks)
+        if not self.calibrate:
+            return WarpState(source=source)
+        try:
+            if self._reader is None:
+                self._reader = BlendshapeReader(video_mode=False)
+            source, calibration = calibrated_source(source, self._reader)
+        except WeightsError as missing:
+            # Without the read-out model the general table still holds for faces in general.
+            return WarpState(source=source, notes=(f"AU calibration skipped: {missing}",))
+        return WarpState(source=source, notes=calibration.notes,
+                         source_aus=calibration.source_aus)
+
+    def _read_aus(self, image: np.ndarray) -> dict[int, float] | None:
+        """The AU read-out of one image (None: no face)."""
+        if self._reader is None:
+            self._reader = BlendshapeReader(video_mode=False)
+        face = self._reader.read(image)
+        return None if face is None else au_intensities(face.scores)
 
     def set_reference(self, state: WarpState, reference: DriverSample) -> None:
         state.reference = reference.landmarks
@@ -126,9 +154,15 @@ class WarpEngine:
                 raise RuntimeError("set_reference must be called before reenact")
             state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode,
                                             pose=self.pose, pose_scale=self.pose_scale)
+        transfer = state.transfer
+        if au_mode == "replace" and state.source_aus is None and any(aus):
+            # `replace` removes the source's own AUs too (read once; calibration reads it).
+            state.source_aus = self._read_aus(state.source.image) or {}
+        transfer.source_aus = {au: v for au, v in (state.source_aus or {}).items()
+                               if np.isfinite(v)}
         jobs = []
         for sample, vector in zip(samples, aus):
-            target = state.transfer.target_points(sample.landmarks, sample.time_seconds, vector)
+            target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
             # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
             patch = (None if sample.landmarks is None
                      else MouthPatch(sample.image, sample.landmarks.points))

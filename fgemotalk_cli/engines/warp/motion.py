@@ -7,9 +7,18 @@ For each driver frame, relative to the driver's reference (neutral) frame chosen
   a face of any size. Eyelid offsets are rescaled by the ratio of the source's eye opening to
   the reference's, so a driver's blink closes the source's eye exactly.
 
-The source face then gets ``source + expression`` (``au_mode="add"``, plus the AU edit) or the
-AU vector alone (``"replace"``), placed with the source pose turned by the driver's relative
-pose. Frames without a face carry the last motion. Motion is smoothed with the One Euro filter
+The source face then gets ``source + expression`` plus the AU edit, placed with the source
+pose turned by the driver's relative pose. With ``au_mode="add"`` the requested AU fields are
+added on top of whatever the driver does. With ``"replace"`` the requested AUs are set to
+absolute values and every other AU stays the driver's: the share of that AU's field the
+frame's transferred expression holds (its projection on the field) and the source shows (its
+AU read-out, :mod:`fgemotalk_cli.expression.readout`) is taken away before the requested
+share is added, so ``--au 12=0`` removes a driver's smile and ``--au 12=4`` holds 4 whatever
+the driver does. Eye closures (43/45) cannot be taken away. (Reading each driver frame's AUs
+instead was measured worse: a driver's strong smile transfers weaker than it reads, and
+removing what it reads over-corrects: `replace 12=4` held 3..5 in 40 % of frames, against
+100 % with the projection, bench/au_driver_control.py.)
+Frames without a face carry the last motion. Motion is smoothed with the One Euro filter
 (:mod:`fgemotalk_cli.faces.smoothing`): expression and pose separately, in face units and radians.
 
 Pose options (as LivePortrait users expect them): ``pose="source"`` keeps the portrait's head
@@ -28,6 +37,7 @@ import numpy as np
 
 from fgemotalk_cli.choices import POSE_MODES, AUMode, PoseMode
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.au_fields import JAW_MAX_RADIANS, jaw_field
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.faces.landmarks import angles_from_rotation, rotation_from_angles
@@ -158,6 +168,8 @@ class MotionTransfer:
         self._filters = self._make_filters() if smoothing else None
         self.last_motion = DriverMotion.still()
         self.frames_without_face = 0
+        #: The source's own AU read-out: `replace` takes it away before setting a value.
+        self.source_aus: dict[int, float] = {}
 
     def _make_filters(self) -> tuple[object, object]:
         s = self.smoothing
@@ -213,18 +225,39 @@ class MotionTransfer:
                             rotation=cv2.Rodrigues(pose[:3])[0],
                             shift=pose[3:5], scale=float(np.exp(pose[5])))
 
+    def removed_shares(self, au_intensities: Mapping[int, float],
+                       expression: np.ndarray) -> dict[int, float]:
+        """Per requested AU, the field share the source face and this frame's transferred
+        expression already show: what `replace` takes away before adding the requested value.
+
+        The expression's share is its least-squares projection on the AU's own field (the
+        same field the request is rendered with), so what is removed is exactly what the
+        transfer put there, whatever the driver's face reads; negative when the driver's
+        reference showed more of the AU than this frame. The source's share comes from its
+        AU read-out through its calibrated response (its own smile is removed by 12=0 too).
+        """
+        fields = dict(self.geometry.au_fields)
+        fields[26] = jaw_field(self.geometry.regions, JAW_MAX_RADIANS)
+        removed = {}
+        for au in au_intensities:
+            if au not in fields:  # eye closures: an open eye has no field to subtract
+                continue
+            field_ = fields[au]
+            driven = float(np.sum(expression * field_) / max(np.sum(field_ * field_), 1e-12))
+            removed[au] = driven + self.geometry.share(au, self.source_aus.get(au, 0.0))
+        return removed
+
     def target_points(self, driver_landmarks: object | None, time_seconds: float,
                       au_intensities: Mapping[int, float] | None = None,
                       mouth: MouthShape | None = None) -> np.ndarray:
         """(478, 3) image points (x, y, depth) of the source for this driver frame and AUs."""
         motion = self.motion(driver_landmarks, time_seconds)
         au_intensities = au_intensities or {}
-        source_face = self.geometry.face
-        if self.au_mode == "add":
-            expression = motion.expression.copy()
-            expression[:, 1] *= self._lid_gain
-            base = source_face + expression
-        else:
-            base = source_face
-        face = base + self.geometry.offsets(au_intensities, mouth, base=base)
+        expression = motion.expression.copy()
+        expression[:, 1] *= self._lid_gain
+        base = self.geometry.face + expression
+        removed = (self.removed_shares(au_intensities, expression)
+                   if self.au_mode == "replace" and au_intensities else None)
+        face = base + self.geometry.offsets(au_intensities, mouth, base=base,
+                                            removed_shares=removed)
         return place(self.geometry, face, motion)

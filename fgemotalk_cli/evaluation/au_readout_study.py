@@ -1,0 +1,158 @@
+"""AU response measured by the blendshape read-out: requested intensity against what it reads.
+
+For every face, AU and intensity the face is edited (``edit_fn``, the engine under test) and
+both the edit and the unedited face are read by :mod:`fgemotalk_cli.expression.readout`. A
+score change is turned into intensity units as if it started from a neutral face
+(:func:`change_intensity`), so "measured 3" means "moved as much as a neutral face moves
+from 0 to 3". Off-target is the largest such *rise* of any other estimated AU (falls are the
+same action seen from its antagonist: wider eyes lower the blink score), counted over the AUs
+the model reads reliably (:data:`RELIABLE_AUS`) and above the read-out's own noise between two
+renders (:data:`SCORE_NOISE`).
+
+Faces that already show the AU strongly (source reading >= :data:`SATURATED_SOURCE`) have no
+room to show it again; they count in the means but not in the per-face minimum.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fgemotalk_cli.errors import InputError, NoFaceError
+from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.readout import (
+    READOUT_RULES,
+    RELIABLE_AUS,
+    SCORE_NOISE,
+    ReadoutRule,
+)
+
+EditFunction = Callable[[np.ndarray, dict[int, float]], np.ndarray]
+SATURATED_SOURCE = 2.5
+#: AUs read from the same blendshape: one never counts as the other's off-target movement.
+SAME_SHAPE = {43: 45, 45: 43}
+
+
+def change_intensity(rule: ReadoutRule, score_change: float) -> float:
+    """A score change in intensity units: the intensity a neutral face reads after it."""
+    return rule.intensity(rule.floor + max(score_change, 0.0))
+
+
+@dataclass(frozen=True)
+class ReadoutRow:
+    image: str
+    au: int
+    intensity: float
+    source_reading: float  # the AU's intensity on the unedited face
+    measured: float  # the AU's change, in intensity units
+    off_target: float  # the largest rise of another AU, in intensity units
+    off_target_au: int | None
+
+
+@dataclass(frozen=True)
+class ReadoutStudy:
+    rows: tuple[ReadoutRow, ...]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per (AU, intensity): mean and per-face minimum of the measured change, off-target."""
+        groups: dict[tuple[int, float], list[ReadoutRow]] = {}
+        for row in self.rows:
+            groups.setdefault((row.au, row.intensity), []).append(row)
+        out = []
+        for (au, intensity), rows in sorted(groups.items()):
+            room = [r.measured for r in rows if r.source_reading < SATURATED_SOURCE]
+            out.append({
+                "au": au, "intensity": intensity, "faces": len(rows),
+                "measured_mean": float(np.mean([r.measured for r in rows])),
+                "measured_min": float(min(room)) if room else None,
+                "off_target_mean": float(np.mean([r.off_target for r in rows])),
+                "off_target_max": float(max(r.off_target for r in rows)),
+            })
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [asdict(r) for r in self.rows], "summary": self.summary()}
+
+    def write_json(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return target
+
+    def table(self) -> str:
+        lines = [f"{'AU':>4} {'req':>4} {'mean':>6} {'min':>6} {'off':>6} {'off/tgt':>7}"]
+        for entry in self.summary():
+            low = entry["measured_min"]
+            ratio = entry["off_target_mean"] / max(entry["measured_mean"], 1e-6)
+            lines.append(f"{entry['au']:>4} {entry['intensity']:>4g} "
+                         f"{entry['measured_mean']:6.2f} "
+                         f"{'-' if low is None else f'{low:.2f}':>6} "
+                         f"{entry['off_target_mean']:6.2f} {ratio:7.2f}")
+        return "\n".join(lines)
+
+    def write_plot(self, path: str | Path) -> Path:
+        """Requested (x) against measured (y) intensity, one line per AU (mean over faces,
+        the band down to the per-face minimum), and the ideal diagonal."""
+        from matplotlib.figure import Figure  # heavy; a bare Figure needs no pyplot backend
+
+        summary = self.summary()
+        figure = Figure(figsize=(7.5, 6.5), layout="tight")
+        axis = figure.subplots()
+        axis.plot([0, 5], [0, 5], color="black", linestyle="--", label="ideal")
+        for au in sorted({entry["au"] for entry in summary}):
+            entries = [e for e in summary if e["au"] == au]
+            x = [0.0] + [e["intensity"] for e in entries]
+            mean = [0.0] + [e["measured_mean"] for e in entries]
+            low = [0.0] + [e["measured_min"] if e["measured_min"] is not None else np.nan
+                           for e in entries]
+            (line,) = axis.plot(x, mean, marker="o", label=f"AU{au}")
+            axis.fill_between(x, low, mean, color=line.get_color(), alpha=0.08)
+        axis.set(xlim=(0, 5.1), ylim=(0, 5.3), xlabel="requested intensity",
+                 ylabel="measured intensity (blendshape read-out)",
+                 title="AU response: mean over faces (band: down to the weakest face)")
+        axis.legend(fontsize="small", ncol=2)
+        axis.grid(alpha=0.3)
+        target = Path(path)
+        figure.savefig(target, dpi=100)
+        return target
+
+
+def _rise(rule: ReadoutRule, before: Mapping[str, float], after: Mapping[str, float],
+          noise: float = 0.0) -> float:
+    change = rule.score(after) - rule.score(before)
+    return change_intensity(rule, change - noise if change > noise else 0.0)
+
+
+def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
+                  intensities: Sequence[float], edit_fn: EditFunction) -> ReadoutStudy:
+    """Edit every face with every AU at every intensity and read what it shows."""
+    unknown = [au for au in aus if au not in READOUT_RULES]
+    if unknown:
+        raise InputError(f"the read-out cannot measure AU {unknown[0]}")
+    rows = []
+    with BlendshapeReader(video_mode=False) as reader:
+        for name, image in images.items():
+            source = reader.read(image)
+            if source is None:
+                raise NoFaceError(f"no face found in study image '{name}'")
+            for au in aus:
+                rule = READOUT_RULES[au]
+                for intensity in intensities:
+                    edited = reader.read(edit_fn(image, {au: float(intensity)}))
+                    if edited is None:
+                        rows.append(ReadoutRow(name, au, float(intensity), np.nan, 0.0, 0.0, None))
+                        continue
+                    others = {other: _rise(READOUT_RULES[other], source.scores,
+                                           edited.scores, SCORE_NOISE)
+                              for other in RELIABLE_AUS
+                              if other != au and SAME_SHAPE.get(au) != other}
+                    worst = max(others, key=others.get)
+                    rows.append(ReadoutRow(
+                        name, au, float(intensity), rule.intensity(rule.score(source.scores)),
+                        _rise(rule, source.scores, edited.scores), others[worst],
+                        worst if others[worst] > 0 else None))
+    return ReadoutStudy(tuple(rows))

@@ -1,0 +1,89 @@
+"""Closed-loop AU calibration: tables solved per face from renders read back by the model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fgemotalk_cli.engines.warp.calibration import (
+    CALIBRATED_AUS,
+    MAX_SHARE,
+    PROBE_SHARES,
+    calibrate,
+    calibrated_source,
+)
+from fgemotalk_cli.engines.warp.engine import edit_source
+from fgemotalk_cli.evaluation.au_readout_study import readout_study
+from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.readout import READOUT_RULES
+
+
+@pytest.fixture(scope="module")
+def reader():
+    with BlendshapeReader(video_mode=False) as model:
+        yield model
+
+
+@pytest.fixture(scope="module")
+def calibrated(warp_cases, reader):
+    return calibrated_source(warp_cases[0].source, reader)
+
+
+def test_tables_are_monotone_bounded_and_start_at_zero(calibrated) -> None:
+    source, calibration = calibrated
+    assert set(calibration.response) <= {*CALIBRATED_AUS, 45}
+    assert {12, 26} <= set(calibration.response)
+    for au, table in calibration.response.items():
+        assert len(table) == 6 and table[0] == 0.0
+        assert all(b >= a for a, b in zip(table, table[1:]))
+        assert table[-1] <= MAX_SHARE.get(au, PROBE_SHARES[-1]) + 1e-9
+        assert source.geometry.share(au, 5.0) == pytest.approx(table[-1])
+    assert calibration.response.get(45) == calibration.response.get(43)
+    assert calibration.source_aus and 6 not in calibration.source_aus  # not estimated
+
+
+def test_calibrated_smile_reads_as_requested(warp_cases, calibrated, reader) -> None:
+    source, _ = calibrated
+    rule = READOUT_RULES[12]
+    base = rule.score(reader.read(warp_cases[0].image).scores)
+    readings = [rule.score(reader.read(edit_source(source, {12: k})).scores) - base
+                for k in (1.0, 3.0, 5.0)]
+    assert readings[0] > 0.02  # intensity 1 is visible, not lost in the model's dead zone
+    assert readings[0] < readings[1] < readings[2]
+    assert rule.intensity(rule.floor + readings[2]) > 3.5
+
+
+def test_a_face_the_model_cannot_see_keeps_the_general_table(warp_cases) -> None:
+    class Blind:
+        def read(self, image, time_seconds=0.0):
+            return None
+
+    calibration = calibrate(warp_cases[0].source, Blind())
+    assert calibration.response == {} and "no face" in calibration.notes[0]
+    source, _ = calibrated_source(warp_cases[0].source, Blind())
+    assert source.geometry is warp_cases[0].source.geometry
+
+
+def test_readout_study_of_an_identity_edit_measures_nothing(warp_cases) -> None:
+    image = warp_cases[0].image
+    study = readout_study({"s42": image}, [12, 1], [1, 5], lambda picture, vector: picture)
+    assert [row.measured for row in study.rows] == [0.0] * 4
+    assert all(row.off_target == 0.0 and row.off_target_au is None for row in study.rows)
+    entry = study.summary()[0]
+    assert entry["au"] == 1 and entry["measured_mean"] == 0.0
+
+
+def test_removed_shares_give_back_negative_projections(warp_cases) -> None:
+    from fgemotalk_cli.engines.warp.motion import MotionTransfer
+
+    geometry = warp_cases[0].source.geometry
+    transfer = MotionTransfer(geometry, warp_cases[0].source.points, au_mode="replace",
+                              smoothing=None)
+    smile = geometry.au_fields[12]
+    removed = transfer.removed_shares({12: 0.0, 43: 0.0}, -0.5 * smile)
+    assert removed[12] == pytest.approx(-0.5) and 43 not in removed
+    geometry = replace(warp_cases[0].source, geometry=geometry).geometry
+    assert np.allclose(geometry.offsets({12: 0.0}, removed_shares={12: -0.5}),
+                       geometry.offsets({}, removed_shares={12: -0.5}))
