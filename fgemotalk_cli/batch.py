@@ -185,12 +185,14 @@ def _call(job: Job, engine: str, overwrite: bool) -> Any:
                                  opts.pop("au_mode", "add"),
                                  opts.pop("au_timeline", None))
     if job.command == "reenact":
-        return api.reenact(*job.inputs, job.output, control=control, options=run, **opts)
+        source, driver = job.inputs
+        return api.reenact(source, driver, job.output, control=control, options=run, **opts)
     if job.command == "speak":
+        source, audio = job.inputs
         still = opts.pop("still", False)
         if still:
             opts["head_motion"], opts["blinks"] = 0.0, False
-        return api.speak(*job.inputs, job.output, control=control, options=run, **opts)
+        return api.speak(source, audio, job.output, control=control, options=run, **opts)
     if control.is_neutral:
         raise InputError("edit-au needs au, preset or au_timeline")
     return api.edit_au(job.inputs[0], job.output, control=control, options=run)

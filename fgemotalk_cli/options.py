@@ -37,7 +37,8 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_NAMES:
-            raise InputError(f"--engine must be one of {', '.join(ENGINE_NAMES)}, not '{self.engine}'")
+            raise InputError(f"--engine must be one of {', '.join(ENGINE_NAMES)}, "
+                             f"not '{self.engine}'")
         if self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
         if not 0 <= self.crf <= 51:

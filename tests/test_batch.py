@@ -9,9 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import soundfile
 
 from fgemotalk_cli.batch import read_jobs, run_batch
 from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.media.audio import load_audio
+from fgemotalk_cli.media.encode import VideoWriter
+from fgemotalk_cli.media.video import iter_frames, probe_video
 
 
 @pytest.fixture
@@ -89,3 +93,35 @@ def test_cli_prints_one_json_line_per_job_and_exits_2_on_a_failure(tmp_path: Pat
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert sorted(record["status"] for record in lines) == ["done", "failed"]
     assert (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.media
+def test_reenact_and_speak_jobs_run_with_their_options(tmp_path: Path, portrait: Path,
+                                                       shared_media: Path) -> None:
+    """Both two-input commands get source, second input and output in that order, and their
+    options (``neutral_frame``, ``still``, ``fps``) reach the pipeline."""
+    clip = shared_media / "driving" / "liveportrait_d5.mp4"
+    with VideoWriter(tmp_path / "driver.mp4", fps=probe_video(clip).fps,
+                     preset="veryfast") as writer:
+        for index, frame in enumerate(iter_frames(clip)):
+            if index == 8:
+                break
+            writer.write(frame.image)
+    samples, rate = load_audio(shared_media / "audio" / "vexpress_tys_aud.mp3")
+    soundfile.write(tmp_path / "speech.wav", samples[: int(0.6 * rate)], rate)
+    rows = [
+        {"command": "reenact", "inputs": [str(portrait), "driver.mp4"], "output": "re.mp4",
+         "options": {"neutral_frame": 2}},
+        {"command": "speak", "inputs": [str(portrait), "speech.wav"], "output": "sp.mp4",
+         "options": {"still": True, "fps": 10}},
+    ]
+    (tmp_path / "jobs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    records: list[dict] = []
+    summary = run_batch(read_jobs(tmp_path / "jobs.jsonl"), engine="warp",
+                        report=records.append, show_progress=False)
+    assert (summary.done, summary.failed) == (2, 0), records
+    reenacted, spoken = sorted(records, key=lambda record: record["line"])
+    assert reenacted["frames"] == 8 and not reenacted["has_audio"]
+    assert spoken["frames"] == 6 and spoken["fps"] == 10 and spoken["has_audio"]
+    assert probe_video(tmp_path / "re.mp4").frame_count == 8
+    assert probe_video(tmp_path / "sp.mp4").frame_count == 6

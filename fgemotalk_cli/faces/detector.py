@@ -146,12 +146,12 @@ class _DeferredModule(types.ModuleType):
         # Only called for attributes the stand-in lacks, i.e. the real module's contents.
         if attribute.startswith("__"):
             raise AttributeError(attribute)
-        spec = self.__dict__.pop("_deferred_spec", None)
-        if spec is None:
+        spec: importlib.machinery.ModuleSpec | None = self.__dict__.pop("_deferred_spec", None)
+        if spec is None or spec.loader is None:
             raise AttributeError(attribute)
         real = importlib.util.module_from_spec(spec)
         sys.modules[self.__name__] = real
-        spec.loader.exec_module(real)  # type: ignore[union-attr]
+        spec.loader.exec_module(real)
         self.__dict__.update(real.__dict__)
         return getattr(real, attribute)
 

@@ -8,14 +8,18 @@ libswresample inside PyAV so that it never needs the whole clip.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.media.paths import require_file
+
+if TYPE_CHECKING:
+    from av.audio.stream import AudioStream
 
 # Sample rates the AAC encoder accepts; anything else is converted to 48 kHz.
 AAC_SAMPLE_RATES = frozenset(
@@ -194,8 +198,8 @@ class AacTrack:
         self.offset = round(offset_seconds * self.rate)
         self.padded = 0
         self.truncated = False
-        self._stream = None
-        self._source: Iterator[np.ndarray] | None = None
+        self._stream: AudioStream | None = None
+        self._source: Generator[np.ndarray, None, None] | None = None
         self._held: np.ndarray | None = None  # source samples read but not yet encoded
         self._written = 0  # samples handed to the encoder
         self._source_used = 0  # of which came from the source (the rest is silence)
@@ -236,7 +240,7 @@ class AacTrack:
                                             bit_rate=self.bit_rate)
         return self._stream
 
-    def _source_blocks(self) -> Iterator[np.ndarray]:
+    def _source_blocks(self) -> Generator[np.ndarray, None, None]:
         """(channels, n) float32: leading silence or the skipped start, then the source."""
         skip = max(self.offset, 0)
         if self.offset < 0:
@@ -279,7 +283,7 @@ class AacTrack:
             frame.pts = self._written
             frame.time_base = Fraction(1, self.rate)
             self._written += block.shape[1]
-            yield from self._stream.encode(frame)  # type: ignore[union-attr]
+            yield from self._encoder().encode(frame)
 
     def finish(self, video_seconds: Fraction | None = None) -> Iterator:
         """Encode the rest of the window (its length now known) and flush the encoder."""
@@ -292,7 +296,12 @@ class AacTrack:
             not self._source_ended and self._next_source_block(1) is not None)
         if self._source is not None:
             self._source.close()
-        yield from self._stream.encode(None)  # type: ignore[union-attr]
+        yield from self._encoder().encode(None)
+
+    def _encoder(self) -> AudioStream:
+        if self._stream is None:
+            raise RuntimeError("AacTrack: start() or packets() must come before encoding")
+        return self._stream
 
     def _silence(self, samples: int) -> Iterator[np.ndarray]:
         for start in range(0, samples, self.rate):  # a second at a time: memory stays flat

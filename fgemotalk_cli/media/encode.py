@@ -17,12 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.media.audio import AacTrack
 from fgemotalk_cli.media.video import open_video
+
+if TYPE_CHECKING:
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
 
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709: tag outputs so every player converts colours alike.
 _RANGE_TV = 1  # AVCOL_RANGE_MPEG (limited range), what players expect from yuv420p H.264.
@@ -75,8 +80,8 @@ class VideoWriter:
         self.preset = preset
         self.frames_written = 0
         self.size: tuple[int, int] | None = None  # (width, height) of the frames given
-        self._container = None
-        self._stream = None
+        self._container: OutputContainer | None = None
+        self._stream: VideoStream | None = None
         self._closed = False
         self.audio = audio
         self._audio_thread: threading.Thread | None = None
@@ -105,10 +110,11 @@ class VideoWriter:
 
         options = {"movflags": "+faststart"} if self.path.suffix.lower() in _MP4_SUFFIXES else {}
         try:
-            self._container = av.open(str(self.path), "w", options=options)
+            container = av.open(str(self.path), "w", options=options)
         except av.FFmpegError as error:
             raise MediaError(f"cannot write video {self.path}: {error}") from error
-        stream = self._container.add_stream("libx264", rate=self.fps)
+        self._container = container
+        stream = container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
@@ -118,7 +124,7 @@ class VideoWriter:
         self._stream = stream
         self.size = (width, height)
         if self.audio is not None:
-            self.audio.start(self._container)
+            self.audio.start(container)
             self._audio_thread = threading.Thread(target=self._encode_audio,
                                                   name="fgemotalk-audio", daemon=True)
             self._audio_thread.start()
@@ -127,6 +133,7 @@ class VideoWriter:
         """The audio thread: encode AAC up to what the video covers; mux under the lock."""
         audio = self.audio
         assert audio is not None
+        container, _ = self._opened()
         try:
             while True:
                 with self._progress:
@@ -141,7 +148,7 @@ class VideoWriter:
                     with self._progress:
                         if self._audio_stop:
                             return
-                        self._container.mux(packet)
+                        container.mux(packet)
                 if final:
                     return
         except BaseException as error:  # raised again on the writing thread
@@ -169,10 +176,11 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame = frame.reformat(format="yuv420p", dst_colorspace="itu709")
         frame.pts = self.frames_written  # the codec time base is 1/fps
-        packets = self._stream.encode(frame)
+        container, stream = self._opened()
+        packets = stream.encode(frame)
         with self._progress:
             for packet in packets:
-                self._container.mux(packet)
+                container.mux(packet)
             self.frames_written += 1
             if self.audio is not None:
                 # The audio may run up to the video's end so far, never past it: the
@@ -188,10 +196,11 @@ class VideoWriter:
         self._closed = True
         if self._container is None:
             raise MediaError(f"no frames were written to {self.path}")
-        packets = self._stream.encode(None)
+        container, stream = self._opened()
+        packets = stream.encode(None)
         with self._progress:
             for packet in packets:
-                self._container.mux(packet)
+                container.mux(packet)
             self._audio_final = True
             self._progress.notify()
         if self._audio_thread is not None:
@@ -199,7 +208,12 @@ class VideoWriter:
         try:
             self._raise_audio_error()
         finally:
-            self._container.close()
+            container.close()
+
+    def _opened(self) -> tuple[OutputContainer, VideoStream]:
+        if self._container is None or self._stream is None:
+            raise ValueError("the VideoWriter has no stream before its first frame")
+        return self._container, self._stream
 
     def _abandon(self) -> None:
         self._closed = True

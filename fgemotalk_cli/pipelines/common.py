@@ -10,6 +10,7 @@ import numpy as np
 
 from fgemotalk_cli.errors import NoFaceError
 from fgemotalk_cli.faces.detector import detect_source_face
+from fgemotalk_cli.faces.landmarks import FaceLandmarks
 from fgemotalk_cli.media.images import downscale_to_max_side, load_image
 
 #: Default long side of rendered output (``--max-size``): a larger source is downscaled to it,
@@ -33,7 +34,7 @@ class RunStats:
 @dataclass(frozen=True)
 class SourceFace:
     image: np.ndarray
-    landmarks: object  # FaceLandmarks
+    landmarks: FaceLandmarks
     path: Path
     original_size: tuple[int, int]  # (width, height) of the file, before any downscaling
 

@@ -72,8 +72,9 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                 progress.advance(len(batch))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
-    if decoding.warning():
-        stats.warnings.append(decoding.warning(filled_with_last_frame=True))
+    decoding_warning = decoding.warning(filled_with_last_frame=True)
+    if decoding_warning is not None:
+        stats.warnings.append(decoding_warning)
     if stats.frames_without_face:
         stats.warnings.append(f"{stats.frames_without_face} frames had no face and were kept "
                               "unchanged")

@@ -47,19 +47,20 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
         self.frames_written = 0
         self._writer: VideoWriter | None = None
         self._encoder: BackgroundWorker[np.ndarray] | None = None
-        self._reservation = None
+        self._reservation: AbstractContextManager[Path] | None = None
         self._final_temp: Path | None = None
         self._audio: AacTrack | None = None
 
     def __enter__(self) -> EncodedOutput:
-        self._reservation = atomic_output(self.target, overwrite=self.options.overwrite)
-        self._final_temp = Path(self._reservation.__enter__())
+        reservation = atomic_output(self.target, overwrite=self.options.overwrite)
+        self._reservation = reservation
+        self._final_temp = Path(reservation.__enter__())
         try:
             if self.audio_source is not None:
                 # Probed now, so that an unreadable audio file stops the job before any frame.
                 self._audio = AacTrack.for_source(self.audio_source, None, None)
         except BaseException as error:
-            self._reservation.__exit__(type(error), error, error.__traceback__)
+            reservation.__exit__(type(error), error, error.__traceback__)
             raise
         return self
 
@@ -75,6 +76,8 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
 
     def _encode(self, frame: np.ndarray) -> None:
         if self._writer is None:
+            if self._final_temp is None:
+                raise RuntimeError("EncodedOutput.write() outside its with-block")
             # veryfast: x264's quality per bit barely changes at this CRF, and the encoder
             # must not be the bottleneck of a real-time engine.
             self._writer = VideoWriter(self._final_temp, fps=self.fps, crf=self.options.crf,
@@ -106,5 +109,6 @@ class EncodedOutput(AbstractContextManager["EncodedOutput"]):
                 # so its "no frames" complaint cannot hide the error already on its way out.
                 self._writer.__exit__(kind, error, trace)
         finally:
-            self._reservation.__exit__(kind, error, trace)  # type: ignore[union-attr]
+            if self._reservation is not None:
+                self._reservation.__exit__(kind, error, trace)
         return None

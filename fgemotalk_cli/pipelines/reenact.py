@@ -59,8 +59,9 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
                 stats.warnings.extend(motion_warnings(state))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
-    if decoding.warning():
-        stats.warnings.append(decoding.warning(filled_with_last_frame=True))
+    decoding_warning = decoding.warning(filled_with_last_frame=True)
+    if decoding_warning is not None:
+        stats.warnings.append(decoding_warning)
     if stats.frames_without_face:
         stats.warnings.append(
             f"{stats.frames_without_face} of {stats.frames} driver frames had no face; "

@@ -3,7 +3,8 @@
 For every AU the warp engine drives and intensities 0..5, the landmarks MediaPipe finds on the
 *rendered* image must move more and more inside the AU's own region, and little elsewhere.
 The table (mean movement in inter-ocular distances, and the in/out ratio at intensity 5) is
-printed and written to the review folder (tests/conftest.py: review_dir) as au_response.json with a contact sheet per portrait.
+printed and written to the review folder (tests/conftest.py: review_dir) as au_response.json
+with a contact sheet per portrait.
 """
 
 from __future__ import annotations

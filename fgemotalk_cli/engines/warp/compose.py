@@ -79,7 +79,8 @@ def full_resolution_face(full_image: np.ndarray, scale: float, face: FaceWarp,
     size = (fx1 - fx0, fy1 - fy0)
     coordinates = cv2.resize(face.coordinates, size, interpolation=cv2.INTER_LINEAR)
     coordinates = (coordinates + 0.5) * np.float32(scale) - 0.5
-    map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
+    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
+        coordinates, None, cv2.CV_16SC2)
     sampled = cv2.remap(full_image, map_xy, map_fraction, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REFLECT)
     if face.unpainted is None:

@@ -73,7 +73,7 @@ class GlassesLayer:
         frame = cv2.warpAffine(self.frame, shifted, size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         alpha = cv2.warpAffine(self.alpha, shifted, size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[..., None]
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))[..., None]
         region = output[oy0:oy1, ox0:ox1].astype(np.float32)
         output[oy0:oy1, ox0:ox1] = np.clip(region + alpha * (frame - region) + 0.5, 0,
                                            255).astype(np.uint8)
@@ -194,21 +194,21 @@ def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
     iod = float(np.linalg.norm(xy[263, :2] - xy[33, :2]))
     height, width = image.shape[:2]
     # Where lenses and bridge can be: an ellipse around each eye and the bridge between.
-    region = np.zeros((height, width), np.uint8)
+    region: np.ndarray = np.zeros((height, width), np.uint8)
     for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
         centre = xy[list(corners), :2].mean(0)
         cv2.ellipse(region, (int(round(centre[0])), int(round(centre[1]))),
-                    (int(round(0.62 * iod)), int(round(0.5 * iod))), 0.0, 0, 360, 1, -1)
+                    (int(round(0.62 * iod)), int(round(0.5 * iod))), 0.0, 0, 360, (1,), -1)
     # Within the face (hair and background edges beside it are no frame), and not the eyes
     # themselves (lids and lashes move). Brows stay in: frames often run over them.
     face = np.zeros_like(region)
-    cv2.fillPoly(face, [np.round(xy[list(L.FACE_OVAL), :2]).astype(np.int32)], 1)
+    cv2.fillPoly(face, [np.round(xy[list(L.FACE_OVAL), :2]).astype(np.int32)], (1,))
     keep_out = np.zeros_like(region)
     for contour in ((*L.RIGHT_EYE_CORNERS[:1], *L.RIGHT_UPPER_LID, *L.RIGHT_EYE_CORNERS[1:],
                      *reversed(L.RIGHT_LOWER_LID)),
                     (*L.LEFT_EYE_CORNERS[:1], *L.LEFT_UPPER_LID, *L.LEFT_EYE_CORNERS[1:],
                      *reversed(L.LEFT_LOWER_LID))):
-        cv2.fillPoly(keep_out, [np.round(xy[list(contour), :2]).astype(np.int32)], 1)
+        cv2.fillPoly(keep_out, [np.round(xy[list(contour), :2]).astype(np.int32)], (1,))
     keep_out = cv2.dilate(keep_out, np.ones((3, 3), np.uint8),
                           iterations=max(1, int(round(0.04 * iod))))
     # The brows' core (their hair is the skin's and must move), but not their edges, where a
@@ -216,7 +216,7 @@ def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
     brows = np.zeros_like(region)
     for contour in (L.RIGHT_BROW_LOWER + tuple(reversed(L.RIGHT_BROW_UPPER)),
                     L.LEFT_BROW_LOWER + tuple(reversed(L.LEFT_BROW_UPPER))):
-        cv2.fillPoly(brows, [np.round(xy[list(contour), :2]).astype(np.int32)], 1)
+        cv2.fillPoly(brows, [np.round(xy[list(contour), :2]).astype(np.int32)], (1,))
     brows = cv2.erode(brows, np.ones((3, 3), np.uint8),
                       iterations=max(1, int(round(0.02 * iod))))
     region &= face & (1 - keep_out) & (1 - brows)
@@ -242,14 +242,14 @@ def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
         ring = _rim(lines, xy[list(corners), :2].mean(0), iod, threshold)
         if ring is None:
             return None
-        cv2.polylines(near_frame, [np.round(ring).astype(np.int32)], True, 1, 2 * band + 1)
+        cv2.polylines(near_frame, [np.round(ring).astype(np.int32)], True, (1,), 2 * band + 1)
         inner_ends.append(ring)
     # The bridge: the straight run between the rings' nearest points.
     right, left = inner_ends
     gaps = np.linalg.norm(right[:, None] - left[None], axis=2)
     i, j = np.unravel_index(gaps.argmin(), gaps.shape)
     cv2.line(near_frame, tuple(np.round(right[i]).astype(int)),
-             tuple(np.round(left[j]).astype(int)), 1, 2 * band + 1)
+             tuple(np.round(left[j]).astype(int)), (1,), 2 * band + 1)
     mask = mask & near_frame
     if mask.sum() < 0.02 * iod * iod:
         return None

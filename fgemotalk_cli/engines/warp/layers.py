@@ -143,7 +143,7 @@ def _face_and_neck(points: np.ndarray, frame: L.FaceFrame, work_scale: float,
     scale = 1 << 4
     for polygon in (points[list(L.FACE_OVAL), :2], neck):
         full = ((polygon + 0.5) * work_scale - 0.5) * scale
-        cv2.fillPoly(mask, [np.round(full).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        cv2.fillPoly(mask, [np.round(full).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.05 * frame.iod_px * work_scale))
     return soft.astype(np.float32) * (1.0 / 255.0)
 
@@ -223,7 +223,8 @@ def composite(layers: SourceLayers, coordinates: np.ndarray) -> tuple[np.ndarray
     and the person's alpha there."""
     import cv2
 
-    map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
+    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
+        coordinates, None, cv2.CV_16SC2)
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)

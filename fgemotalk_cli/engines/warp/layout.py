@@ -3,17 +3,19 @@
 Everything the warp engine knows about faces is expressed in the *face frame*: origin midway
 between the eye centres, x towards the subject's left eye (image right for a frontal face),
 y down the face, z away from the camera, and one unit = the inter-ocular distance (IOD). These
-are the axes and unit of :func:`fgemotalk_cli.faces.mesh_model.canonical_face_mesh`, and the rotation
-and scale come from :func:`fgemotalk_cli.faces.landmarks.estimate_head_pose`; only the origin moves to
-the eyes, which the AU fields are written around. In that frame a neutral frontal face looks
-the same whatever its size, position or roll in the picture, so displacement fields written
-once (:mod:`fgemotalk_cli.engines.warp.au_fields`) fit every face and follow its head pose.
+are the axes and unit of :func:`fgemotalk_cli.faces.mesh_model.canonical_face_mesh`, and the
+rotation and scale come from :func:`fgemotalk_cli.faces.landmarks.estimate_head_pose`; only the
+origin moves to the eyes, which the AU fields are written around. In that frame a neutral
+frontal face looks the same whatever its size, position or roll in the picture, so displacement
+fields written once (:mod:`fgemotalk_cli.engines.warp.au_fields`) fit every face and follow its
+head pose.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 
@@ -107,7 +109,12 @@ def polyline_at(poly_u: np.ndarray, poly_v: np.ndarray, u: np.ndarray) -> np.nda
     return np.interp(u, poly_u[order], poly_v[order])
 
 
+@overload
 def smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray,
-               x: np.ndarray) -> np.ndarray:
+               x: np.ndarray) -> np.ndarray: ...
+@overload
+def smoothstep(edge0: float, edge1: float, x: float) -> float: ...
+def smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray,
+               x: float | np.ndarray) -> float | np.ndarray:
     t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)

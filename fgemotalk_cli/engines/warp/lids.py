@@ -118,7 +118,7 @@ def _lid_tone(image: np.ndarray, xy: np.ndarray, corners: tuple[int, int],
     if x1 - x0 < 2 or y1 - y0 < 2:
         return fallback
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon - (x0, y0)).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(polygon - (x0, y0)).astype(np.int32)], (1,))
     pixels = image[y0:y1, x0:x1][mask.astype(bool)].astype(np.float64)
     if len(pixels) < 8:
         return fallback
@@ -149,9 +149,9 @@ def _lid_strip(image: np.ndarray, xy: np.ndarray, corners: tuple[int, int],
                         for k in (0, 1)], 1)
     shares = np.linspace(*_STRIP_SAMPLE, rows)
     grid = margin_xy[None] + shares[:, None, None] * (brow_xy - margin_xy)[None]
-    strip = cv2.remap(image, grid[..., 0].astype(np.float32), grid[..., 1].astype(np.float32),
-                      cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    strip: np.ndarray = cv2.remap(image, grid[..., 0].astype(np.float32),
+                                  grid[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REFLECT).astype(np.float32)
     # The detected margin can sit a little above the real one, so the rows nearest it may
     # catch the white of the eye or a lash: pixels far off their row's median are not lid
     # skin, and take that median instead.

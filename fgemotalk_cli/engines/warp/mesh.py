@@ -52,8 +52,9 @@ class WarpMesh:
     protected: np.ndarray  # (V,) bool
 
 
-def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], list[int]]) -> WarpMesh:
-    """The warp mesh of a source face from its (478, 3) landmarks."""
+def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> WarpMesh:
+    """The warp mesh of a source face from its (478, 3) landmarks; ``visible_iris`` holds
+    the iris points each eye shows, right eye first (``AUGeometry.visible_iris``)."""
     xy = points[:, :2]
     oval = xy[list(L.FACE_OVAL)]
     centre = oval.mean(axis=0)
@@ -144,7 +145,7 @@ def _delaunay(points: np.ndarray) -> np.ndarray:
     subdivision = cv2.Subdiv2D((int(low[0]), int(low[1]), int(high[0] - low[0]),
                                 int(high[1] - low[1])))
     subdivision.insert([(float(x), float(y)) for x, y in points])
-    corners = subdivision.getTriangleList().reshape(-1, 3, 2).astype(np.float64)
+    corners = np.asarray(subdivision.getTriangleList()).reshape(-1, 3, 2).astype(np.float64)
     # Subdiv2D hands back coordinates (float32), not indices: match them to the points.
     distance = np.linalg.norm(corners[:, :, None, :] - points[None, None, :, :], axis=3)
     nearest = distance.argmin(axis=2)

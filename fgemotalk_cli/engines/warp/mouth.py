@@ -43,7 +43,7 @@ def _polygon_pixels(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     import cv2
 
     mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
     return image[mask.astype(bool)].reshape(-1, 3).astype(np.float64)
 
 
@@ -142,7 +142,7 @@ class OwnInterior:
         for polygon in (np.concatenate([upper_lip, middle[::-1]]),
                         np.concatenate([middle, lower_lip[::-1]])):
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.fillPoly(mask, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], 255,
+            cv2.fillPoly(mask, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], (255,),
                          cv2.LINE_AA, 4)
             halves.append(mask.astype(np.float32) / 255.0)
         iod_px, angle = _similarity(xy)
@@ -176,7 +176,7 @@ class OwnInterior:
             pixels = cv2.warpAffine(self.image, matrix, shape[::-1], flags=flags,
                                     borderMode=cv2.BORDER_REPLICATE)
             weight = cv2.warpAffine(half, matrix, shape[::-1], flags=flags,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
             colour += (pixels - colour) * weight[..., None]
             coverage = np.maximum(coverage, weight)
         return colour, coverage
@@ -244,21 +244,22 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
     box_polygon = polygon - (x0, y0)
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round(box_polygon * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    box_shape = (int(y1 - y0), int(x1 - x0))
+    mask = np.zeros(box_shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(box_polygon * 16).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     weight = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.6)[..., None] * alpha
-    if use_patch:
-        interior = _driver_interior(patch, target - (x0, y0), mask.shape, style)
+    if use_patch and patch is not None:
+        interior = _driver_interior(patch, target - (x0, y0), box_shape, style)
     else:
         box_xy = target - (x0, y0)
         iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
-        interior = procedural_interior(box_xy, mask.shape,
+        interior = procedural_interior(box_xy, box_shape,
                                        InteriorColours(style.teeth, style.lips, style.skin),
                                        iod_px, teeth=style.own_interior is None)
     if style.own_interior is not None:
         # The source's own teeth in front of whatever interior is behind them (a driver's
         # teeth are another person's colour and size).
-        own, coverage = style.own_interior.carried(target, (x0, y0), mask.shape)
+        own, coverage = style.own_interior.carried(target, (x0, y0), box_shape)
         interior += (own - interior) * coverage[..., None]
     box = roi[y0:y1, x0:x1].astype(np.float32)
     roi[y0:y1, x0:x1] = np.clip(box + weight * (interior - box) + 0.5, 0, 255).astype(np.uint8)
@@ -337,7 +338,7 @@ def _lip_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
     if x1 - x0 < 3 or y1 - y0 < 3:
         return None
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round(outer - (x0, y0)).astype(np.int32)], 1)
-    cv2.fillPoly(mask, [np.round(inner - (x0, y0)).astype(np.int32)], 0)
+    cv2.fillPoly(mask, [np.round(outer - (x0, y0)).astype(np.int32)], (1,))
+    cv2.fillPoly(mask, [np.round(inner - (x0, y0)).astype(np.int32)], (0,))
     pixels = image[y0:y1, x0:x1][mask.astype(bool)]
     return np.median(pixels, axis=0).astype(np.float64) if len(pixels) > 10 else None

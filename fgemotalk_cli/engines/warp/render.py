@@ -212,8 +212,8 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     mask_step = 4 * step
     mx, my = w // mask_step + 2, h // mask_step + 2
     mask_middle = ((middle - (x0, y0) + 0.5) / mask_step - 0.5) * (1 << _FIXED_POINT_BITS)
-    mask = np.zeros((my, mx), np.uint8)
-    cv2.fillPoly(mask, [np.round(mask_middle).astype(np.int32)], 255, cv2.LINE_AA,
+    mask: np.ndarray = np.zeros((my, mx), np.uint8)
+    cv2.fillPoly(mask, [np.round(mask_middle).astype(np.int32)], (255,), cv2.LINE_AA,
                  _FIXED_POINT_BITS)
     mask = cv2.GaussianBlur(mask, (0, 0), max(feather_px / mask_step, 0.5))
     full_mask = cv2.resize(mask, (mx * mask_step, my * mask_step),
@@ -386,12 +386,13 @@ def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:
     import cv2
 
     # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
-    map_xy, map_fraction = cv2.convertMaps(warp_map.coordinates, None, cv2.CV_16SC2)
+    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
+        warp_map.coordinates, None, cv2.CV_16SC2)
     warped = cv2.remap(source.texture, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)
     for (bx0, by0, bx1, by1), coordinates in warp_map.details:
-        fine = cv2.remap(source.texture, coordinates, None, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
+        fine = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
+            source.texture, coordinates, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
                                               interpolation=cv2.INTER_AREA)
     return warped

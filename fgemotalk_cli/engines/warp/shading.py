@@ -102,7 +102,7 @@ def _light(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     if xy[50, 0] > xy[280, 0]:  # the subject's right cheek is on the image's right
         image_left, image_right = image_right, image_left
     top, bottom = mean_at((151, 108, 337)), mean_at((199, 175))
-    level = max(np.mean([image_left, image_right, top, bottom]), 1.0)
+    level = max(float(np.mean([image_left, image_right, top, bottom])), 1.0)
     vector = np.array([(image_right - image_left) / level, (bottom - top) / level - 0.3])
     return vector / max(float(np.linalg.norm(vector)), 1e-6)
 
@@ -187,9 +187,10 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
             start = xy[wing] + 0.03 * iod * side
             end = xy[corner] + 0.1 * iod * side + 0.1 * iod * np.array([0.0, 1.0])
             middle = 0.5 * (start + end) + 0.07 * iod * side
-            t = np.linspace(0.0, 1.0, 16)[:, None]
-            curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * middle + t**2 * end
-            strength = fold * (1 - t[:, 0]) ** 0.7 * np.sin(np.pi * np.clip(t[:, 0] + 0.1, 0, 1))
+            along = np.linspace(0.0, 1.0, 16)[:, None]
+            curve = (1 - along) ** 2 * start + 2 * (1 - along) * along * middle + along**2 * end
+            strength = (fold * (1 - along[:, 0]) ** 0.7
+                        * np.sin(np.pi * np.clip(along[:, 0] + 0.1, 0, 1)))
             creases.append((curve, strength, 0.02))
     return creases
 
@@ -249,13 +250,14 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
         values = (0.5 * (strength[:-1] + strength[1:])).tolist()
         dark_points = np.round(shadowed).astype(int).tolist()
         light_points = np.round(lit).astype(int).tolist()
-        line = cv2.line
+        draw_line = cv2.line
         for k, value in enumerate(values):
             if value <= 0:
                 continue
-            line(canvas_dark, dark_points[k], dark_points[k + 1], value, thickness, cv2.LINE_AA)
-            line(canvas_light, light_points[k], light_points[k + 1], value, thickness + 1,
-                 cv2.LINE_AA)
+            draw_line(canvas_dark, dark_points[k], dark_points[k + 1], (value,), thickness,
+                      cv2.LINE_AA)
+            draw_line(canvas_light, light_points[k], light_points[k + 1], (value,),
+                      thickness + 1, cv2.LINE_AA)
     dark = np.zeros(shape, np.float32)
     light = np.zeros(shape, np.float32)
     for width, (canvas_dark, canvas_light) in canvases.items():
