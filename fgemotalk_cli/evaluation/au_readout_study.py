@@ -150,7 +150,7 @@ def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
                                            edited.scores, SCORE_NOISE)
                               for other in RELIABLE_AUS
                               if other != au and SAME_SHAPE.get(au) != other}
-                    worst = max(others, key=others.get)
+                    worst = max(others, key=lambda other: others[other])
                     rows.append(ReadoutRow(
                         name, au, float(intensity), rule.intensity(rule.score(source.scores)),
                         _rise(rule, source.scores, edited.scores), others[worst],

@@ -197,7 +197,7 @@ def analyze_media(path: str | Path, max_frames: int | None = None) -> AUAnalysis
     if found == 0:
         raise NoFaceError(f"no face found in {media}" if is_image else
                           f"no face found in any of the {len(frames)} frames of {media}")
-    notes = ()
+    notes: tuple[str, ...] = ()
     if found < len(frames):
         notes = (f"{len(frames) - found} of {len(frames)} frames had no face (NaN rows)",)
     return AUAnalysis(media, tuple(frames), notes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,8 @@ from fgemotalk_cli.pipelines.output import EncodedOutput
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
 
+#: Long side the driver is tracked at (landmarks only: more pixels cost time, not accuracy).
+DRIVER_SIDE = 1024
 #: Driver frames decoded and tracked ahead of the engine, on their own thread.
 PREFETCH_FRAMES = 8
 
@@ -42,10 +44,21 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
         with prefetched(_tracked_driver(driver_path, stats, info, decoding),
                         PREFETCH_FRAMES) as samples:
             state = engine.prepare(source.image, source.landmarks)
-            engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
+            if neutral_frame == 0:
+                # The default reference is the first tracked frame: no second decode.
+                first = next(samples, None)
+                if first is None:
+                    raise InputError(f"no frames could be decoded from {driver_path.name}")
+                if first.landmarks is None:
+                    raise _no_reference_face(neutral_frame, driver_path)
+                engine.set_reference(state, first)
+                stream: Iterator[DriverSample] = chain([first], samples)
+            else:
+                engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
+                stream = samples
             height = source.image.shape[0]
             with encoded.progress("reenact", info.frame_count) as progress:
-                while batch := list(islice(samples, options.batch_size)):
+                while batch := list(islice(stream, options.batch_size)):
                     aus = [control.at(sample.time_seconds) for sample in batch]
                     frames = engine.reenact(state, batch, aus, control.au_mode)
                     for sample, frame in zip(batch, frames):
@@ -75,14 +88,16 @@ def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:
     frame = next(islice(iter_frames(driver_path), neutral_frame, None), None)
     if frame is None:
         raise InputError(f"--neutral-frame {neutral_frame} is past the end of {driver_path.name}")
-    faces = detect_still_faces(downscale_to_max_side(frame.image, 1024))
+    image = downscale_to_max_side(frame.image, DRIVER_SIDE)
+    faces = detect_still_faces(image)
     if not faces:
-        raise NoFaceError(
-            f"no face in frame {neutral_frame} of the driving video {driver_path.name}; "
-            "pick another reference with --neutral-frame"
-        )
-    image = downscale_to_max_side(frame.image, 1024)
+        raise _no_reference_face(neutral_frame, driver_path)
     return DriverSample(image, faces[0], frame.time_seconds)
+
+
+def _no_reference_face(neutral_frame: int, driver_path: Path) -> NoFaceError:
+    return NoFaceError(f"no face in frame {neutral_frame} of the driving video "
+                       f"{driver_path.name}; pick another reference with --neutral-frame")
 
 
 def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo,
@@ -97,7 +112,7 @@ def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo,
         frames = resample_frames(iter_frames(driver_path, report=decoding), info.fps,
                                  info.duration_seconds)
         for frame in frames:
-            image = downscale_to_max_side(frame.image, 1024)
+            image = downscale_to_max_side(frame.image, DRIVER_SIDE)
             faces = detector.detect(image)
             if not faces:
                 stats.frames_without_face += 1

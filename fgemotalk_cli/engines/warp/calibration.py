@@ -129,8 +129,8 @@ class _Probe:
         # moves) takes its last strength: the next rise starts from there.
         x = np.unique(changes)
         strength = [shares[changes == value].max() for value in x]
-        top = max(self.usable) if len(self.usable) > 1 else fallback_top
-        table = [0.0] + [float(min(np.interp(rule.score_at(k) - rule.floor, x, strength), top))
+        top = float(max(self.usable)) if len(self.usable) > 1 else fallback_top
+        table = [0.0] + [min(float(np.interp(rule.score_at(k) - rule.floor, x, strength)), top)
                          for k in INTENSITIES[1:]]
         return _strictly_rising(np.maximum.accumulate(table))
 

@@ -171,8 +171,10 @@ class MotionTransfer:
         #: The source's own AU read-out: `replace` takes it away before setting a value.
         self.source_aus: dict[int, float] = {}
 
-    def _make_filters(self) -> tuple[object, object]:
+    def _make_filters(self) -> tuple[OneEuroFilter, OneEuroFilter]:
         s = self.smoothing
+        if s is None:
+            raise ValueError("filters need MotionSmoothing settings")
         return (OneEuroFilter(s.expression_min_cutoff, s.expression_beta),
                 OneEuroFilter(s.pose_min_cutoff, s.pose_beta))
 
@@ -216,6 +218,8 @@ class MotionTransfer:
     def _smooth(self, motion: DriverMotion, time_seconds: float) -> DriverMotion:
         import cv2
 
+        if self._filters is None:
+            return motion
         expression_filter, pose_filter = self._filters
         rotation_vector = cv2.Rodrigues(motion.rotation)[0].ravel()
         pose = np.concatenate([rotation_vector, motion.shift, [np.log(motion.scale)]])
