@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -133,9 +133,13 @@ def open_audio_container(path: str | Path):  # -> av.container.InputContainer
 
 
 def iter_audio_blocks(
-    path: str | Path, sample_rate: int | None = None, channels: int | None = None
+    path: str | Path, sample_rate: int | None = None, channels: int | None = None,
+    container: Any = None,
 ) -> Iterator[np.ndarray]:
     """Stream the first audio stream as float32 blocks of shape ``(channels, n)``.
+
+    ``container``: ``path`` already opened (and probed) by the caller, so the file is opened
+    once; it is closed here when the blocks end.
 
     ``sample_rate``/``channels`` of None keep the stream's own. Samples are counted in order
     and timestamps are ignored, so a gap inside the stream shortens the audio instead of
@@ -146,7 +150,8 @@ def iter_audio_blocks(
     if channels not in (None, 1, 2):
         raise ValueError(f"channels must be 1, 2 or None, not {channels}")
     layout = None if channels is None else ("mono" if channels == 1 else "stereo")
-    container = open_audio_container(path)
+    if container is None:
+        container = open_audio_container(path)
     try:
         stream = container.streams.audio[0]
         stream.thread_type = "AUTO"
@@ -204,6 +209,7 @@ class AacTrack:
         self._written = 0  # samples handed to the encoder
         self._source_used = 0  # of which came from the source (the rest is silence)
         self._source_ended = False
+        self._opened: Any = None  # the source, left open by for_source for the decoding
 
     @property
     def encoded_samples(self) -> int:
@@ -217,6 +223,7 @@ class AacTrack:
         """The track to mux from ``path``; None for a video that has no audio stream.
         ``video_seconds`` may be None when the length is given later, to :meth:`finish`."""
         container = open_media(path, "audio source")
+        track = None
         try:
             if not container.streams.audio:
                 if container.streams.video:
@@ -230,9 +237,12 @@ class AacTrack:
                     offset_seconds = float(
                         video.start_time * video.time_base - audio.start_time * audio.time_base
                     )
-            return cls(path, int(audio.rate), audio.channels, video_seconds, offset_seconds)
+            track = cls(path, int(audio.rate), audio.channels, video_seconds, offset_seconds)
+            track._opened = container  # decoded from this same open file later
+            return track
         finally:
-            container.close()
+            if track is None:
+                container.close()
 
     def start(self, container):  # -> av.audio.stream.AudioStream
         """Add the AAC stream to an output container (before anything is muxed)."""
@@ -245,7 +255,8 @@ class AacTrack:
         skip = max(self.offset, 0)
         if self.offset < 0:
             yield from self._silence(-self.offset)
-        for block in iter_audio_blocks(self.path, self.rate, self.channels):
+        opened, self._opened = self._opened, None
+        for block in iter_audio_blocks(self.path, self.rate, self.channels, container=opened):
             if skip:
                 dropped = min(skip, block.shape[1])
                 block, skip = block[:, dropped:], skip - dropped
