@@ -52,7 +52,7 @@ def test_micron_bert_needs_its_weights_extracted_then_loads(tmp_path: Path) -> N
     state["module.decoder_embed.weight"] = torch.zeros(2, 2)
     torch.save({"model": state, "args": argparse.Namespace(model_name="mae")},
                tmp_path / "micron.pth")
-    with pytest.raises(WeightsError, match="Extract the weights"):
+    with pytest.raises(WeightsError, match="extract the weights once"):
         load_backbone("expression", tmp_path / "micron.pth")
     torch.save({"model": state}, tmp_path / "micron.weights.pt")
     loaded = load_backbone("expression", tmp_path / "micron.weights.pt")
