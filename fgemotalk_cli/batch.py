@@ -34,6 +34,7 @@ from typing import Any
 from fgemotalk_cli import api
 from fgemotalk_cli.errors import InputError, user_error
 from fgemotalk_cli.expression.aus import expression_control
+from fgemotalk_cli.media.progress import frame_progress
 from fgemotalk_cli.options import RunOptions
 
 COMMANDS = ("reenact", "speak", "edit-au")
@@ -212,7 +213,8 @@ def run_batch(jobs: list[Job], workers: int = 1, engine: str = "auto", overwrite
     started = time.perf_counter()
     counts = {"done": 0, "skipped": 0, "failed": 0}
     arguments = [(job, engine, overwrite) for job in jobs]
-    with _job_progress(len(jobs), show_progress) as advance:
+    with frame_progress("batch", len(jobs), show_progress, rate_unit="jobs/s") as bar:
+        advance = bar.advance
         if workers == 1 or len(jobs) == 1:
             results: Iterator[dict[str, Any]] = (run_job(*job) for job in arguments)
             _collect(results, counts, report, advance)
@@ -233,40 +235,3 @@ def _collect(results: Iterator[dict[str, Any]], counts: dict[str, int],
         counts[record["status"]] += 1
         report(record)
         advance()
-
-
-class _job_progress:  # lower case: used like a function in a with-statement
-    """A progress bar over jobs on stderr, or nothing."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._total, self._enabled = total, enabled
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Callable[[], None]:
-        if self._enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("jobs"), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=Console(stderr=True))
-            self._progress.__enter__()
-            self._task = self._progress.add_task("batch", total=self._total)
-        return self._advance
-
-    def _advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc_info)

@@ -1,4 +1,5 @@
-"""A rich progress bar on stderr (frames, fps, ETA) that ``--quiet`` turns off."""
+"""A rich progress bar on stderr (count, rate, ETA) that ``--quiet`` turns off: over frames
+for the rendering commands, over jobs for ``batch``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ class FrameProgress:
 
 
 @contextmanager
-def frame_progress(description: str, total: int | None, enabled: bool) -> Iterator[FrameProgress]:
+def frame_progress(description: str, total: int | None, enabled: bool,
+                   rate_unit: str = "fps") -> Iterator[FrameProgress]:
     if not enabled:
         yield FrameProgress(None, None)
         return
@@ -42,7 +44,8 @@ def frame_progress(description: str, total: int | None, enabled: bool) -> Iterat
 
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:5.1f} fps" if speed else "  -.- fps", style="progress.data.speed")
+            return Text(f"{speed:5.1f} {rate_unit}" if speed else f"  -.- {rate_unit}",
+                        style="progress.data.speed")
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),

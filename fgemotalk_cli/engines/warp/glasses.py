@@ -146,12 +146,15 @@ def glasses_scores(image: np.ndarray, xy: np.ndarray) -> tuple[float, float]:
     return bridge, float(min(rim_scores))
 
 
+def wears_glasses(image: np.ndarray, xy: np.ndarray) -> bool:
+    """Whether the face at ``xy`` in ``image`` wears glasses (a bridge and both rims)."""
+    bridge, rims = glasses_scores(image, xy)
+    return bridge >= _BRIDGE_SCORE and rims >= _RIM_SCORE
+
+
 def detect_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
     """The glasses layer of a source portrait, or None when it wears none."""
-    bridge, rims = glasses_scores(image, xy)
-    if bridge < _BRIDGE_SCORE or rims < _RIM_SCORE:
-        return None
-    return split_glasses(image, xy)
+    return split_glasses(image, xy) if wears_glasses(image, xy) else None
 
 
 def _rim(lines: np.ndarray, centre: np.ndarray, iod: float,

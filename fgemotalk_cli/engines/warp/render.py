@@ -37,7 +37,7 @@ from fgemotalk_cli.engines.warp.compose import (
     layered_frame,
     pasted_frame,
 )
-from fgemotalk_cli.engines.warp.glasses import GlassesLayer, detect_glasses, split_glasses
+from fgemotalk_cli.engines.warp.glasses import GlassesLayer, split_glasses, wears_glasses
 from fgemotalk_cli.engines.warp.layers import SourceLayers, build_layers
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
 from fgemotalk_cli.engines.warp.lips import meet_lips
@@ -374,11 +374,11 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
 def source_glasses(image: np.ndarray, points: np.ndarray, full_image: np.ndarray,
                    scale: float) -> GlassesLayer | None:
     """The glasses layer, found at the working resolution (what the detector's thresholds are
-    measured at) and split off the photo at its full resolution."""
-    found = detect_glasses(image, points[:, :2])
-    if found is None or scale == 1.0:
-        return found
-    return split_glasses(full_image, (points[:, :2] + 0.5) * scale - 0.5)
+    measured at) and split off the photo once, at its full resolution."""
+    if not wears_glasses(image, points[:, :2]):
+        return None
+    full_xy = points[:, :2] if scale == 1.0 else (points[:, :2] + 0.5) * scale - 0.5
+    return split_glasses(full_image, full_xy)
 
 
 def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:

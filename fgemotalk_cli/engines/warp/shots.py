@@ -22,7 +22,6 @@ from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.mesh import build_warp_mesh
 from fgemotalk_cli.engines.warp.mouth import opening
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, working_resolution
-from fgemotalk_cli.engines.warp.shading import ShadingStyle
 
 #: A face whose landmarks moved more than this (median, in inter-ocular distances) from one
 #: frame to the next, or whose size changed by more than this share, is in a new shot.
@@ -90,8 +89,10 @@ class ShotSources:
             lid_style=shot.lid_style.with_openings_of(xy),
             full_image=np.ascontiguousarray(full_image), scale=scale,
             # Glasses stay off: a shot's split frame belongs to its first frame's pixels.
-            shading=None if shot.shading is None else ShadingStyle.from_source(
-                image, geometry, points),
+            # The full-strength motions and the light belong to the shot; the rest face and
+            # depth are this frame's.
+            shading=None if shot.shading is None else dataclasses.replace(
+                shot.shading, face=geometry.face, depth=np.asarray(points[:, 2], np.float64)),
         )
 
 
