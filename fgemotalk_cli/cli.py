@@ -2,6 +2,10 @@
 
 Every command is a thin skin over :mod:`fgemotalk_cli.api`. User errors arrive as
 :class:`~fgemotalk_cli.errors.FgError`; :func:`main` prints them as one line on stderr and exits 2.
+
+The library (NumPy, OpenCV, PyAV, MediaPipe behind :mod:`fgemotalk_cli.api`) is imported inside
+the command that runs, so ``fgemotalk --help`` and option errors load only Typer and the option
+definitions (tests/test_architecture.py checks that this module's imports stay free of NumPy).
 """
 
 from __future__ import annotations
@@ -13,11 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fgemotalk_cli import (
-    api,
-    cli_tools,  # noqa: F401  (registers presets, aus, eval, info, train, prepare)
-)
-from fgemotalk_cli.batch import read_jobs, run_batch
+from fgemotalk_cli import cli_tools  # noqa: F401  (registers presets, aus, eval, info, train, prepare)
 from fgemotalk_cli.cli_app import INTERRUPTED_MESSAGE, app, command, report
 from fgemotalk_cli.cli_options import (
     AuModeOpt,
@@ -85,6 +85,8 @@ def reenact(
     as_json: JsonOpt = False,
 ) -> None:
     """Drive a portrait with the head motion and expressions of a video."""
+    from fgemotalk_cli import api
+
     control = expression_control(au or [], preset, au_mode, au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
                        paste_back, compare, max_size=max_size, pose=pose, pose_scale=pose_scale,
@@ -133,6 +135,8 @@ def speak(
     as_json: JsonOpt = False,
 ) -> None:
     """Animate a portrait speaking an audio clip, with an optional AU expression on top."""
+    from fgemotalk_cli import api
+
     control = expression_control(au or [], preset, "add", au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
                        paste_back, compare, max_size=max_size, calibrate=calibrate)
@@ -178,6 +182,8 @@ def edit_au(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply an AU edit to a photo or to every frame of a video (audio kept)."""
+    from fgemotalk_cli import api
+
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
                           max_size=max_size, calibrate=calibrate)
 
@@ -208,6 +214,8 @@ def batch(
     quiet: QuietOpt = False,
 ) -> None:
     """Run many reenact/speak/edit-au jobs in one go (libraries loaded once); exit 2 if any fail."""
+    from fgemotalk_cli.batch import read_jobs, run_batch
+
     jobs = read_jobs(jobs_file)
 
     def report(record: dict[str, Any]) -> None:
@@ -242,6 +250,8 @@ def analyze(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure AU intensities (0..5) and head pose per frame, from MediaPipe's blendshapes."""
+    from fgemotalk_cli import api
+
     analysis = api.analyze(input_path, max_frames=max_frames)
     if csv_path is not None:
         analysis.write_csv(csv_path)

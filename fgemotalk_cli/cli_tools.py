@@ -11,9 +11,7 @@ import typer
 
 from fgemotalk_cli.cli_app import command
 from fgemotalk_cli.cli_options import JsonOpt, QuietOpt
-from fgemotalk_cli.evaluation.evaluate import evaluate_video
 from fgemotalk_cli.expression.aus import CATALOGUE, bundled_presets
-from fgemotalk_cli.training.prepare import prepare_dataset
 from fgemotalk_cli.training.run import train as run_training
 
 
@@ -71,6 +69,8 @@ def eval(  # noqa: A001 - the subcommand is called eval
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a generated video: PSNR, SSIM, LPIPS, pose/expression distance, identity, jitter."""
+    from fgemotalk_cli.evaluation.evaluate import evaluate_video
+
     report = evaluate_video(generated, reference=reference, source_image=source,
                             target_emotion=emotion, lpips_weights=lpips_weights)
     summary = report.to_dict()
@@ -124,6 +124,8 @@ def prepare(
     quiet: QuietOpt = False,
 ) -> None:
     """Turn talking-head videos into per-clip face crops for training (resumable)."""
+    from fgemotalk_cli.training.prepare import prepare_dataset
+
     summary = prepare_dataset(videos, output, size=size, show_progress=not quiet)
     if not quiet:
         for warning in summary["warnings"]:

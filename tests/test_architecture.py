@@ -13,6 +13,10 @@ PACKAGES = ("fgemotalk_cli", "models")
 #: Third-party modules whose import costs start-up time or that only an extra installs.
 HEAVY_THIRD_PARTY = {"torch", "transformers", "torch_geometric", "safetensors", "h5py",
                      "dlib", "face_recognition_models", "tensorboard", "matplotlib", "scipy"}
+#: What the command line must not load before a command runs, so that ``--help`` is instant.
+LIBRARY_THIRD_PARTY = {"numpy", "cv2", "av", "mediapipe", "PIL", "soundfile", "soxr"}
+#: The command-line layer: it may import the library inside the command that runs it.
+CLI_MODULES = {"fgemotalk_cli.cli", "fgemotalk_cli.cli_tools"}
 MAX_LINES = 400
 
 
@@ -81,11 +85,11 @@ GRAPH = {name: {target for target in map(_own, _top_level_imports(tree))
          for name, tree in TREES.items()}
 
 
-def _heavy_modules() -> set[str]:
-    """Project modules that import a heavy third-party module at their top level, directly or
+def _heavy_modules(third_party: set[str] = HEAVY_THIRD_PARTY) -> set[str]:
+    """Project modules that import one of ``third_party`` at their top level, directly or
     through another project module."""
     heavy = {name for name, tree in TREES.items()
-             if any(imported.split(".")[0] in HEAVY_THIRD_PARTY
+             if any(imported.split(".")[0] in third_party
                     for imported in _top_level_imports(tree, typing_only=False))}
     runtime_graph = {name: {target for target in map(_own, _top_level_imports(tree, False))
                             if target and target != name}
@@ -161,11 +165,28 @@ def test_local_imports_of_own_modules_are_only_for_heavy_ones() -> None:
     """A function-local import of our own code is for a module that drags torch and the
     like in (start-up time, the torch-free install), never to hide a cycle."""
     heavy = _heavy_modules()
+    library = _heavy_modules(LIBRARY_THIRD_PARTY | HEAVY_THIRD_PARTY)
     light_local = [f"{name}:{line} imports {_own(imported)}"
                    for name, tree in TREES.items()
                    for imported, line in _local_imports(tree)
-                   if _own(imported) and _own(imported) not in heavy]
+                   if _own(imported) and _own(imported) not in heavy
+                   and not (name in CLI_MODULES and _own(imported) in library)]
     assert light_local == []
+
+
+def test_the_command_line_loads_no_library_before_a_command_runs() -> None:
+    """``fgemotalk --help`` and option errors need Typer and the option definitions only: the
+    CLI modules reach no NumPy/OpenCV/PyAV/MediaPipe at their top level."""
+    library = _heavy_modules(LIBRARY_THIRD_PARTY | HEAVY_THIRD_PARTY)
+    reached: set[str] = set()
+    pending = list(CLI_MODULES | {"fgemotalk_cli.__main__"} & set(MODULES))
+    while pending:
+        name = pending.pop()
+        if name not in reached:
+            reached.add(name)
+            pending += [target for target in GRAPH[name] if target not in reached]
+            pending += [parent for parent in _parents(name) if parent in MODULES]
+    assert sorted(reached & library) == []
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
