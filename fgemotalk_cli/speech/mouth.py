@@ -62,6 +62,13 @@ _GATE_PRE_ROLL_S = 0.08  # lips move before the sound starts
 _GATE_HOLD_S = 0.10
 _GATE_RAMP_S = 0.07
 _MIN_SPEECH_COVERAGE = 0.5  # allphone below this did not hear English: use the energy path
+# Every track's jaw is scaled so that its speech frames' 90th percentile reaches this (the
+# warp engine turns it into 0.22 IOD of lip gap, what real talking faces reach: see
+# engines/warp/articulation.py), within these bounds: phones and loudness set the rhythm
+# and the contrasts, not how wide a whole clip opens (which a recording's level and the
+# path taken, phones or energy, would otherwise decide).
+_JAW_SPEECH_P90 = 0.55
+_JAW_GAIN_RANGE = (0.6, 1.8)
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,7 @@ def mouth_track(
         # Louder syllables open the jaw wider; the viseme gives the shape, loudness the scale.
         controls[:, JAW] *= 0.6 + 0.4 * loudness
     gate = _sample(analysis.gate, analysis, frame_times, 0.0)[:, None]
+    controls[:, JAW] *= _jaw_gain(controls[:, JAW], gate[:, 0])
     controls = REST + gate * (controls - REST)
     controls[:, WIDTH] = np.clip(controls[:, WIDTH], -1.0, 1.0)
     unit = [JAW, ROUNDING, CLOSURE, TEETH]
@@ -173,6 +181,16 @@ def mouth_track(
         warnings=tuple(warnings),
         **arrays,
     )
+
+
+def _jaw_gain(jaw: np.ndarray, gate: np.ndarray) -> float:
+    """The factor that brings the jaw's 90th percentile over speech frames to the common
+    level (1 when there is too little speech to tell)."""
+    speech = gate > 0.5
+    if speech.sum() < 10:
+        return 1.0
+    level = float(np.percentile(jaw[speech], 90))
+    return float(np.clip(_JAW_SPEECH_P90 / max(level, 1e-3), *_JAW_GAIN_RANGE))
 
 
 def _energy_controls(analysis: _Analysis) -> np.ndarray:

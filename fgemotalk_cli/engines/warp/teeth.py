@@ -24,10 +24,11 @@ from fgemotalk_cli.engines.warp import layout as L
 # premolars, molar), as shares of the visible arch's half-width: the arch turns away from
 # the camera, so the further teeth look narrower.
 _TOOTH_WIDTHS = np.array([0.19, 0.15, 0.13, 0.11, 0.1, 0.12])
-_UPPER_HEIGHT = 0.11  # upper incisor length visible under the lip, in interocular distances
+# Upper incisor length visible under the lip, in interocular distances: about 5 mm, what
+# shows in speech and moderate openings (the rest of the crown is behind the lip).
+_UPPER_HEIGHT = 0.085
 _LOWER_HEIGHT = 0.06  # lower incisor length visible over the lip
 _ARCH_HALF_WIDTH = 0.42  # half-width of the upper arch as seen from the front, IOD units
-_WARM = np.array([1.0, 0.97, 0.9])
 _TONGUE_RGB = np.array([178.0, 92.0, 96.0])  # under neutral light, before the face's exposure
 
 
@@ -157,12 +158,12 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     seam = np.exp(-0.5 * ((1 - np.abs(across)) * _TOOTH_WIDTHS[tooth] * arch
                           / max(0.004 * iod_px, 0.4)) ** 2) * (0.25 + 0.75 * towards_edge**2)
     # The upper lip's shadow on the teeth just below it.
-    lip_shadow = 1 - 0.35 * np.exp(-np.maximum(from_top, 0) / max(0.02 * iod_px, 0.7))
-    incisal = 1 - 0.1 * towards_edge**2
+    lip_shadow = 1 - 0.45 * np.exp(-np.maximum(from_top, 0) / max(0.018 * iod_px, 0.7))
+    incisal = 1 - 0.06 * towards_edge**2
     receding = 1 - 0.6 * L.smoothstep(0.35, 1.0, np.abs(a_teeth))
-    teeth_shade = receding * lip_shadow * incisal * (1 - 0.3 * seam) * (0.95 + 0.05 * across**2)
-    # Enamel is a little warmer than the whites of the eyes its colour is read from.
-    enamel = (colours.teeth * _WARM).astype(np.float32)
+    # Each tooth's face is convex: it turns away from the light towards its sides.
+    teeth_shade = receding * lip_shadow * incisal * (1 - 0.3 * seam) * (1 - 0.06 * across**2)
+    enamel = colours.teeth.astype(np.float32)  # already enamel's hue (mouth._teeth_colour)
     teeth_rgb = enamel[None, None, :] * teeth_shade[..., None]
     # Buccal corridors: beyond the visible arch the teeth fade into the cavity's dark.
     corridor = L.smoothstep(0.75, 1.0, np.abs(a_teeth))
