@@ -110,6 +110,7 @@ def real_reference(media: Path, stride: int) -> dict[str, dict[str, float]]:
             values = np.asarray(openings)
             reference[name] = {"median": float(np.median(values)),
                                "p90": float(np.percentile(values, 90)),
+                               "p98": float(np.percentile(values, 98)),
                                "frames": len(values)}
     return reference
 
@@ -144,6 +145,7 @@ def main() -> int:
                     by_class.setdefault(label, []).append(value)
         row = {label: float(np.median(values)) for label, values in by_class.items()}
         row["speech_p90"] = float(np.percentile(speech, 90))
+        row["speech_p98"] = float(np.percentile(speech, 98))
         row["rest_opening"] = opening_iod(geometry.face)
         rows[path.stem] = row
     open_vowels = np.array([row["open_vowel"] for row in rows.values()])
@@ -154,6 +156,7 @@ def main() -> int:
         "open_vowel_max_over_min": float(open_vowels.max() / max(open_vowels.min(), 1e-6)),
         "speech_p90_median_iod": float(np.median(p90)),
         "speech_p90_max_over_min": float(p90.max() / max(p90.min(), 1e-6)),
+        "speech_p98_median_iod": float(np.median([row["speech_p98"] for row in rows.values()])),
     }
     real = {} if args.no_real else real_reference(args.media, args.real_stride)
     print(f"{'portrait':28s} {'rest':>6s} {'open V':>7s} {'other V':>7s} {'P/B/M':>6s} "
@@ -165,7 +168,8 @@ def main() -> int:
     for key, value in summary.items():
         print(f"{key}: {value:.3f}")
     for name, values in real.items():
-        print(f"real {name:44s} median {values['median']:.3f}  p90 {values['p90']:.3f} IOD")
+        print(f"real {name:44s} median {values['median']:.3f}  p90 {values['p90']:.3f}  "
+              f"p98 {values['p98']:.3f} IOD")
     args.out.mkdir(parents=True, exist_ok=True)
     result = {"portraits": rows, "summary": summary, "real": real}
     (args.out / f"{args.label}_articulation.json").write_text(json.dumps(result, indent=1))

@@ -69,6 +69,7 @@ _MIN_SPEECH_COVERAGE = 0.5  # allphone below this did not hear English: use the 
 # path taken, phones or energy, would otherwise decide).
 _JAW_SPEECH_P90 = 0.55
 _JAW_GAIN_RANGE = (0.6, 1.8)
+_JAW_EASE = 0.35  # above the common level the jaw saturates towards it plus this
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def mouth_track(
         # Louder syllables open the jaw wider; the viseme gives the shape, loudness the scale.
         controls[:, JAW] *= 0.6 + 0.4 * loudness
     gate = _sample(analysis.gate, analysis, frame_times, 0.0)[:, None]
-    controls[:, JAW] *= _jaw_gain(controls[:, JAW], gate[:, 0])
+    controls[:, JAW] = _normalised_jaw(controls[:, JAW], gate[:, 0])
     controls = REST + gate * (controls - REST)
     controls[:, WIDTH] = np.clip(controls[:, WIDTH], -1.0, 1.0)
     unit = [JAW, ROUNDING, CLOSURE, TEETH]
@@ -183,14 +184,16 @@ def mouth_track(
     )
 
 
-def _jaw_gain(jaw: np.ndarray, gate: np.ndarray) -> float:
-    """The factor that brings the jaw's 90th percentile over speech frames to the common
-    level (1 when there is too little speech to tell)."""
+def _normalised_jaw(jaw: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """The jaw scaled so that its 90th percentile over speech frames is the common level
+    (unscaled when there is too little speech to tell), and eased above it: real speech
+    opens past its 90th percentile only by about half as much again at its widest."""
     speech = gate > 0.5
-    if speech.sum() < 10:
-        return 1.0
-    level = float(np.percentile(jaw[speech], 90))
-    return float(np.clip(_JAW_SPEECH_P90 / max(level, 1e-3), *_JAW_GAIN_RANGE))
+    if speech.sum() >= 10:
+        level = float(np.percentile(jaw[speech], 90))
+        jaw = jaw * float(np.clip(_JAW_SPEECH_P90 / max(level, 1e-3), *_JAW_GAIN_RANGE))
+    excess = np.maximum(jaw - _JAW_SPEECH_P90, 0.0)
+    return np.minimum(jaw, _JAW_SPEECH_P90 + _JAW_EASE * np.tanh(excess / _JAW_EASE))
 
 
 def _energy_controls(analysis: _Analysis) -> np.ndarray:
