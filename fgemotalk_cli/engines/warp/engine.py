@@ -25,10 +25,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from fgemotalk_cli.choices import AUMode, PoseMode
+from fgemotalk_cli.choices import AUMode, GazeMode, PoseMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
 from fgemotalk_cli.engines.warp.calibration import calibrated_source
+from fgemotalk_cli.engines.warp.iris import IrisLayer, render_gazing
 from fgemotalk_cli.engines.warp.motion import (
     MAX_PITCH_DEGREES,
     MAX_YAW_DEGREES,
@@ -102,6 +103,7 @@ class WarpState:
     transfer: MotionTransfer | None = None
     notes: tuple[str, ...] = ()
     source_aus: dict[int, float] | None = None  # the source's own AU read-out
+    irises: IrisLayer | None = None  # the source's irises, drawn at the driver's gaze
 
 
 class WarpEngine:
@@ -112,11 +114,12 @@ class WarpEngine:
     name = "warp"
     supported_aus: tuple[int, ...] = SUPPORTED_WARP_AUS
     controls: frozenset[Control] = frozenset({"transcript", "language", "head_motion", "blinks",
-                                              "pose"})
+                                              "pose", "gaze"})
 
     def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0,
-                 calibrate: bool = False) -> None:
+                 calibrate: bool = False, gaze: GazeMode = "driver") -> None:
         self.pose = pose
+        self.gaze = gaze  # reenact: the driver's gaze or the source's (engines/warp/gaze.py)
         self.pose_scale = pose_scale
         #: Closed-loop AU calibration per source (:mod:`.calibration`); off: general table.
         self.calibrate = calibrate
@@ -153,8 +156,11 @@ class WarpEngine:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
             state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode,
-                                            pose=self.pose, pose_scale=self.pose_scale)
+                                            pose=self.pose, pose_scale=self.pose_scale,
+                                            gaze=self.gaze)
         transfer = state.transfer
+        if self.gaze == "driver" and state.irises is None:
+            state.irises = IrisLayer.from_source(state.source)
         if au_mode == "replace" and state.source_aus is None and any(aus):
             # `replace` removes the source's own AUs too (read once; calibration reads it).
             state.source_aus = self._read_aus(state.source.image) or {}
@@ -166,8 +172,8 @@ class WarpEngine:
             # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
             patch = (None if sample.landmarks is None
                      else MouthPatch(sample.image, sample.landmarks.points))
-            jobs.append((state.source, target, patch))
-        return render_in_order(render_warp, jobs)
+            jobs.append((state.source, target, patch, state.irises))
+        return render_in_order(render_gazing, jobs)
 
     def motion_warnings(self, state: WarpState) -> list[str]:
         """What the motion transfer had to change, once per video (for the run's summary)."""
