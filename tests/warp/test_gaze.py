@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from fgemotalk_cli.cli import app
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.driven import DrivenLayers, render_driven
 from fgemotalk_cli.engines.warp.gaze import GazeTransfer, eye_gaze
-from fgemotalk_cli.engines.warp.iris import IrisLayer, render_gazing
+from fgemotalk_cli.engines.warp.iris import IrisLayer
 from fgemotalk_cli.engines.warp.render import render_warp
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.media.images import save_image
@@ -81,7 +82,7 @@ def test_iris_layer_draws_the_iris_where_asked_and_only_in_the_eyes(
     asked = points.copy()
     for iris in IRISES:
         asked[list(iris), 0] += 0.15 * width
-    frame = render_gazing(source, asked, None, layer)
+    frame = render_driven(source, asked, None, DrivenLayers(irises=layer))
     warp_target, requested = layer.warp_target(asked)
     plain = render_warp(source, warp_target, None)
     # The warp itself keeps the irises at home; only the eye openings are repainted.

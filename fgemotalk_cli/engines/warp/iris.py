@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.mouth import MouthPatch
-from fgemotalk_cli.engines.warp.render import WarpSource, render_warp
+from fgemotalk_cli.engines.warp.render import WarpSource
 
 _EYES = ((L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID, L.RIGHT_IRIS),
          (L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID, L.LEFT_IRIS))
@@ -177,13 +176,3 @@ def _from_eye(gaze: np.ndarray, axes: tuple[np.ndarray, np.ndarray, np.ndarray, 
     middle, along, across, width = axes
     return middle + width * (gaze[0] * along + gaze[1] * across)
 
-
-def render_gazing(source: WarpSource, target: np.ndarray, patch: MouthPatch | None,
-                  irises: IrisLayer | None) -> np.ndarray:
-    """:func:`.render.render_warp` with the irises drawn by ``irises`` (None: by the warp)."""
-    if irises is None:
-        return render_warp(source, target, patch)
-    warp_target, requested = irises.warp_target(target)
-    frame = render_warp(source, warp_target, patch)
-    irises.paint(frame, warp_target, requested, source.scale)
-    return frame
