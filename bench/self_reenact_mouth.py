@@ -7,7 +7,8 @@ comparisons of the realism work (bench/self_reenact.py has the full-frame and he
 Frame 0 of each talking clip is the source and the clip itself the driver (reference = frame
 0), every --stride-th frame up to --frames frames. Per clip, against the real frame:
 - mouth-region SSIM (luma, a box around the real frame's lips, grown by 0.25 IOD) of the
-  reenacted frame and of the still frame 0 (the baseline any motion must beat);
+  reenacted frame and of the still frame 0 (the baseline any motion must beat), and the same
+  over the whole face mesh's box;
 - expression error: mean distance of the pose-free face-mesh shapes (IOD units), of the
   re-detected reenacted frame and of frame 0;
 - identity: dlib descriptor distance from frame 0, mean per clip;
@@ -43,6 +44,13 @@ def mouth_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int
     return max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
 
 
+def face_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The face mesh's bounding box (brows to chin), clipped to the frame."""
+    x0, y0 = np.floor(points[:468, :2].min(0)).astype(int)
+    x1, y1 = np.ceil(points[:468, :2].max(0)).astype(int)
+    return max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+
+
 def clip_frames(path: Path, stride: int, count: int) -> list[np.ndarray]:
     from fgemotalk_cli.media.video import iter_frames
 
@@ -65,6 +73,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--no-identity", action="store_true")
     parser.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names")
+    parser.add_argument("--detail", action="store_true",
+                        help="the driver's expression detail as ratio images (expression_detail)")
+    parser.add_argument("--gaze", default=None, help="driver or source (checkouts with --gaze)")
     args = parser.parse_args()
     sys.path.insert(0, str(args.code))
     from fgemotalk_cli.engines.base import DriverSample
@@ -78,7 +89,12 @@ def main() -> int:
     if not args.no_identity:
         from fgemotalk_cli.evaluation.identity import IdentityEmbedder, identity_distance
         embedder = IdentityEmbedder()
-    engine = WarpEngine()
+    engine_options: dict[str, object] = {}
+    if args.detail:
+        engine_options["expression_detail"] = True
+    if args.gaze:
+        engine_options["gaze"] = args.gaze
+    engine = WarpEngine(**engine_options)  # type: ignore[arg-type]
     rows = []
     with FaceMeshDetector(video_mode=False, max_faces=1) as detector:
         for name in args.clips.split(","):
@@ -103,6 +119,7 @@ def main() -> int:
                     edit_source(state.source, {45: 0.0}, shape)
                 timings.append(1000 * (time.perf_counter() - started) / len(shapes))
             ssim_gen, ssim_still, expr_gen, expr_still, identity = [], [], [], [], []
+            face_gen, face_still = [], []
             source_id = embedder.embed(source) if embedder else None
             for k in range(1, len(frames)):
                 if not faces[k]:
@@ -111,6 +128,9 @@ def main() -> int:
                 x0, y0, x1, y1 = mouth_box(real, frames[k].shape)
                 ssim_gen.append(ssim(generated[k][y0:y1, x0:x1], frames[k][y0:y1, x0:x1]))
                 ssim_still.append(ssim(source[y0:y1, x0:x1], frames[k][y0:y1, x0:x1]))
+                x0, y0, x1, y1 = face_box(real, frames[k].shape)
+                face_gen.append(ssim(generated[k][y0:y1, x0:x1], frames[k][y0:y1, x0:x1]))
+                face_still.append(ssim(source[y0:y1, x0:x1], frames[k][y0:y1, x0:x1]))
                 real_shape = expression_shape(faces[k][0], estimate_head_pose(faces[k][0]))
                 again = detector.detect(generated[k])
                 if again:
@@ -126,6 +146,8 @@ def main() -> int:
                 "clip": name, "frames": len(ssim_gen),
                 "mouth_ssim": float(np.mean(ssim_gen)),
                 "mouth_ssim_still": float(np.mean(ssim_still)),
+                "face_ssim": float(np.mean(face_gen)),
+                "face_ssim_still": float(np.mean(face_still)),
                 "expression_error": float(np.mean(expr_gen)),
                 "expression_error_still": float(np.mean(expr_still)),
                 "identity_distance": float(np.mean(identity)) if identity else None,
@@ -133,13 +155,15 @@ def main() -> int:
             })
             row = rows[-1]
             print(f"{name[:34]:34s} ssim {row['mouth_ssim']:.3f} "
-                  f"(still {row['mouth_ssim_still']:.3f})  expr {row['expression_error']:.4f} "
+                  f"(still {row['mouth_ssim_still']:.3f})  face {row['face_ssim']:.3f} "
+                  f"(still {row['face_ssim_still']:.3f})  expr {row['expression_error']:.4f} "
                   f"(still {row['expression_error_still']:.4f})"
                   f"  id {row['identity_distance'] or float('nan'):.3f}"
                   f"  reenact {reenact_ms:.1f} ms  speak {row['speak_ms']:.1f} ms", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     summary = {key: float(np.mean([r[key] for r in rows if r[key] is not None]))
-               for key in ("mouth_ssim", "mouth_ssim_still", "expression_error",
+               for key in ("mouth_ssim", "mouth_ssim_still", "face_ssim", "face_ssim_still",
+                           "expression_error",
                            "expression_error_still", "identity_distance", "reenact_ms",
                            "speak_ms")}
     (args.out / f"{args.label}_self.json").write_text(json.dumps({"clips": rows,

@@ -27,9 +27,11 @@ from fgemotalk_cli.cli_options import (
     CheckpointOpt,
     CompareOpt,
     CrfOpt,
+    DetailOpt,
     DeviceOpt,
     EngineOpt,
     FaceIndexOpt,
+    GazeOpt,
     JsonOpt,
     MaxSizeOpt,
     OutputOpt,
@@ -70,6 +72,8 @@ def reenact(
     ] = 0,
     pose: PoseOpt = "driver",
     pose_scale: PoseScaleOpt = 1.0,
+    gaze: GazeOpt = "driver",
+    expression_detail: DetailOpt = False,
     max_size: MaxSizeOpt = 2048,
     calibrate: CalibrateOpt = False,
     engine: EngineOpt = "auto",
@@ -90,7 +94,7 @@ def reenact(
     control = expression_control(au or [], preset, au_mode, au_timeline)
     options = run_options(engine, checkpoint, device, overwrite, quiet, face_index, batch_size, crf,
                        paste_back, compare, max_size=max_size, pose=pose, pose_scale=pose_scale,
-                       calibrate=calibrate)
+                       calibrate=calibrate, gaze=gaze, expression_detail=expression_detail)
 
     result = api.reenact(source, driver, output, control=control, options=options,
                          neutral_frame=neutral_frame)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fgemotalk_cli.choices import AUMode, EngineName, PoseMode
+from fgemotalk_cli.choices import AUMode, EngineName, GazeMode, PoseMode
 from fgemotalk_cli.options import DEFAULT_MAX_SIZE, RunOptions
 
 OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
@@ -53,6 +53,15 @@ PoseOpt = Annotated[
     typer.Option("--pose", help="driver: follow the driver's head motion (relative to the "
                  "neutral frame); source: keep the portrait's head still, expression only."),
 ]
+GazeOpt = Annotated[
+    GazeMode,
+    typer.Option("--gaze", help="driver: the eyes look where the driver's do (from its iris "
+                 "points, held through blinks); source: they keep the portrait's gaze."),
+]
+DetailOpt = Annotated[
+    bool, typer.Option("--expression-detail/--no-expression-detail",
+                       help="Carry the driver's wrinkles and folds over (warp; ~5 ms a frame).")
+]
 PoseScaleOpt = Annotated[
     float, typer.Option("--pose-scale", help="0..1 share of the driver's head motion.")
 ]
@@ -70,7 +79,8 @@ def run_options(
     engine: EngineName, checkpoint: Path | None, device: str, overwrite: bool, quiet: bool,
     face_index: int = 0, batch_size: int = 8, crf: int = 18, paste_back: bool = True,
     compare: bool = False, *, max_size: int = DEFAULT_MAX_SIZE, pose: PoseMode = "driver",
-    pose_scale: float = 1.0, calibrate: bool = False,
+    pose_scale: float = 1.0, calibrate: bool = False, gaze: GazeMode = "driver",
+    expression_detail: bool = False,
 ) -> RunOptions:
     """The rendering options from the command line's spelling of them."""
     return RunOptions(
@@ -88,4 +98,6 @@ def run_options(
         pose=pose,
         pose_scale=pose_scale,
         calibrate=calibrate,
+        gaze=gaze,
+        expression_detail=expression_detail,
     )

@@ -153,3 +153,19 @@ def test_german_clip_gets_energy_driven_motion(shared_media) -> None:  # noqa: A
     assert track.closure[~quiet].max() > 0.5  # lips also close at dips inside speech
     head = head_motion_track(track.energy, FPS, amount=1.0, seed=0)
     assert head.shape == (track.n_frames, 3) and np.abs(head).max() <= 6.0
+
+
+
+@pytest.mark.media
+def test_jaw_opens_alike_whichever_path_drove_it(shared_media) -> None:  # noqa: ANN001
+    """Recognised English phones and the energy path (German) open the jaw to the same
+    common level over speech, and the widest frames stay within reach of it."""
+    levels = []
+    for name, language in (("sadtalker_RD_Radio31_000.wav", "en"), ("sadtalker_deyu.wav", "de")):
+        wave, rate = read_clip(shared_media, name)
+        track = mouth_track(wave, rate, FPS, frames_for(wave, rate), language=language)
+        speaking = track.energy > 0.15
+        levels.append(float(np.percentile(track.jaw_open[speaking], 90)))
+        assert track.jaw_open.max() < 0.92
+    assert all(0.45 < level < 0.65 for level in levels)
+    assert abs(levels[0] - levels[1]) < 0.08

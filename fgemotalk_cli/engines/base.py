@@ -22,12 +22,14 @@ from fgemotalk_cli.faces.landmarks import FaceLandmarks
 from fgemotalk_cli.speech.visemes import MouthShape
 
 #: Options a user can set that only some engines act on.
-Control = Literal["transcript", "language", "head_motion", "blinks", "edit_au_mode", "pose"]
+Control = Literal["transcript", "language", "head_motion", "blinks", "edit_au_mode", "pose",
+                  "gaze", "expression_detail"]
 
 #: How each control is spelled on the command line, for the warning.
 CONTROL_OPTIONS: dict[Control, str] = {
     "transcript": "--transcript", "language": "--language", "head_motion": "--head-motion/--still",
     "blinks": "--no-blinks", "edit_au_mode": "--au-mode", "pose": "--pose/--pose-scale",
+    "gaze": "--gaze", "expression_detail": "--expression-detail",
 }
 
 StateT = TypeVar("StateT")

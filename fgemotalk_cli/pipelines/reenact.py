@@ -39,6 +39,10 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
         stats.warnings.extend(source.size_warnings())
         posed = options.pose != "driver" or options.pose_scale != 1.0
         stats.warnings.extend(ignored_controls(engine, ["pose"] if posed else []))
+        gazed = options.gaze != "driver"
+        stats.warnings.extend(ignored_controls(engine, ["gaze"] if gazed else []))
+        detailed = options.expression_detail
+        stats.warnings.extend(ignored_controls(engine, ["expression_detail"] if detailed else []))
         # The driver is decoded and tracked on a second thread from here on, while the engine
         # prepares the source, renders and the encoder encodes.
         with prefetched(_tracked_driver(driver_path, stats, info, decoding),

@@ -62,6 +62,14 @@ _GATE_PRE_ROLL_S = 0.08  # lips move before the sound starts
 _GATE_HOLD_S = 0.10
 _GATE_RAMP_S = 0.07
 _MIN_SPEECH_COVERAGE = 0.5  # allphone below this did not hear English: use the energy path
+# Every track's jaw is scaled so that its speech frames' 90th percentile reaches this (the
+# warp engine turns it into 0.22 IOD of lip gap, what real talking faces reach: see
+# engines/warp/articulation.py), within these bounds: phones and loudness set the rhythm
+# and the contrasts, not how wide a whole clip opens (which a recording's level and the
+# path taken, phones or energy, would otherwise decide).
+_JAW_SPEECH_P90 = 0.55
+_JAW_GAIN_RANGE = (0.6, 1.8)
+_JAW_EASE = 0.35  # above the common level the jaw saturates towards it plus this
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ def mouth_track(
         # Louder syllables open the jaw wider; the viseme gives the shape, loudness the scale.
         controls[:, JAW] *= 0.6 + 0.4 * loudness
     gate = _sample(analysis.gate, analysis, frame_times, 0.0)[:, None]
+    controls[:, JAW] = _normalised_jaw(controls[:, JAW], gate[:, 0])
     controls = REST + gate * (controls - REST)
     controls[:, WIDTH] = np.clip(controls[:, WIDTH], -1.0, 1.0)
     unit = [JAW, ROUNDING, CLOSURE, TEETH]
@@ -173,6 +182,18 @@ def mouth_track(
         warnings=tuple(warnings),
         **arrays,
     )
+
+
+def _normalised_jaw(jaw: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """The jaw scaled so that its 90th percentile over speech frames is the common level
+    (unscaled when there is too little speech to tell), and eased above it: real speech
+    opens past its 90th percentile only by about half as much again at its widest."""
+    speech = gate > 0.5
+    if speech.sum() >= 10:
+        level = float(np.percentile(jaw[speech], 90))
+        jaw = jaw * float(np.clip(_JAW_SPEECH_P90 / max(level, 1e-3), *_JAW_GAIN_RANGE))
+    excess = np.maximum(jaw - _JAW_SPEECH_P90, 0.0)
+    return np.minimum(jaw, _JAW_SPEECH_P90 + _JAW_EASE * np.tanh(excess / _JAW_EASE))
 
 
 def _energy_controls(analysis: _Analysis) -> np.ndarray:

@@ -3,7 +3,8 @@
 Visemes: the 15 of the MPEG-4 face animation convention as used by Oculus Lipsync
 (sil PP FF TH DD kk CH SS nn RR aa E ih oh ou). Each has a target for five mouth controls:
 
-- ``jaw_open`` 0..1
+- ``jaw_open`` 0..1: how wide the jaw opens, as a lip gap asked of the face (the warp
+  engine: 0.40 inter-ocular distances at 1, whatever the photo's own mouth shows)
 - ``lip_width`` -1..1: negative narrow and pushed forward, positive stretched
 - ``rounding`` 0..1
 - ``closure`` 0..1: lips touching; P, B and M must reach 1

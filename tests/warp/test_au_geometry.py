@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.articulation import SPEECH_OPENING_IOD, midline_gap
 from fgemotalk_cli.engines.warp.au_geometry import (
     SUPPORTED_WARP_AUS,
     AUGeometry,
@@ -78,12 +79,28 @@ def _inner_gap(face: np.ndarray) -> float:
                          - face[list(L.UPPER_INNER_LIP[1:-1]), 1]))
 
 
+def test_speech_jaw_opens_every_face_alike(geometry: AUGeometry) -> None:
+    """The same speech shape gives the same lip gap on a closed, a parted and a wide-open
+    photo of the face, and no speech shape leaves the photo's jaw alone."""
+    closed = geometry.face + geometry.offsets({}, MouthShape(jaw_open=0.0, closure=1.0))
+    wide = geometry.face + geometry.offsets({26: 5.0})
+    assert midline_gap(wide) > 0.35
+    for face in (closed, geometry.face, wide):
+        other = AUGeometry(face, geometry.frame)
+        for jaw_open in (0.3, 0.6):
+            gap = midline_gap(face + other.offsets({}, MouthShape(jaw_open=jaw_open)))
+            assert gap == pytest.approx(jaw_open * SPEECH_OPENING_IOD, abs=0.015)
+        assert np.allclose(other.offsets({}), 0.0)
+
+
 def test_speech_mouth_controls(geometry: AUGeometry) -> None:
     def shaped(**controls: float) -> np.ndarray:
         return geometry.face + geometry.offsets({}, MouthShape(**controls))
 
-    base_gap = _inner_gap(geometry.face)
-    assert _inner_gap(shaped(jaw_open=0.5)) > base_gap + 0.1
+    # jaw_open asks for a gap of the face, whatever the photo's own (this one is parted).
+    assert midline_gap(geometry.face) > 0.05
+    assert midline_gap(shaped(jaw_open=0.5)) == pytest.approx(0.5 * SPEECH_OPENING_IOD, abs=0.01)
+    assert midline_gap(shaped(jaw_open=0.0)) < 0.01
     assert _inner_gap(shaped(jaw_open=1.0)) > _inner_gap(shaped(jaw_open=0.5))
     assert abs(_inner_gap(shaped(jaw_open=0.3, closure=1.0))) < 1e-6
     assert _inner_gap(shaped(lip_to_teeth=1.0)) == pytest.approx(0.035, abs=0.01)

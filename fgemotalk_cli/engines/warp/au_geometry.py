@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.articulation import SpeechJaw, midline_gap
 from fgemotalk_cli.engines.warp.au_fields import (
     JAW_MAX_RADIANS,
     au_fields,
@@ -107,6 +108,12 @@ class AUGeometry:
         self._source_overlap = tuple(
             np.maximum(face[list(upper), 1] - face[list(lower), 1], 0.0)
             for upper, lower in _CROSSING_PAIRS)
+        self.speech_jaw = SpeechJaw.tabulated(self._jaw_gap, self._jaw_limit)
+
+    def _jaw_gap(self, share: float) -> float:
+        """The midline lip gap (IOD) with the jaw alone turned by ``share`` of its rotation."""
+        moved = self.face + _soft_clip(jaw_field(self.regions, JAW_MAX_RADIANS * share), self.knee)
+        return midline_gap(self._keep_order(_uncross(moved, self._source_overlap)))
 
     def _set_response(self, response: Mapping[int, Sequence[float]]) -> None:
         """Per-AU shares of the field at intensities 0..5 (``GENERAL_RESPONSE`` by default)."""
@@ -149,6 +156,9 @@ class AUGeometry:
         """
         check_warp_aus(au_intensities)
         base = self.face if base is None else base
+        # A speech mouth asks for an opening of the face (articulation), not on top of the
+        # photo's own; without one the jaw stays where the photo has it.
+        speech_jaw = 0.0 if mouth is None else self.speech_jaw.share(mouth.jaw_open)
         mouth = (mouth or MouthShape()).clipped()
         removed_shares = removed_shares or {}
         total = np.zeros_like(self.face)
@@ -166,7 +176,7 @@ class AUGeometry:
             total -= mouth.lip_width * self.speech_fields["narrow"]
         total += mouth.rounding * self.speech_fields["rounding"]
         total += mouth.lip_to_teeth * self.speech_fields["lip_to_teeth"]
-        jaw = self.share(26, au_intensities.get(26, 0.0)) + mouth.jaw_open
+        jaw = self.share(26, au_intensities.get(26, 0.0)) + speech_jaw
         jaw -= removed_shares.get(26, 0.0)  # negative: a driver's open jaw closes again
         if jaw != 0:
             total += jaw_field(self.regions, JAW_MAX_RADIANS * min(jaw, self._jaw_limit))

@@ -25,10 +25,12 @@ from fractions import Fraction
 
 import numpy as np
 
-from fgemotalk_cli.choices import AUMode, PoseMode
+from fgemotalk_cli.choices import AUMode, GazeMode, PoseMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
 from fgemotalk_cli.engines.warp.calibration import calibrated_source
+from fgemotalk_cli.engines.warp.driven import DrivenLayers, render_driven
+from fgemotalk_cli.engines.warp.iris import IrisLayer
 from fgemotalk_cli.engines.warp.motion import (
     MAX_PITCH_DEGREES,
     MAX_YAW_DEGREES,
@@ -38,6 +40,7 @@ from fgemotalk_cli.engines.warp.motion import (
     place,
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch
+from fgemotalk_cli.engines.warp.ratio_images import DriverReference
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
 from fgemotalk_cli.errors import WeightsError
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
@@ -102,6 +105,8 @@ class WarpState:
     transfer: MotionTransfer | None = None
     notes: tuple[str, ...] = ()
     source_aus: dict[int, float] | None = None  # the source's own AU read-out
+    layers: DrivenLayers | None = None  # what reenacted frames add to the warp (driven.py)
+    detail_reference: DriverReference | None = None  # the driver's neutral frame, for detail
 
 
 class WarpEngine:
@@ -112,11 +117,15 @@ class WarpEngine:
     name = "warp"
     supported_aus: tuple[int, ...] = SUPPORTED_WARP_AUS
     controls: frozenset[Control] = frozenset({"transcript", "language", "head_motion", "blinks",
-                                              "pose"})
+                                              "pose", "gaze", "expression_detail"})
 
     def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0,
-                 calibrate: bool = False) -> None:
+                 calibrate: bool = False, gaze: GazeMode = "driver",
+                 expression_detail: bool = False) -> None:
         self.pose = pose
+        self.gaze = gaze  # reenact: the driver's gaze or the source's (engines/warp/gaze.py)
+        #: reenact: the driver's expression detail as ratio images (engines/warp/ratio_images.py)
+        self.expression_detail = expression_detail
         self.pose_scale = pose_scale
         #: Closed-loop AU calibration per source (:mod:`.calibration`); off: general table.
         self.calibrate = calibrate
@@ -146,6 +155,10 @@ class WarpEngine:
     def set_reference(self, state: WarpState, reference: DriverSample) -> None:
         state.reference = reference.landmarks
         state.transfer = None
+        state.layers = None
+        state.detail_reference = (None if reference.landmarks is None else
+                                  DriverReference.from_frame(reference.image,
+                                                             reference.landmarks.points))
 
     def reenact(self, state: WarpState, samples: list[DriverSample],
                 aus: list[dict[int, float]], au_mode: AUMode) -> list[np.ndarray]:
@@ -153,8 +166,13 @@ class WarpEngine:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
             state.transfer = MotionTransfer(state.source.geometry, state.reference, au_mode,
-                                            pose=self.pose, pose_scale=self.pose_scale)
+                                            pose=self.pose, pose_scale=self.pose_scale,
+                                            gaze=self.gaze)
         transfer = state.transfer
+        if state.layers is None:
+            state.layers = DrivenLayers(
+                irises=IrisLayer.from_source(state.source) if self.gaze == "driver" else None,
+                detail_reference=state.detail_reference if self.expression_detail else None)
         if au_mode == "replace" and state.source_aus is None and any(aus):
             # `replace` removes the source's own AUs too (read once; calibration reads it).
             state.source_aus = self._read_aus(state.source.image) or {}
@@ -166,8 +184,8 @@ class WarpEngine:
             # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
             patch = (None if sample.landmarks is None
                      else MouthPatch(sample.image, sample.landmarks.points))
-            jobs.append((state.source, target, patch))
-        return render_in_order(render_warp, jobs)
+            jobs.append((state.source, target, patch, state.layers))
+        return render_in_order(render_driven, jobs)
 
     def motion_warnings(self, state: WarpState) -> list[str]:
         """What the motion transfer had to change, once per video (for the run's summary)."""

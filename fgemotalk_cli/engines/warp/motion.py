@@ -35,10 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fgemotalk_cli.choices import POSE_MODES, AUMode, PoseMode
+from fgemotalk_cli.choices import POSE_MODES, AUMode, GazeMode, PoseMode
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_fields import JAW_MAX_RADIANS, jaw_field
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.gaze import GazeTransfer
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.faces.landmarks import angles_from_rotation, rotation_from_angles
 from fgemotalk_cli.faces.smoothing import OneEuroFilter
@@ -140,7 +141,8 @@ class MotionTransfer:
 
     def __init__(self, geometry: AUGeometry, reference_landmarks: object,
                  au_mode: AUMode = "add", smoothing: MotionSmoothing | None = MotionSmoothing(),
-                 pose: PoseMode = "driver", pose_scale: float = 1.0) -> None:
+                 pose: PoseMode = "driver", pose_scale: float = 1.0,
+                 gaze: GazeMode = "driver") -> None:
         if au_mode not in ("add", "replace"):
             raise InputError(f"au_mode must be 'add' or 'replace', got {au_mode!r}")
         if pose not in POSE_MODES:
@@ -170,6 +172,8 @@ class MotionTransfer:
         self.frames_without_face = 0
         #: The source's own AU read-out: `replace` takes it away before setting a value.
         self.source_aus: dict[int, float] = {}
+        #: Where the irises look (engines/warp/gaze.py): the driver's gaze or the source's.
+        self.gaze = GazeTransfer(geometry.face, self.reference_face, gaze, geometry.visible_iris)
 
     def _make_filters(self) -> tuple[OneEuroFilter, OneEuroFilter]:
         s = self.smoothing
@@ -264,4 +268,6 @@ class MotionTransfer:
                    if self.au_mode == "replace" and au_intensities else None)
         face = base + self.geometry.offsets(au_intensities, mouth, base=base,
                                             removed_shares=removed)
+        self.gaze.update(self.reference_face + motion.expression)
+        face = self.gaze.apply(face)
         return place(self.geometry, face, motion)

@@ -26,6 +26,9 @@ INNER_CONTOUR = (*L.UPPER_INNER_LIP, *reversed(L.LOWER_INNER_LIP[1:-1]))
 _OUTER_CONTOUR = (*L.UPPER_OUTER_LIP, *reversed(L.LOWER_OUTER_LIP[1:-1]))
 _CHEEKS = (50, 280, 117, 346, 205, 425)
 _ENAMEL = np.array([236.0, 230.0, 214.0])
+_IVORY = np.array([1.03, 1.0, 0.96])  # enamel's hue relative to the light (sclera's hue)
+_TEETH_OVER_SCLERA = 1.18  # measured on real open mouths, see _teeth_colour
+_TEETH_OVER_SKIN = (1.0, 1.45)
 _MIN_OPENING = 0.015  # inner area / mouth width^2 below which a mouth counts as closed
 _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source to show them
 
@@ -183,9 +186,17 @@ class OwnInterior:
 
 
 def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Teeth take the colour of the whites of the eyes (same enamel-like white under the same
-    light), a little darker; the source's own visible teeth win where there are some."""
+    """The colour of this face's teeth: its own visible teeth where there are some, else
+    enamel lit like its eyes.
+
+    On real open mouths (``bench/review_realism.py --real``: nine talking clips of different
+    people) the teeth are about 1.18 times as bright as the whites of the eyes and 0.9-1.45
+    times the cheeks (1.13 at the median), with the eyes' hue (the light's) a little warmer:
+    enamel is ivory, the sclera bluish white. So the hue is the sclera's, warmed, and the
+    brightness 1.18 times the sclera's, kept within what real faces show against the cheeks
+    (1.0-1.45: a dim, shadowed or lash-darkened eye would otherwise give grey teeth)."""
     luma_weights = np.array([0.299, 0.587, 0.114])
+    skin_luma = float(skin @ luma_weights)
 
     def whitish(pixels: np.ndarray) -> np.ndarray:
         if len(pixels) == 0:
@@ -197,17 +208,28 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
     teeth = _polygon_pixels(image, xy[list(INNER_CONTOUR), :2])
     if opening(xy) > _MIN_OPENING and len(teeth) > 30:
         teeth = whitish(teeth)
-        if len(teeth) > 10 and float(np.median(teeth, axis=0) @ luma_weights) > 0.8 * float(
-                skin @ luma_weights):
+        if len(teeth) > 10 and float(np.median(teeth, axis=0) @ luma_weights) > 0.8 * skin_luma:
             return np.median(teeth, axis=0)
     whites = [whitish(_polygon_pixels(image, xy[[c0, *up, c1, *reversed(low)], :2]))
               for c0, c1, up, low in ((*L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID),
                                       (*L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID))]
     sclera = np.concatenate(whites)
-    teeth = np.median(sclera, axis=0) * 0.95 if len(sclera) > 10 else _ENAMEL * 0.85
-    # Dark lashes and irises can still pull the estimate down: teeth are not darker than skin.
-    floor = 1.05 * float(skin @ luma_weights) / max(float(teeth @ luma_weights), 1.0)
-    return np.clip(teeth * max(floor, 1.0), 0, 245)
+    if len(sclera) > 10:
+        light = np.median(sclera, axis=0)
+        # The light's hue, but no more saturated than real sclera gets (a coloured iris
+        # edge or make-up must not tint the teeth).
+        chroma = light / max(float(light.mean()), 1.0)
+        chroma = 1.0 + np.clip(chroma - 1.0, -0.15, 0.2)
+        brightness = _TEETH_OVER_SCLERA * float(light @ luma_weights)
+    else:
+        # No eye whites to read: the skin's hue, mostly neutralised, is the light's.
+        chroma = 1.0 + 0.35 * (skin / max(float(skin.mean()), 1.0) - 1.0)
+        brightness = float(_ENAMEL @ luma_weights)
+    hue = chroma * _IVORY
+    hue = hue / max(float(hue @ luma_weights), 1e-6)
+    low, high = _TEETH_OVER_SKIN
+    brightness = float(np.clip(brightness, low * skin_luma, max(high * skin_luma, 60.0)))
+    return np.clip(hue * brightness, 0, 245)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,14 @@ from fgemotalk_cli.engines.warp import layout as L
 # premolars, molar), as shares of the visible arch's half-width: the arch turns away from
 # the camera, so the further teeth look narrower.
 _TOOTH_WIDTHS = np.array([0.19, 0.15, 0.13, 0.11, 0.1, 0.12])
-_UPPER_HEIGHT = 0.11  # upper incisor length visible under the lip, in interocular distances
+# Upper incisor length visible under the lip, in interocular distances: about 5 mm, what
+# shows in speech and moderate openings (the rest of the crown is behind the lip).
+_UPPER_HEIGHT = 0.085
 _LOWER_HEIGHT = 0.06  # lower incisor length visible over the lip
 _ARCH_HALF_WIDTH = 0.42  # half-width of the upper arch as seen from the front, IOD units
-_WARM = np.array([1.0, 0.97, 0.9])
-_TONGUE_RGB = np.array([178.0, 92.0, 96.0])  # under neutral light, before the face's exposure
+_TONGUE_RGB = np.array([188.0, 92.0, 98.0])  # under neutral light, before the face's exposure
+_MUCOSA_RGB = np.array([150.0, 62.0, 64.0])  # the inside of the cheeks and the palate, likewise
+_BOUNCED_WARMTH = np.array([1.02, 0.98, 0.92])
 
 
 @dataclass(frozen=True)
@@ -110,28 +113,32 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     luma = np.array([0.299, 0.587, 0.114])
     exposure = float(np.clip(float(colours.skin @ luma) / 150.0, 0.35, 1.4))
 
-    # The cavity: the lips' colour deep in shadow, darkest at the back and towards the
-    # corners, a little lighter on the inner walls of the lips near the opening.
-    cavity = (0.16 * colours.lips + 6.0).astype(np.float32)
+    # The cavity: mucosa deep in shadow (half the lips' own colour, half a natural mucosa
+    # red under the face's light, so dark lipstick or a moustache over the lips does not
+    # blacken it), darkest at the back and towards the corners, lighter on the inner walls
+    # of the lips near the opening. Real open mouths are rarely black: their darkest sixth
+    # has about 45 of 255 in luma, red (bench/review_realism.py --real).
+    mucosa = 0.5 * colours.lips + 0.5 * _MUCOSA_RGB * exposure
+    cavity = (0.5 * mucosa + 4.0).astype(np.float32)
     wall = np.exp(-np.minimum(depth, 1 - depth) * gap / max(0.06 * iod_px, 1.0))
-    shade = (0.55 + 0.45 * (1 - side**2)) * (0.75 + 0.5 * wall) * (
-        1 - 0.3 * np.sin(np.pi * depth))
+    shade = (0.65 + 0.35 * (1 - side**2)) * (0.8 + 0.4 * wall) * (
+        1 - 0.25 * np.sin(np.pi * depth))
     image = cavity[None, None, :] * shade[..., None]
     # The wet inner side of the lower lip: a reddish rim along it.
     rim = np.exp(-np.maximum(bottom - b, 0.0) / max(0.025 * iod_px, 0.8)) * 0.7
     image += (0.5 * colours.lips - image) * rim[..., None]
 
     # Tongue: a broad mound behind the lower teeth, its top rising with the opening's depth.
-    tongue_rgb = (0.55 * _TONGUE_RGB * exposure + 0.45 * colours.lips).astype(np.float32)
-    tongue_top = bottom - np.minimum(0.55 * gap, 0.28 * iod_px) * np.clip(1 - (a / 0.85) ** 2,
-                                                                           0, 1)
+    tongue_rgb = (0.65 * _TONGUE_RGB * exposure + 0.35 * colours.lips).astype(np.float32)
+    tongue_top = bottom - np.minimum(0.5 * gap, 0.25 * iod_px) * np.clip(1 - (a / 0.85) ** 2,
+                                                                          0, 1)
     tongue = L.smoothstep(0.0, max(0.04 * iod_px, 1.0), b - tongue_top)
     tongue_shade = (0.6 + 0.4 * (1 - side**2)) * (
         0.75 + 0.25 * L.smoothstep(0.0, max(0.12 * iod_px, 1.0), b - tongue_top))
     # A faint groove down the tongue's middle.
     tongue_shade *= 1 - 0.15 * np.exp(-0.5 * ((a - midline / half_width) / 0.06) ** 2)
     image += (tongue_rgb * tongue_shade[..., None] - image) * (
-        tongue * L.smoothstep(0.08, 0.3, gap_mid / iod_px))[..., None]
+        tongue * L.smoothstep(0.04, 0.2, gap_mid / iod_px))[..., None]
 
     if not teeth:
         return cv2.GaussianBlur(image.astype(np.float32), (0, 0), max(0.5, 0.004 * iod_px))
@@ -157,12 +164,12 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     seam = np.exp(-0.5 * ((1 - np.abs(across)) * _TOOTH_WIDTHS[tooth] * arch
                           / max(0.004 * iod_px, 0.4)) ** 2) * (0.25 + 0.75 * towards_edge**2)
     # The upper lip's shadow on the teeth just below it.
-    lip_shadow = 1 - 0.35 * np.exp(-np.maximum(from_top, 0) / max(0.02 * iod_px, 0.7))
-    incisal = 1 - 0.1 * towards_edge**2
+    lip_shadow = 1 - 0.45 * np.exp(-np.maximum(from_top, 0) / max(0.018 * iod_px, 0.7))
+    incisal = 1 - 0.06 * towards_edge**2
     receding = 1 - 0.6 * L.smoothstep(0.35, 1.0, np.abs(a_teeth))
-    teeth_shade = receding * lip_shadow * incisal * (1 - 0.3 * seam) * (0.95 + 0.05 * across**2)
-    # Enamel is a little warmer than the whites of the eyes its colour is read from.
-    enamel = (colours.teeth * _WARM).astype(np.float32)
+    # Each tooth's face is convex: it turns away from the light towards its sides.
+    teeth_shade = receding * lip_shadow * incisal * (1 - 0.3 * seam) * (1 - 0.06 * across**2)
+    enamel = colours.teeth.astype(np.float32)  # already enamel's hue (mouth._teeth_colour)
     teeth_rgb = enamel[None, None, :] * teeth_shade[..., None]
     # Buccal corridors: beyond the visible arch the teeth fade into the cavity's dark.
     corridor = L.smoothstep(0.75, 1.0, np.abs(a_teeth))
@@ -186,10 +193,12 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     lower *= from_bottom < 0.35 * gap
     seam_low = np.exp(-0.5 * ((1 - np.abs(across_low)) * _TOOTH_WIDTHS[tooth_low] * lower_arch
                               / max(0.005 * iod_px, 0.45)) ** 2)
-    lower_shade = (0.78 * (1 - 0.55 * L.smoothstep(0.3, 1.0, np.abs(a_lower)))
+    lower_shade = (0.85 * (1 - 0.55 * L.smoothstep(0.3, 1.0, np.abs(a_lower)))
                    * (1 - 0.25 * seam_low)
                    * (1 - 0.25 * np.clip((lip_bottom - b) / np.maximum(lower_height, 1e-3), 0, 1)))
-    image += (enamel[None, None, :] * lower_shade[..., None]
+    # Lit mostly by light bounced off the tongue and lips: a little warmer than the upper row.
+    lower_enamel = (enamel * _BOUNCED_WARMTH).astype(np.float32)
+    image += (lower_enamel[None, None, :] * lower_shade[..., None]
               - image) * lower[..., None]
     blur = max(0.5, 0.004 * iod_px)
     return cv2.GaussianBlur(image.astype(np.float32), (0, 0), blur)
