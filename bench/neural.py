@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-FRAMES = 24
+FRAMES = 16  # two batches: ~1 s a frame on this CPU, so a round stays near a minute
 BATCH = 8
 
 
@@ -108,11 +108,11 @@ def _compile_payoff(model, source, driving, eager_seconds_per_frame: float) -> d
     }
 
 
-def bench_neural(memory_seconds: tuple[int, int] = (10, 60), fps: int = 5, rounds: int = 3,
+def bench_neural(memory_seconds: tuple[int, int] = (10, 60), fps: int = 2, rounds: int = 3,
                  compile_check: bool = False) -> dict[str, float]:
     """Speed against LIA's loop, and peak memory of a long against a short stream.
 
-    The memory streams run at ``fps`` = 5 (50 and 300 frames of 256 px through the full-size
+    The memory streams run at ``fps`` = 2 (20 and 120 frames of 256 px through the full-size
     network): what is measured is whether memory grows with the number of frames streamed,
     and a CPU cannot push 1,750 frames through a 45 M-parameter generator in bench time.
     """
