@@ -23,6 +23,7 @@ from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, re
 from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
+from fgemotalk_cli.pipelines.threads import frame_loop_threads
 
 GRID_CELL = 192
 GRID_LABEL_WIDTH = 210
@@ -55,7 +56,8 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                                  info.duration_seconds)
         prepare, render = _video_frame_steps(engine, control)
         with FaceMeshDetector(video_mode=True) as detector, \
-                encoded.progress("edit-au", info.frame_count) as progress:
+                encoded.progress("edit-au", info.frame_count) as progress, \
+                frame_loop_threads():
             while batch := list(islice(frames, options.batch_size)):
                 # Detection and preparation follow the video in order (tracking, shots);
                 # the frames of a batch are then rendered side by side.
