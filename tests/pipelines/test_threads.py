@@ -1,4 +1,4 @@
-"""The frame loop's native thread limits: one OpenBLAS and one OpenCV thread inside, restored after."""
+"""The frame loop's native thread limits: one OpenBLAS and one OpenCV thread, restored after."""
 
 from __future__ import annotations
 
