@@ -181,7 +181,8 @@ class VideoWriter:
         if self._to_yuv is None:
             self._to_yuv = av.video.reformatter.VideoReformatter()
         # One swscale thread: the pipelines already keep the cores busy with whole frames.
-        frame = self._to_yuv.reformat(frame, format="yuv420p", dst_colorspace="itu709",
+        frame = self._to_yuv.reformat(frame, format="yuv420p",
+                                      dst_colorspace=av.video.reformatter.Colorspace.ITU709,
                                       threads=1)
         frame.pts = self.frames_written  # the codec time base is 1/fps
         container, stream = self._opened()
