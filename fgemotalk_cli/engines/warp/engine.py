@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -57,15 +57,20 @@ _render_pool_lock = threading.Lock()
 
 
 def render_in_order(render: Callable[..., np.ndarray],
-                     jobs: Sequence[tuple[object, ...]]) -> list[np.ndarray]:
-    """``render(*job)`` for each job, on the shared render threads, results in job order."""
+                     jobs: Iterable[tuple[object, ...]]) -> list[np.ndarray]:
+    """``render(*job)`` for each job, on the shared render threads, results in job order.
+
+    Each job is handed to the threads as soon as ``jobs`` yields it, so a generator that
+    computes the jobs (sequential motion transfer) overlaps with the rendering of the
+    jobs before instead of keeping the render threads waiting for the whole batch."""
     global _render_pool
-    if RENDER_WORKERS < 2 or len(jobs) < 2:
+    if RENDER_WORKERS < 2:
         return [render(*job) for job in jobs]
     with _render_pool_lock:
         if _render_pool is None:
             _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render")
-    return list(_render_pool.map(lambda job: render(*job), jobs))
+    futures = [_render_pool.submit(render, *job) for job in jobs]
+    return [future.result() for future in futures]
 
 
 def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
@@ -160,14 +165,17 @@ class WarpEngine:
             state.source_aus = self._read_aus(state.source.image) or {}
         transfer.source_aus = {au: v for au, v in (state.source_aus or {}).items()
                                if np.isfinite(v)}
-        jobs = []
-        for sample, vector in zip(samples, aus):
-            target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
-            # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
-            patch = (None if sample.landmarks is None
-                     else MouthPatch(sample.image, sample.landmarks.points))
-            jobs.append((state.source, target, patch))
-        return render_in_order(render_warp, jobs)
+
+        def jobs() -> Iterator[tuple[WarpSource, np.ndarray, MouthPatch | None]]:
+            for sample, vector in zip(samples, aus):
+                target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
+                # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
+                patch = (None if sample.landmarks is None
+                         else MouthPatch(sample.image, sample.landmarks.points))
+                yield state.source, target, patch
+
+        # Each frame renders while the next one's target is computed.
+        return render_in_order(render_warp, jobs())
 
     def motion_warnings(self, state: WarpState) -> list[str]:
         """What the motion transfer had to change, once per video (for the run's summary)."""
