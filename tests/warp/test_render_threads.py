@@ -42,3 +42,24 @@ def test_a_failing_job_raises_in_the_caller() -> None:
 
     with pytest.raises(ValueError, match="frame 1 failed"):
         engine.render_in_order(render, [(0,), (1,), (2,)])
+
+
+def test_a_job_that_renders_more_frames_does_not_wait_for_its_own_threads(monkeypatch) -> None:
+    """edit-au renders each frame through ``engine.edit``, itself a render_in_order call:
+    from a render thread that inner call must run there, not queue behind its caller."""
+    monkeypatch.setattr(engine, "RENDER_WORKERS", 2)
+
+    def inner(index: int) -> np.ndarray:
+        return np.full((1, 1, 3), index, np.uint8)
+
+    def outer(index: int) -> np.ndarray:
+        (frame,) = engine.render_in_order(inner, iter([(index,)]))
+        return frame
+
+    done: list[list[np.ndarray]] = []
+    worker = threading.Thread(target=lambda: done.append(
+        engine.render_in_order(outer, [(index,) for index in range(6)])), daemon=True)
+    worker.start()
+    worker.join(timeout=20.0)
+    assert done, "render_in_order deadlocked on nested calls"
+    assert [int(frame[0, 0, 0]) for frame in done[0]] == list(range(6))

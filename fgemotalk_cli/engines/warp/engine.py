@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -64,13 +64,25 @@ def render_in_order(render: Callable[..., np.ndarray],
     computes the jobs (sequential motion transfer) overlaps with the rendering of the
     jobs before instead of keeping the render threads waiting for the whole batch."""
     global _render_pool
-    if RENDER_WORKERS < 2:
+    if isinstance(jobs, Sequence) and len(jobs) < 2:
+        return [render(*job) for job in jobs]
+    if RENDER_WORKERS < 2 or getattr(_on_render_thread, "active", False):
+        # On a render thread already (a job that renders more frames, as edit-au's per-frame
+        # edit does): waiting there for the same threads would deadlock them.
         return [render(*job) for job in jobs]
     with _render_pool_lock:
         if _render_pool is None:
-            _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render")
+            _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render",
+                                              initializer=_mark_render_thread)
     futures = [_render_pool.submit(render, *job) for job in jobs]
     return [future.result() for future in futures]
+
+
+_on_render_thread = threading.local()
+
+
+def _mark_render_thread() -> None:
+    _on_render_thread.active = True
 
 
 def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
