@@ -17,8 +17,16 @@ Only OpenBLAS is limited (torch's own BLAS, for the neural engine, is left alone
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+# Frame loops may overlap (pipelines run from a script's own threads): the first one in sets
+# the limits, the last one out restores what was there before.
+_lock = threading.Lock()
+_active_loops = 0
+_saved: tuple[Any, int] | None = None  # (threadpoolctl's limiter, OpenCV's thread count)
 
 
 @contextmanager
@@ -27,11 +35,20 @@ def frame_loop_threads() -> Iterator[None]:
     import cv2
     from threadpoolctl import ThreadpoolController
 
-    openblas = ThreadpoolController().select(internal_api="openblas")
-    opencv_threads = cv2.getNumThreads()
-    with openblas.limit(limits=1):
-        cv2.setNumThreads(1)
-        try:
-            yield
-        finally:
-            cv2.setNumThreads(opencv_threads)
+    global _active_loops, _saved
+    with _lock:
+        if _active_loops == 0:
+            openblas = ThreadpoolController().select(internal_api="openblas")
+            _saved = (openblas.limit(limits=1), cv2.getNumThreads())
+            cv2.setNumThreads(1)
+        _active_loops += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active_loops -= 1
+            if _active_loops == 0 and _saved is not None:
+                limiter, opencv_threads = _saved
+                limiter.restore_original_limits()
+                cv2.setNumThreads(opencv_threads)
+                _saved = None

@@ -30,3 +30,14 @@ def test_restored_when_the_loop_fails() -> None:
     with pytest.raises(RuntimeError), frame_loop_threads():
         raise RuntimeError("a frame failed")
     assert cv2.getNumThreads() == opencv_before
+
+
+def test_overlapping_loops_restore_the_settings_when_the_last_one_ends() -> None:
+    opencv_before = cv2.getNumThreads()
+    first, second = frame_loop_threads(), frame_loop_threads()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert cv2.getNumThreads() == 1  # the second loop still runs
+    second.__exit__(None, None, None)
+    assert cv2.getNumThreads() == opencv_before
