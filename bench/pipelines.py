@@ -10,6 +10,11 @@ clock also measures the neighbours, CPU time does not. ``cores_used`` = CPU / wa
 
     python bench/pipelines.py --rounds 3            # everything below, JSON + a table
     python bench/pipelines.py --child plain IN OUT  # (used by the above)
+    python bench/pipelines.py --baseline-repo OLD   # also OLD's fgemotalk, interleaved
+
+With ``--baseline-repo`` every round runs the baseline checkout's command too (baseline, ours,
+peer: B A P B A P ...), and the ``*_baseline_*`` and ``*_vs_baseline_*`` figures are the
+before/after of one run on one machine state.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ SPEECH_FRAMES = 200
 #: The checkout whose ``fgemotalk`` is measured (``--ours-repo``: e.g. an older tree, for a
 #: before/after table); the plain peers always run from this checkout.
 OURS_REPO = REPO
+#: A second checkout measured in the same rounds (``--baseline-repo``), or None.
+BASELINE_REPO: Path | None = None
 
 
 def measure(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
@@ -121,22 +128,36 @@ def _frame_count(path: Path) -> int:
 
 def interleaved(pairs: list[Pair], rounds: int, log: Callable[[str], None]) -> dict[str, float]:
     runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, *_ in pairs}
+    baseline_runs: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in pairs}
     for round_index in range(rounds):
         load = os.getloadavg()[0]
         for name, ours, peer, _ in pairs:
+            if BASELINE_REPO is not None:
+                baseline_runs[name].append(measure(ours, cwd=BASELINE_REPO))
             ours_wall, ours_cpu = measure(ours)
             peer_wall, peer_cpu = measure(peer, cwd=REPO)
             runs[name].append((ours_wall, ours_cpu, peer_wall, peer_cpu))
         log(f"round {round_index + 1}/{rounds} done (load average at its start {load:.2f})")
     results: dict[str, float] = {}
+    median = statistics.median
     for name, _, _, frames in pairs:
         walls, cpus, peer_walls, peer_cpus = zip(*runs[name])
-        median = statistics.median
         results[f"{name}_fps_wall"] = frames / median(walls)
         results[f"{name}_cpu_ms_per_frame"] = 1000 * median(cpus) / frames
         results[f"{name}_vs_plain_wall"] = median(w / p for w, p in zip(walls, peer_walls))
         results[f"{name}_vs_plain_cpu"] = median(c / p for c, p in zip(cpus, peer_cpus))
         results[f"{name}_cores_used"] = median(c / w for c, w in zip(cpus, walls))
+        if baseline_runs[name]:
+            base_walls, base_cpus = zip(*baseline_runs[name])
+            results[f"{name}_baseline_fps_wall"] = frames / median(base_walls)
+            results[f"{name}_baseline_cpu_ms_per_frame"] = 1000 * median(base_cpus) / frames
+            results[f"{name}_baseline_vs_plain_wall"] = median(
+                w / p for w, p in zip(base_walls, peer_walls))
+            results[f"{name}_baseline_vs_plain_cpu"] = median(
+                c / p for c, p in zip(base_cpus, peer_cpus))
+            results[f"{name}_vs_baseline_wall"] = median(
+                w / b for w, b in zip(walls, base_walls))
+            results[f"{name}_vs_baseline_cpu"] = median(c / b for c, b in zip(cpus, base_cpus))
     return results
 
 
@@ -144,17 +165,23 @@ def fixed_costs(scratch: Path, rounds: int) -> dict[str, float]:
     portrait = MEDIA / "portraits" / PORTRAIT
     edit = [*CLI, "edit-au", str(portrait), "--au", "12=3", "-o", str(scratch / "edit.png"),
             "--overwrite", "--quiet"]
-    helps, edits = [], []
+    helps, edits, baseline_edits = [], [], []
     measure(edit)  # warm the file cache
     for _ in range(rounds):
         helps.append(measure([*CLI, "--help"]))
+        if BASELINE_REPO is not None:
+            baseline_edits.append(measure(edit, cwd=BASELINE_REPO))
         edits.append(measure(edit))
     median = statistics.median
-    return {
+    results = {
         "help_wall_s": median(w for w, _ in helps), "help_cpu_s": median(c for _, c in helps),
         "edit_au_image_wall_s": median(w for w, _ in edits),
         "edit_au_image_cpu_s": median(c for _, c in edits),
     }
+    if baseline_edits:
+        results["edit_au_image_baseline_wall_s"] = median(w for w, _ in baseline_edits)
+        results["edit_au_image_baseline_cpu_s"] = median(c for _, c in baseline_edits)
+    return results
 
 
 def batch_vs_loop(scratch: Path, rounds: int, jobs_count: int = 20) -> dict[str, float]:
@@ -199,13 +226,17 @@ def main() -> int:
     parser.add_argument("--only", choices=["pipelines", "fixed", "batch"], action="append")
     parser.add_argument("--ours-repo", type=Path, default=REPO,
                         help="Measure the fgemotalk of this checkout (the peers stay ours).")
+    parser.add_argument("--baseline-repo", type=Path, default=None,
+                        help="Also measure this checkout's fgemotalk, interleaved in the same "
+                             "rounds (a before/after table).")
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.child:
         _child(args.child[0], args.child[1:])
         return 0
-    global OURS_REPO
+    global OURS_REPO, BASELINE_REPO
     OURS_REPO = args.ours_repo.resolve()
+    BASELINE_REPO = None if args.baseline_repo is None else args.baseline_repo.resolve()
     chosen = set(args.only or ["pipelines", "fixed", "batch"])
     results = run(chosen, args.rounds, lambda line: print(line, file=sys.stderr))
     print(json.dumps(results, indent=2))

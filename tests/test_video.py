@@ -372,3 +372,53 @@ def test_memory_does_not_grow_with_video_length(tmp_path: Path) -> None:
         peaks[seconds] = _peak_rss_kib(clip, tmp_path / f"work_{seconds}")
     print(f"peak RSS: 10 s clip {peaks[10] / 1024:.1f} MiB, 60 s clip {peaks[60] / 1024:.1f} MiB")
     assert peaks[60] <= 1.1 * peaks[10] + 4 * 1024
+
+
+@pytest.mark.parametrize("max_size", [None, 200])
+def test_frames_match_pyav_own_conversion(shared_media: Path, max_size: int | None) -> None:
+    """The stream's one colour converter gives each frame exactly what PyAV's per-frame
+    ``reformat`` gives (decoded frames, and downscaled ones)."""
+    clip = shared_media / "driving" / "liveportrait_d5.mp4"
+    ours = [frame.image for _, frame in zip(range(12), iter_frames(clip, max_size=max_size))]
+    with av.open(str(clip)) as container:
+        theirs = []
+        for _, frame in zip(range(12), container.decode(video=0)):
+            if max_size is None:
+                theirs.append(frame.reformat(format="rgb24").to_ndarray())
+            else:
+                scale = max_size / max(frame.width, frame.height)
+                theirs.append(frame.reformat(width=round(frame.width * scale),
+                                             height=round(frame.height * scale),
+                                             format="rgb24", interpolation="AREA").to_ndarray())
+    assert len(ours) == len(theirs) == 12
+    for mine, reference in zip(ours, theirs):
+        assert np.array_equal(mine, reference)
+
+
+def test_written_frames_decode_as_pyav_own_conversion_encodes(tmp_path: Path) -> None:
+    """The writer's one colour converter encodes what a per-frame conversion encodes: the
+    same (lossless-quality) stream decodes to the same pixels."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(4)]
+    ours = tmp_path / "ours.mp4"
+    with VideoWriter(ours, 25, crf=0, preset="ultrafast") as writer:
+        for frame in frames:
+            writer.write(frame)
+    reference = tmp_path / "reference.mp4"
+    with av.open(str(reference), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        for index, frame in enumerate(frames):
+            converted = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace="itu709")
+            converted.pts = index
+            container.mux(stream.encode(converted))
+        container.mux(stream.encode(None))
+
+    def decoded(path: Path) -> list[np.ndarray]:
+        with av.open(str(path)) as container:
+            return [frame.to_ndarray(format="yuv420p") for frame in container.decode(video=0)]
+
+    for mine, theirs in zip(decoded(ours), decoded(reference), strict=True):
+        assert np.array_equal(mine, theirs)

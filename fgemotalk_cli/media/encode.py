@@ -27,6 +27,7 @@ from fgemotalk_cli.media.video import open_video
 
 if TYPE_CHECKING:
     from av.container import OutputContainer
+    from av.video.reformatter import VideoReformatter
     from av.video.stream import VideoStream
 
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709: tag outputs so every player converts colours alike.
@@ -83,6 +84,9 @@ class VideoWriter:
         self._container: OutputContainer | None = None
         self._stream: VideoStream | None = None
         self._closed = False
+        # One colour converter for the whole stream: it keeps its swscale context, which
+        # ``VideoFrame.reformat`` would build (with its slice threads) for every frame.
+        self._to_yuv: VideoReformatter | None = None
         self.audio = audio
         self._audio_thread: threading.Thread | None = None
         self._audio_error: BaseException | None = None
@@ -174,7 +178,12 @@ class VideoWriter:
         if width % 2 or height % 2:
             image = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace="itu709")
+        if self._to_yuv is None:
+            self._to_yuv = av.video.reformatter.VideoReformatter()
+        # One swscale thread: the pipelines already keep the cores busy with whole frames.
+        frame = self._to_yuv.reformat(frame, format="yuv420p",
+                                      dst_colorspace=av.video.reformatter.Colorspace.ITU709,
+                                      threads=1)
         frame.pts = self.frames_written  # the codec time base is 1/fps
         container, stream = self._opened()
         packets = stream.encode(frame)

@@ -233,6 +233,8 @@ def iter_frames(
         fallback_step = 1 / _fps_of(stream)
         previous_time = None
         orientation = None
+        # One colour converter for the stream (it keeps its swscale context between frames).
+        to_rgb = av.video.reformatter.VideoReformatter()
         for frame in _decoded_frames(container, stream, report):
             if orientation is None:
                 # Read once: the matrix belongs to the stream, and touching a frame's side
@@ -246,7 +248,7 @@ def iter_frames(
             else:  # Raw streams without timestamps: step at the nominal rate.
                 time = Fraction(0) if previous_time is None else previous_time + fallback_step
             previous_time = time
-            image = _orient(_to_rgb(frame, max_size), orientation)
+            image = _orient(_to_rgb(frame, max_size, to_rgb), orientation)
             index = report.decoded_frames
             report.decoded_frames += 1
             yield VideoFrame(image=image, index=index, time=time)
@@ -312,16 +314,19 @@ def _reason(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
-def _to_rgb(frame, max_size: int | None) -> np.ndarray:
-    """The frame as stored (not yet turned upright), scaled so max(H, W) <= max_size."""
+def _to_rgb(frame, max_size: int | None, converter) -> np.ndarray:
+    """The frame as stored (not yet turned upright), scaled so max(H, W) <= max_size, by the
+    stream's ``converter`` (an ``av.video.reformatter.VideoReformatter``) on one thread: the
+    pipelines already decode, render and encode side by side."""
     width, height = frame.width, frame.height
     scale = 1.0 if max_size is None else min(1.0, max_size / max(width, height))
     if scale < 1.0:
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
         # AREA averages the pixels a downscale drops, which keeps small faces free of aliasing.
-        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+        rgb = converter.reformat(frame, width=width, height=height, format="rgb24",
+                                 interpolation="AREA", threads=1)
     else:
-        rgb = frame.reformat(format="rgb24")
+        rgb = converter.reformat(frame, format="rgb24", threads=1)
     return rgb.to_ndarray()
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,9 +21,16 @@ from fgemotalk_cli.media.images import downscale_to_max_side, save_image
 from fgemotalk_cli.media.progress import frame_progress
 from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
+from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
+from fgemotalk_cli.pipelines.threads import frame_loop_threads
 
+if TYPE_CHECKING:
+    from fgemotalk_cli.media.video import VideoInfo
+
+#: Video frames decoded, tracked and prepared ahead of the renderer, on their own thread.
+PREFETCH_FRAMES = 8
 GRID_CELL = 192
 GRID_LABEL_WIDTH = 210
 GRID_HEADER = 36
@@ -51,23 +58,16 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(_mode_warnings(engine, control))
         decoding = DecodeReport()
-        frames = resample_frames(iter_frames(input_path, report=decoding), info.fps,
-                                 info.duration_seconds)
         prepare, render = _video_frame_steps(engine, control)
-        with FaceMeshDetector(video_mode=True) as detector, \
-                encoded.progress("edit-au", info.frame_count) as progress:
-            while batch := list(islice(frames, options.batch_size)):
-                # Detection and preparation follow the video in order (tracking, shots);
-                # the frames of a batch are then rendered side by side.
-                jobs: list[tuple[Any, ...]] = []
-                for frame in batch:
-                    # Full size up to --max-size; the encoder pads an odd side by one pixel.
-                    image = downscale_to_max_side(frame.image, options.max_size)
-                    faces = detector.detect(image)
-                    face = faces[options.face_index] if len(faces) > options.face_index else None
-                    stats.frames_without_face += face is None
-                    jobs.append((prepare(image, face), image, frame.time_seconds))
-                for edited in render(jobs):
+        # Decoding, face tracking and each frame's preparation (in video order: tracking and
+        # shots follow it) run on a second thread, while the frames prepared before render
+        # on the render threads and the encoder encodes.
+        jobs = _prepared_frames(input_path, info, options, prepare, stats, decoding)
+        with prefetched(jobs, PREFETCH_FRAMES) as prepared, \
+                encoded.progress("edit-au", info.frame_count) as progress, \
+                frame_loop_threads():
+            while batch := list(islice(prepared, options.batch_size)):
+                for edited in render(batch):
                     encoded.write(edited)
                 progress.advance(len(batch))
         stats.frames = encoded.frames_written
@@ -79,6 +79,22 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         stats.warnings.append(f"{stats.frames_without_face} frames had no face and were kept "
                               "unchanged")
     return stats
+
+
+def _prepared_frames(input_path: Path, info: VideoInfo, options: RunOptions,
+                     prepare: Callable[[np.ndarray, Any], Any], stats: RunStats,
+                     decoding: DecodeReport) -> Iterator[tuple[Any, np.ndarray, float]]:
+    """Render jobs (state or None without a face, the frame, its time) for every frame."""
+    frames = resample_frames(iter_frames(input_path, report=decoding), info.fps,
+                             info.duration_seconds)
+    with FaceMeshDetector(video_mode=True) as detector:
+        for frame in frames:
+            # Full size up to --max-size; the encoder pads an odd side by one pixel.
+            image = downscale_to_max_side(frame.image, options.max_size)
+            faces = detector.detect(image)
+            face = faces[options.face_index] if len(faces) > options.face_index else None
+            stats.frames_without_face += face is None
+            yield prepare(image, face), image, frame.time_seconds
 
 
 def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple[

@@ -18,6 +18,7 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
+from fgemotalk_cli.pipelines.threads import frame_loop_threads
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -61,7 +62,8 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
                 engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
                 stream = samples
             height = source.image.shape[0]
-            with encoded.progress("reenact", info.frame_count) as progress:
+            with encoded.progress("reenact", info.frame_count) as progress, \
+                    frame_loop_threads():
                 while batch := list(islice(stream, options.batch_size)):
                     aus = [control.at(sample.time_seconds) for sample in batch]
                     frames = engine.reenact(state, batch, aus, control.au_mode)

@@ -18,8 +18,14 @@ from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.expression.aus import ExpressionControl
 from fgemotalk_cli.media.audio import load_audio
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
+from fgemotalk_cli.pipelines.common import (
+    RunStats,
+    load_source_face,
+    return_freed_memory,
+    side_by_side,
+)
 from fgemotalk_cli.pipelines.output import EncodedOutput
+from fgemotalk_cli.pipelines.threads import frame_loop_threads
 from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 from fgemotalk_cli.speech.mouth import mouth_track
 
@@ -67,6 +73,7 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
             source = load_source_face(source_path, options.face_index, options.max_size)
             state = engine.prepare(source.image, source.landmarks)
             mouth = mouth_future.result()
+        return_freed_memory()  # what the whole-clip speech analysis freed (see common.py)
         stats = RunStats(engine=engine.name, fps=settings.fps)
         stats.warnings.extend(ignored_controls(engine, settings.requested_controls()))
         stats.warnings.extend(mouth.warnings)
@@ -77,7 +84,7 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
                                  seed=settings.seed)
         engine.attach_audio(state, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames)
         height = source.image.shape[0]
-        with encoded.progress("speak", n_frames) as progress:
+        with encoded.progress("speak", n_frames) as progress, frame_loop_threads():
             for start in range(0, n_frames, options.batch_size):
                 indices = range(start, min(start + options.batch_size, n_frames))
                 samples = [

@@ -3,13 +3,15 @@ full-resolution output."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
-from fgemotalk_cli.engines.warp.layers import fill_from_surroundings
+from fgemotalk_cli.engines.warp.layers import fill_from_surroundings, invert_affine, layered_map
 from fgemotalk_cli.engines.warp.mesh import head_motion
 from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,
@@ -205,3 +207,40 @@ def test_large_photo_keeps_its_size_and_detail(warp_cases) -> None:
     assert np.abs(edited[forehead].astype(int) - big[forehead]).mean() < 2.0
     turned = edit_source(source, {}, head_degrees=(10.0, 0.0, 0.0))
     assert turned.shape == big.shape
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_invert_affine_undoes_the_affine(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    forward = np.concatenate([np.eye(2) + 0.2 * rng.standard_normal((2, 2)),
+                              20.0 * rng.standard_normal((2, 1))], axis=1)
+    points = 500.0 * rng.random((10, 2))
+    moved = points @ forward[:, :2].T + forward[:, 2]
+    backward = invert_affine(forward)
+    assert np.allclose(moved @ backward[:, :2].T + backward[:, 2], points, atol=1e-9)
+
+
+def test_the_composite_beyond_the_persons_reach_is_the_plate(warp_cases) -> None:
+    """A moving head is composited only where the frame's map can reach the person; the
+    frame is what compositing every pixel gives (to within a grey level in a few pixels,
+    from the resize of a part of the grid), and that part is smaller than the frame."""
+    case = warp_cases[0]
+    source = case.source
+    width, height = source.full_size
+    target = target_from_controls(source, {12: 2.0}, None, (12.0, -6.0, 5.0))
+    confined = render_warp(source, target)
+    layers = source.layers
+    everywhere = dataclasses.replace(source)
+    # ``layers`` is a cached property: the copy's cache gets layers whose person box reaches
+    # far beyond the frame, so that every pixel is composited.
+    far = 10 * max(width, height)
+    everywhere.__dict__["layers"] = dataclasses.replace(layers, person_box=(-far, -far, far, far))
+    whole = render_warp(everywhere, target)
+    difference = np.abs(confined.astype(int) - whole)
+    assert difference.max() <= 2 and np.count_nonzero(difference) < 1e-4 * difference.size
+    frame = layered_map(layers, head_motion(source.mesh, target), source.size, (width, height))
+    x0, y0, x1, y1 = frame.box
+    assert (x1 - x0) * (y1 - y0) < 0.95 * width * height
+    outside = np.ones((height, width), bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(confined[outside], layers.plate[outside])

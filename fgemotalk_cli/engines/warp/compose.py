@@ -122,20 +122,32 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
     import cv2
 
     full_size = (full_image.shape[1], full_image.shape[0])
-    frame = layered_map(layers.layers.head, layers.head_forward, layers.work_size, full_size)
+    face_box, pixels, face_map, mask = _face_at_output(full_image, scale, face)
+    # Only where the frame's map can reach the person (and over the face box) is there
+    # anything to composite; beyond, the frame is the still plate as it is.
+    frame = layered_map(layers.layers, layers.head_forward, layers.work_size, full_size,
+                        keep=face_box)
+    fx0, fy0, fx1, fy1 = frame.box
+    output = layers.layers.plate.copy()
+    if fx1 <= fx0 or fy1 <= fy0:
+        return output
     coordinates = frame.coordinates
-    (x0, y0, x1, y1), pixels, face_map, mask = _face_at_output(full_image, scale, face)
+    # The face box, relative to the frame's box.
+    x0, y0, x1, y1 = (face_box[0] - fx0, face_box[1] - fy0, face_box[2] - fx0,
+                      face_box[3] - fy0)
     # The face map fades out down the neck a little below the head layer, so the neck
     # below a dropping jaw blends into the body instead of being dragged along whole.
     weight = cv2.multiply(mask, frame.face_weight[y0:y1, x0:x1], scale=1.0 / 255.0,
                           dtype=cv2.CV_32F)
     coordinates[y0:y1, x0:x1] = cv2.blendLinear(face_map, coordinates[y0:y1, x0:x1], weight,
                                                 1.0 - weight)
-    output, alpha = composite(layers.layers, coordinates)
+    composited, alpha = composite(layers.layers, coordinates, frame.box)
     # The face box as warped (with its anti-aliased lids and lips and the painted mouth and
     # lids) replaces the composite only over the face itself: in the mask's feather the
     # blended map already gives a seamless picture, and beyond the person the plate shows.
     paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0)  # from 0 at weight 0.6 to 1 at 1
     paste *= alpha[y0:y1, x0:x1]
-    output[y0:y1, x0:x1] = cv2.blendLinear(pixels, output[y0:y1, x0:x1], paste, 1.0 - paste)
+    composited[y0:y1, x0:x1] = cv2.blendLinear(pixels, composited[y0:y1, x0:x1], paste,
+                                               1.0 - paste)
+    output[fy0:fy1, fx0:fx1] = composited
     return output

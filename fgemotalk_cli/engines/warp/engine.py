@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -60,15 +60,32 @@ _render_pool_lock = threading.Lock()
 
 
 def render_in_order(render: Callable[..., np.ndarray],
-                     jobs: Sequence[tuple[object, ...]]) -> list[np.ndarray]:
-    """``render(*job)`` for each job, on the shared render threads, results in job order."""
+                     jobs: Iterable[tuple[object, ...]]) -> list[np.ndarray]:
+    """``render(*job)`` for each job, on the shared render threads, results in job order.
+
+    Each job is handed to the threads as soon as ``jobs`` yields it, so a generator that
+    computes the jobs (sequential motion transfer) overlaps with the rendering of the
+    jobs before instead of keeping the render threads waiting for the whole batch."""
     global _render_pool
-    if RENDER_WORKERS < 2 or len(jobs) < 2:
+    if isinstance(jobs, Sequence) and len(jobs) < 2:
+        return [render(*job) for job in jobs]
+    if RENDER_WORKERS < 2 or getattr(_on_render_thread, "active", False):
+        # On a render thread already (a job that renders more frames, as edit-au's per-frame
+        # edit does): waiting there for the same threads would deadlock them.
         return [render(*job) for job in jobs]
     with _render_pool_lock:
         if _render_pool is None:
-            _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render")
-    return list(_render_pool.map(lambda job: render(*job), jobs))
+            _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render",
+                                              initializer=_mark_render_thread)
+    futures = [_render_pool.submit(render, *job) for job in jobs]
+    return [future.result() for future in futures]
+
+
+_on_render_thread = threading.local()
+
+
+def _mark_render_thread() -> None:
+    _on_render_thread.active = True
 
 
 def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
@@ -173,19 +190,22 @@ class WarpEngine:
             state.layers = DrivenLayers(
                 irises=IrisLayer.from_source(state.source) if self.gaze == "driver" else None,
                 detail_reference=state.detail_reference if self.expression_detail else None)
+        layers = state.layers
         if au_mode == "replace" and state.source_aus is None and any(aus):
             # `replace` removes the source's own AUs too (read once; calibration reads it).
             state.source_aus = self._read_aus(state.source.image) or {}
         transfer.source_aus = {au: v for au, v in (state.source_aus or {}).items()
                                if np.isfinite(v)}
-        jobs = []
-        for sample, vector in zip(samples, aus):
-            target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
-            # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
-            patch = (None if sample.landmarks is None
-                     else MouthPatch(sample.image, sample.landmarks.points))
-            jobs.append((state.source, target, patch, state.layers))
-        return render_in_order(render_driven, jobs)
+        def jobs() -> Iterator[tuple[WarpSource, np.ndarray, MouthPatch | None, DrivenLayers]]:
+            for sample, vector in zip(samples, aus):
+                target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
+                # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
+                patch = (None if sample.landmarks is None
+                         else MouthPatch(sample.image, sample.landmarks.points))
+                yield state.source, target, patch, layers
+
+        # Each frame renders while the next one's target is computed.
+        return render_in_order(render_driven, jobs())
 
     def motion_warnings(self, state: WarpState) -> list[str]:
         """What the motion transfer had to change, once per video (for the run's summary)."""

@@ -53,6 +53,9 @@ BODY_FOLLOW = 0.5
 FRAME_GRID_STEP = 8
 
 
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
+
+
 @dataclass(frozen=True)
 class HeadRegion:
     """The head's soft weight, as a function of position in working pixels."""
@@ -90,6 +93,9 @@ class SourceLayers:
     # and alpha, in one image so that one remap samples both
     person: np.ndarray  # (H, W) float32 person alpha
     head: HeadRegion
+    # x0, y0, x1, y1 (full pixels) around every pixel with any alpha: beyond where the frame
+    # map can sample it, a frame is the plate (see :func:`layered_map`).
+    person_box: Box = (0, 0, 0, 0)
 
 
 def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
@@ -125,7 +131,16 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     colour = np.where(person[..., None] > 0.05, unmixed, source)
     foreground = np.clip(np.dstack([colour, 255.0 * person]) + 0.5, 0, 255).astype(np.uint8)
     return SourceLayers(plate=plate, foreground=foreground, person=person,
-                        head=HeadRegion.from_face(frame, points))
+                        head=HeadRegion.from_face(frame, points),
+                        person_box=bounding_box(foreground[..., 3] > 0))
+
+
+def bounding_box(mask: np.ndarray) -> Box:
+    """x0, y0, x1, y1 (exclusive) around the true pixels of ``mask``; all zero if none."""
+    columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
+    if not len(columns):
+        return (0, 0, 0, 0)
+    return (int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1)
 
 
 def _face_and_neck(points: np.ndarray, frame: L.FaceFrame, work_scale: float,
@@ -171,26 +186,31 @@ def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def invert_affine(affine: np.ndarray) -> np.ndarray:
-    linear = np.linalg.inv(affine[:, :2])
+    """The inverse of a (2, 3) affine map, in closed form: a LAPACK call per frame would wake
+    OpenBLAS's helper threads for a 2x2 matrix (see :mod:`fgemotalk_cli.pipelines.threads`)."""
+    (a, b), (c, d) = affine[:, :2]
+    determinant = a * d - b * c
+    linear = np.array([[d, -b], [-c, a]], np.float64) / determinant
     return np.concatenate([linear, -linear @ affine[:, 2:]], axis=1)
 
 
 @dataclass(frozen=True)
 class FrameMap:
-    """The whole frame's backward map at the output resolution, before the face mesh."""
+    """The frame's backward map at the output resolution, before the face mesh, over ``box``:
+    beyond it the map samples no person, so the frame there is the plate."""
 
-    coordinates: np.ndarray  # (H, W, 2) float32 source x, y in output (full) pixels
-    face_weight: np.ndarray  # (H, W) float32: how far down the face mesh's own map reaches
+    box: Box  # x0, y0, x1, y1 in output (full) pixels
+    coordinates: np.ndarray  # (h, w, 2) float32 source x, y in output (full) pixels
+    face_weight: np.ndarray  # (h, w) float32: how far down the face mesh's own map reaches
 
 
-def layered_map(head: HeadRegion, head_forward: np.ndarray, work_size: tuple[int, int],
-                full_size: tuple[int, int]) -> FrameMap:
+def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple[int, int],
+                full_size: tuple[int, int], keep: Box = (0, 0, 0, 0)) -> FrameMap:
     """The head (affine ``head_forward``: source to target working pixels) over a body that
     follows its translation by :data:`BODY_FOLLOW`, on a coarse grid upsampled to
-    ``full_size``."""
-    import cv2
-
+    ``full_size``; only over the pixels whose map can reach the person, and ``keep``."""
     width, height = full_size
+    head = layers.head
     scale = width / work_size[0]
     step = max(2, round(FRAME_GRID_STEP * scale))
     # One sample beyond the frame on every side, so the upsampled grid interpolates out to
@@ -208,21 +228,87 @@ def layered_map(head: HeadRegion, head_forward: np.ndarray, work_size: tuple[int
     body = work - BODY_FOLLOW * head_shift
     blended = body + weight[..., None] * (rigid - body)
     coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
-
-    def upsampled(values: np.ndarray) -> np.ndarray:
-        big = cv2.resize(values.astype(np.float32), (nx * step, ny * step),
-                         interpolation=cv2.INTER_LINEAR)
-        return big[step: step + height, step: step + width]
-
     face_weight = head.weight(rigid, _FACE_MAP_EXTRA_IOD)
-    return FrameMap(upsampled(coordinates), upsampled(face_weight))
+    box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
+    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box))
 
 
-def composite(layers: SourceLayers, coordinates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The person sampled through ``coordinates`` (full pixels) over the background plate,
-    and the person's alpha there."""
+def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
+               full_size: tuple[int, int]) -> Box:
+    """The output pixels whose upsampled map can sample a person pixel.
+
+    The upsampled map is bilinear between coarse samples, so over a cell it stays within its
+    four corners' range (each axis apart); clamped to the frame, as the remap's replicated
+    border samples it, a cell can only reach the person if that range meets the person's
+    box, widened by the one pixel a bilinear sample reaches. The cells that can make the box."""
+    width, height = full_size
+    px0, py0, px1, py1 = person_box
+    if px1 <= px0 or py1 <= py0:
+        return (0, 0, 0, 0)
+    x = np.clip(coordinates[..., 0], 0, width - 1)
+    y = np.clip(coordinates[..., 1], 0, height - 1)
+
+    def cell_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        corners = np.stack([values[:-1, :-1], values[:-1, 1:], values[1:, :-1], values[1:, 1:]])
+        return corners.min(axis=0), corners.max(axis=0)
+
+    (x_low, x_high), (y_low, y_high) = cell_range(x), cell_range(y)
+    reaches = ((x_high > px0 - 2) & (x_low < px1 + 1) & (y_high > py0 - 2) & (y_low < py1 + 1))
+    rows, columns = np.flatnonzero(reaches.any(axis=1)), np.flatnonzero(reaches.any(axis=0))
+    if not len(rows):
+        return (0, 0, 0, 0)
+    # Cell i (samples i and i + 1) spans output pixels (i - 0.5) * step - 0.5 .. (i + 0.5) *
+    # step - 0.5 (see the grid above).
+    def pixels(first_cell: int, last_cell: int, size: int) -> tuple[int, int]:
+        low = int(np.floor((first_cell - 0.5) * step - 0.5))
+        high = int(np.ceil((last_cell + 0.5) * step - 0.5)) + 1
+        return max(low, 0), min(high, size)
+
+    x0, x1 = pixels(int(columns[0]), int(columns[-1]), width)
+    y0, y1 = pixels(int(rows[0]), int(rows[-1]), height)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, 0, 0)
+
+
+def _union(first: Box, second: Box) -> Box:
+    if first[2] <= first[0] or first[3] <= first[1]:
+        return second
+    if second[2] <= second[0] or second[3] <= second[1]:
+        return first
+    return (min(first[0], second[0]), min(first[1], second[1]),
+            max(first[2], second[2]), max(first[3], second[3]))
+
+
+def _upsampled(values: np.ndarray, step: int, box: Box) -> np.ndarray:
+    """The coarse grid ``values`` upsampled ``step`` times (INTER_LINEAR) over ``box`` of the
+    output: the samples around the box only, resized, give the same pixels as the whole grid
+    (with a sample of margin, the resize's own border handling stays outside the box)."""
     import cv2
 
+    x0, y0, x1, y1 = box
+    channels = values.shape[2:]
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0, *channels), np.float32)
+    # Output pixel x is upsampled pixel x + step, which interpolates samples
+    # floor((x + step + 0.5) / step - 0.5) and the next one.
+    ny, nx = values.shape[:2]
+    j0 = max(int(np.floor((x0 + step + 0.5) / step - 0.5)) - 1, 0)
+    j1 = min(int(np.floor((x1 - 1 + step + 0.5) / step - 0.5)) + 2, nx - 1)
+    i0 = max(int(np.floor((y0 + step + 0.5) / step - 0.5)) - 1, 0)
+    i1 = min(int(np.floor((y1 - 1 + step + 0.5) / step - 0.5)) + 2, ny - 1)
+    block = np.ascontiguousarray(values[i0: i1 + 1, j0: j1 + 1].astype(np.float32))
+    big = cv2.resize(block, (block.shape[1] * step, block.shape[0] * step),
+                     interpolation=cv2.INTER_LINEAR)
+    left, top = x0 + step - j0 * step, y0 + step - i0 * step
+    return big[top: top + (y1 - y0), left: left + (x1 - x0)]
+
+
+def composite(layers: SourceLayers, coordinates: np.ndarray,
+              box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """The person sampled through ``coordinates`` (full pixels, over ``box`` of the output)
+    over the background plate there, and the person's alpha."""
+    import cv2
+
+    x0, y0, x1, y1 = box
     map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
         coordinates, None, cv2.CV_16SC2)
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
@@ -230,4 +316,5 @@ def composite(layers: SourceLayers, coordinates: np.ndarray) -> tuple[np.ndarray
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
     alpha = cv2.extractChannel(person, 3).astype(np.float32)
     alpha *= 1.0 / 255.0
-    return cv2.blendLinear(colour, layers.plate, alpha, 1.0 - alpha), alpha
+    plate = layers.plate[y0:y1, x0:x1]
+    return cv2.blendLinear(colour, plate, alpha, 1.0 - alpha), alpha

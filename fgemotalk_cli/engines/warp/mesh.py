@@ -14,6 +14,7 @@ and undoes any fold a transferred expression left in the skin.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,32 @@ def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> 
     rings = [centre + scale * (oval - centre) for scale in _RING_SCALES]
     vertices = np.concatenate([xy, *rings]).astype(np.float64)
 
+    openings = np.concatenate([
+        _eye_triangles(xy, L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID,
+                       visible_iris[0]),
+        _eye_triangles(xy, L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID,
+                       visible_iris[1]),
+        _strip((L.UPPER_INNER_LIP[0], L.UPPER_INNER_LIP[-1]), L.UPPER_INNER_LIP[1:-1],
+               L.LOWER_INNER_LIP[1:-1]),
+    ])
+    skin, band_count, edges, degree, protected = _skin_topology()
+    triangles = np.concatenate([openings, skin]).astype(np.int32)
+    corners = vertices[triangles]
+    right, left = xy[list(L.RIGHT_EYE_CORNERS)].mean(0), xy[list(L.LEFT_EYE_CORNERS)].mean(0)
+    iod_px = max(float(np.linalg.norm(right - left)), 1.0)
+    oval_depth = np.asarray(points[list(L.FACE_OVAL), 2], np.float64)
+    ring_depths = np.concatenate([oval_depth + depth * iod_px for depth in _RING_DEPTH_IOD])
+    return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), ring_depths, triangles,
+                    len(openings), len(openings) + band_count,
+                    signed_areas(corners), corners, edges, degree, protected)
+
+
+@functools.cache
+def _skin_topology() -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """What the skin's connectivity gives, the same for every face (so built once, not per
+    frame of an edited video): the skin triangles (the ring bands, then the face mesh), how
+    many of them are bands, every skin edge once in each direction, each vertex's number of
+    skin neighbours (at least 1) and which vertices fold repair protects. Read-only."""
     count = len(L.FACE_OVAL)
     inner = L.ALL_POINTS + np.arange(count)
     outer = inner + count
@@ -70,31 +97,16 @@ def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> 
     for ring_a, ring_b in ((oval_indices, inner), (inner, outer)):
         bands.append(np.stack([ring_a, ring_a[following], ring_b[following]], 1))
         bands.append(np.stack([ring_a, ring_b[following], ring_b], 1))
-    openings = np.concatenate([
-        _eye_triangles(xy, L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID,
-                       visible_iris[0]),
-        _eye_triangles(xy, L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID,
-                       visible_iris[1]),
-        _strip((L.UPPER_INNER_LIP[0], L.UPPER_INNER_LIP[-1]), L.UPPER_INNER_LIP[1:-1],
-               L.LOWER_INNER_LIP[1:-1]),
-    ])
     skin = np.concatenate([*bands, np.asarray(mesh_triangles())])
     edges = np.concatenate([skin[:, [0, 1]], skin[:, [1, 2]], skin[:, [2, 0]]])
     edges = np.unique(np.concatenate([edges, edges[:, ::-1]]), axis=0)  # shared edges once
-    size = len(vertices)
+    size = L.ALL_POINTS + 2 * count
     degree = np.maximum(np.bincount(edges[:, 0], minlength=size), 1).astype(np.float64)
     protected = np.zeros(size, bool)
     protected[list(_PROTECTED)] = True
-    triangles = np.concatenate([openings, skin]).astype(np.int32)
-    corners = vertices[triangles]
-    right, left = xy[list(L.RIGHT_EYE_CORNERS)].mean(0), xy[list(L.LEFT_EYE_CORNERS)].mean(0)
-    iod_px = max(float(np.linalg.norm(right - left)), 1.0)
-    oval_depth = np.asarray(points[list(L.FACE_OVAL), 2], np.float64)
-    ring_depths = np.concatenate([oval_depth + depth * iod_px for depth in _RING_DEPTH_IOD])
-    return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), ring_depths, triangles,
-                    len(openings),
-                    len(openings) + sum(len(band) for band in bands),
-                    signed_areas(corners), corners, edges, degree, protected)
+    for array in (skin, edges, degree, protected):
+        array.setflags(write=False)
+    return skin, sum(len(band) for band in bands), edges, degree, protected
 
 
 def _strip(corners: tuple[int, int], upper: tuple[int, ...], lower: tuple[int, ...],

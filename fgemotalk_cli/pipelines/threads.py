@@ -1,0 +1,54 @@
+"""Native thread pools during a frame loop: one thread each, the frames themselves run in parallel.
+
+A video pipeline already keeps the cores busy with whole frames: two render threads
+(:data:`fgemotalk_cli.engines.warp.engine.RENDER_WORKERS`), the encoder and the decoder. Two
+native pools beneath them only add cost there:
+
+- numpy's OpenBLAS wakes its helper threads for every small LAPACK call (a 2x2 inverse, a
+  3x3 SVD: a few per frame) and leaves them spinning (``sched_yield``) for a while after each,
+  so on a 2-core machine one core is mostly spent waiting;
+- OpenCV splits each remap, resize and blend of a frame over its own threads, which then
+  contend with the other render thread and the encoder for the same cores.
+
+:func:`frame_loop_threads` sets both to one thread for the duration of a loop and restores
+them after, so a script that uses numpy or OpenCV before or after a run keeps its own setting.
+Only OpenBLAS is limited (torch's own BLAS, for the neural engine, is left alone).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# Frame loops may overlap (pipelines run from a script's own threads): the first one in sets
+# the limits, the last one out restores what was there before.
+_lock = threading.Lock()
+_active_loops = 0
+_saved: tuple[Any, int] | None = None  # (threadpoolctl's limiter, OpenCV's thread count)
+
+
+@contextmanager
+def frame_loop_threads() -> Iterator[None]:
+    """OpenBLAS and OpenCV at one thread each inside the block (see the module doc)."""
+    import cv2
+    from threadpoolctl import ThreadpoolController
+
+    global _active_loops, _saved
+    with _lock:
+        if _active_loops == 0:
+            openblas = ThreadpoolController().select(internal_api="openblas")
+            _saved = (openblas.limit(limits=1), cv2.getNumThreads())
+            cv2.setNumThreads(1)
+        _active_loops += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active_loops -= 1
+            if _active_loops == 0 and _saved is not None:
+                limiter, opencv_threads = _saved
+                limiter.restore_original_limits()
+                cv2.setNumThreads(opencv_threads)
+                _saved = None
