@@ -87,3 +87,23 @@ def test_removed_shares_give_back_negative_projections(warp_cases) -> None:
     geometry = replace(warp_cases[0].source, geometry=geometry).geometry
     assert np.allclose(geometry.offsets({12: 0.0}, removed_shares={12: -0.5}),
                        geometry.offsets({}, removed_shares={12: -0.5}))
+
+
+def test_the_engine_calibrates_only_the_aus_a_job_asks_for(warp_cases) -> None:
+    from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+    from fgemotalk_cli.engines.warp.engine import WarpEngine
+
+    case = warp_cases[0]
+    engine = WarpEngine(calibrate="auto")
+    state = engine.prepare(case.image, case.landmarks)
+    assert state.calibrator is None  # nothing asked for yet: nothing read or rendered
+    engine.edit(state, [{12: 3.0}], "add")
+    assert state.calibrator is not None and state.calibrator.tried == {12}
+    assert state.source.geometry.response[12] == state.calibrator.response[12]
+    assert state.source.geometry.response[4] == GENERAL_RESPONSE[4]  # not asked for
+    engine.edit(state, [{4: 2.0, 12: 1.0}], "add")
+    assert state.calibrator.tried == {4, 12}
+    off = WarpEngine(calibrate="off")
+    state = off.prepare(case.image, case.landmarks)
+    off.edit(state, [{12: 3.0}], "add")
+    assert state.calibrator is None and state.source.geometry.response[12] == GENERAL_RESPONSE[12]

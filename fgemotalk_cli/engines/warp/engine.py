@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -28,7 +28,11 @@ import numpy as np
 from fgemotalk_cli.choices import AUMode, PoseMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
-from fgemotalk_cli.engines.warp.calibration import calibrated_source
+from fgemotalk_cli.engines.warp.calibration import (
+    CALIBRATED_AUS,
+    CalibrationMode,
+    FaceCalibrator,
+)
 from fgemotalk_cli.engines.warp.motion import (
     MAX_PITCH_DEGREES,
     MAX_YAW_DEGREES,
@@ -102,6 +106,10 @@ class WarpState:
     transfer: MotionTransfer | None = None
     notes: tuple[str, ...] = ()
     source_aus: dict[int, float] | None = None  # the source's own AU read-out
+    #: The source's closed-loop AU calibration, solving each AU when first asked for (None:
+    #: not started yet, or a state built outside :meth:`WarpEngine.prepare`: general table).
+    calibrator: FaceCalibrator | None = None
+    calibrate: bool = False  # whether this state calibrates the AUs it is asked for
 
 
 class WarpEngine:
@@ -115,26 +123,48 @@ class WarpEngine:
                                               "pose"})
 
     def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0,
-                 calibrate: bool = False) -> None:
+                 calibrate: CalibrationMode = "auto") -> None:
         self.pose = pose
         self.pose_scale = pose_scale
-        #: Closed-loop AU calibration per source (:mod:`.calibration`); off: general table.
+        #: Closed-loop AU calibration per source (:mod:`.calibration`): ``auto`` solves each
+        #: AU a job asks for when it is first asked for, ``full`` every AU at prepare time,
+        #: ``off`` keeps the general table.
         self.calibrate = calibrate
         self._reader: BlendshapeReader | None = None
 
     def prepare(self, source_rgb: np.ndarray, landmarks: FaceLandmarks) -> WarpState:
-        source = prepare_source(source_rgb, landmarks)
-        if not self.calibrate:
-            return WarpState(source=source)
-        try:
-            if self._reader is None:
-                self._reader = BlendshapeReader(video_mode=False)
-            source, calibration = calibrated_source(source, self._reader)
-        except WeightsError as missing:
-            # Without the read-out model the general table still holds for faces in general.
-            return WarpState(source=source, notes=(f"AU calibration skipped: {missing}",))
-        return WarpState(source=source, notes=calibration.notes,
-                         source_aus=calibration.source_aus)
+        state = WarpState(source=prepare_source(source_rgb, landmarks),
+                          calibrate=self.calibrate != "off")
+        if self.calibrate == "full":
+            self._calibrate(state, [dict.fromkeys(CALIBRATED_AUS, 0.0)])
+        return state
+
+    def _calibrate(self, state: WarpState, aus: Sequence[Mapping[int, float]]) -> None:
+        """Solve the calibration of the AUs in ``aus`` not solved yet on this state's source
+        and let its geometry (and motion transfer) follow the new tables."""
+        wanted = {int(au) for vector in aus for au in vector}
+        if not state.calibrate or not wanted:
+            return
+        if state.calibrator is None:
+            try:
+                if self._reader is None:
+                    self._reader = BlendshapeReader(video_mode=False)
+            except WeightsError as missing:
+                # Without the read-out model the general table still holds for faces in general.
+                state.calibrate = False
+                state.notes += (f"AU calibration skipped: {missing}",)
+                return
+            state.calibrator = FaceCalibrator(state.source, self._reader)
+            if state.source_aus is None:
+                state.source_aus = state.calibrator.source_aus
+        tables = state.calibrator.solve(wanted)
+        state.notes = tuple(dict.fromkeys((*state.notes, *state.calibrator.notes)))
+        if not tables:
+            return
+        geometry = state.source.geometry.with_response(tables)
+        state.source = replace(state.source, geometry=geometry)
+        if state.transfer is not None:
+            state.transfer.geometry = geometry
 
     def _read_aus(self, image: np.ndarray) -> dict[int, float] | None:
         """The AU read-out of one image (None: no face)."""
@@ -149,6 +179,7 @@ class WarpEngine:
 
     def reenact(self, state: WarpState, samples: list[DriverSample],
                 aus: list[dict[int, float]], au_mode: AUMode) -> list[np.ndarray]:
+        self._calibrate(state, aus)
         if state.transfer is None:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
@@ -185,6 +216,7 @@ class WarpEngine:
 
     def speak(self, state: WarpState, samples: list[SpeechSample],
               aus: list[dict[int, float]]) -> list[np.ndarray]:
+        self._calibrate(state, aus)  # the requested AUs; the blinks below are eye closures
         jobs = []
         for sample, vector in zip(samples, aus):
             vector = dict(vector)
@@ -196,4 +228,5 @@ class WarpEngine:
              au_mode: AUMode) -> list[np.ndarray]:
         """A still photo has no neutral reference, so `add` and `replace` both add the AU
         displacements to the photo's own expression (``edit_au_mode`` is not a control here)."""
+        self._calibrate(state, aus)
         return render_in_order(edit_source, [(state.source, vector) for vector in aus])
