@@ -181,6 +181,38 @@ def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
     return field
 
 
+def _frown_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
+    """AU 15: corners pulled down and a little out by the depressor anguli oris.
+
+    The muscle runs from the corner down and out to the jaw line, so the skin that follows
+    lies below and beside the corner (not under the middle of the lower lip). Both lips bend
+    into an arch: the pull grows with the square of the distance from the middle, and the
+    middle of the lower lip is pushed up a little, so the mouth stays closed (a frown, not a
+    jaw drop) and the lower lip's outline turns down at its ends.
+    """
+    m, face = r.mouth, r.face
+    field = np.zeros_like(face)
+    lips = np.maximum(m.upper_zone, m.lower_zone)
+    u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
+    sideways, bend = u * lips, u**2 * lips
+    skin_gate = L.smoothstep(0.4, 1.0, np.abs(m.mouth_u))
+    for side, index in ((-1, L.UPPER_OUTER_LIP[0]), (+1, L.UPPER_OUTER_LIP[-1])):
+        on_side = m.mouth_u * side > 0
+        muscle = np.array([0.45 * side, 0.89])  # corner towards the mandible's lower edge
+        rel = face[:, :2] - face[index, :2]
+        along = rel @ muscle
+        across = rel @ np.array([-muscle[1], muscle[0]])
+        reach = np.where(along > 0, 0.25, 0.12)
+        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / 0.12) ** 2)) * skin_gate * on_side
+        weight_x = np.maximum(sideways * on_side, skin)
+        weight = np.maximum(bend * on_side, skin)
+        field[:, 0] += weight_x * corner[0] * side
+        field[:, 1:] += weight[:, None] * corner[1:]
+    middle = np.cos(np.clip(m.mouth_u, -1, 1) * np.pi / 2)
+    field[:, 1] -= 0.02 * m.lower_zone * middle**2
+    return field
+
+
 def jaw_field(r: FaceRegions, radians: float) -> np.ndarray:
     """The lower face rotated about the hinge axis (parallel to x) by ``radians``."""
     if radians == 0:
@@ -201,7 +233,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f: dict[int, np.ndarray] = {}
     f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
     f[2] = _brow_field(r, 0.0, 0.15, -0.01, "outer")
-    f[4] = _brow_field(r, -0.10, -0.05, 0.07, "all")
+    f[4] = _brow_field(r, -0.12, -0.05, 0.07, "all")
 
     f[5] = sum((_lid_field(e, -0.085, 0.01) for e in r.eyes), zero.copy())
     f[6] = sum((_lid_field(e, 0.0, -0.06) for e in r.eyes), zero.copy())
@@ -246,7 +278,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     thinning = 0.015 * np.abs(np.clip(m.mouth_u, -1, 1))
     f[12][:, 1] += thinning * (m.vermilion_upper - m.vermilion_lower)
     f[12][:, 1] -= 0.2 * m.lower_thickness * m.vermilion_lower * m.lower_zone
-    f[15] = _corner_field(r, _vec(0.02, 0.085, 0.0))
+    f[15] = _frown_field(r, _vec(0.02, 0.11, 0.0))
 
     chin_boss = _gauss(face, _vec(m.centre_u, face[L.CHIN, 1] - 0.22), 0.3, 0.2)
     chin_boss *= 1 - m.lower_zone * (face[:, 1] < face[17, 1])
@@ -257,10 +289,12 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
 
     stretch = np.clip(m.mouth_u, -1.6, 1.6)
     lips = np.maximum(m.upper_zone, m.lower_zone)
-    f[20] = _corner_field(r, _vec(0.0, 0.02, 0.0))
+    # AU 20 (risorius): corners drawn out towards the ears and a little down, never up (that
+    # would be AU 12); more down reads as AU 15. The lips stretch and thin.
+    f[20] = _corner_field(r, _vec(0.0, 0.0, 0.0))
     f[20][:, 0] += 0.11 * np.where(np.abs(stretch) <= 1, stretch * lips, 0.0)
     f[20] += _corner_field(r, _vec(0.11, 0, 0)) * (np.abs(m.mouth_u) > 1)[:, None]
-    f[20][:, 1] += 0.01 * (m.vermilion_upper - m.vermilion_lower)
+    f[20][:, 1] += 0.015 * (m.vermilion_upper - m.vermilion_lower)
 
     f[23] = np.zeros_like(face)
     f[23][:, 1] = 0.4 * (m.vermilion_upper * m.upper_thickness

@@ -41,10 +41,10 @@ CalibrationMode = Literal["off", "auto", "full"]
 PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: Largest strength per AU where the default (the last probe) would break the face, chosen
 #: by looking at strength sheets of several portraits: past these the outer brows arch into
-#: a V (AU 2), the iris stretches into a dark oval (AU 5, the warp has no sclera to show),
-#: the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye closure
-#: cannot pass fully closed.
-MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.4, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows into a stare
+#: (AU 5), the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye
+#: closure cannot pass fully closed.
+MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.6, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
 #: AUs calibrated (45 reads and moves as 43).
 CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
