@@ -53,16 +53,22 @@ def intensity_response(intensity: float) -> float:
 #: grade curve of :func:`intensity_response` times a gain, measured with the blendshape read-out
 #: over the shared portraits (``bench/au_calibration.py``) so that intensity k reads about k.
 #: A per-face closed loop (:mod:`fgemotalk_cli.engines.warp.calibration`) refines it.
-#: Medians of the per-face tables over the 15 shared portraits (2026-12-01); AUs the model
-#: barely reads on most faces (5, 7, 15, 20 and the unread 6, 9, 23, 25) keep the FACS curve.
+#: Medians of the per-face tables over the 15 shared portraits (2026-12-01, after the AU 2,
+#: 5, 15 and 20 fields were reshaped); AUs the model cannot read (6, 9, 23, 25) or reads with
+#: a face-dependent bias (7) keep the FACS
+#: curve. Where the loop finds the model confusing AU 15 and AU 20 on a face (it reads the
+#: same corners), that face falls back to this table.
 GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
-    2: (0.00, 0.11, 0.39, 0.70, 1.64, 1.80),
+    2: (0.00, 0.09, 0.30, 0.58, 0.86, 1.80),
     4: (0.00, 0.44, 1.18, 2.14, 2.37, 2.60),
+    5: (0.00, 0.13, 0.45, 0.82, 1.21, 1.60),
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
-    12: (0.00, 0.39, 0.74, 0.92, 1.31, 2.20),
+    12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
+    15: (0.00, 0.67, 0.92, 1.22, 1.47, 1.90),
     17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
-    26: (0.00, 0.10, 0.25, 0.55, 1.00, 1.45),
+    20: (0.00, 0.37, 0.69, 0.98, 1.14, 1.32),
+    26: (0.00, 0.16, 0.35, 0.56, 1.02, 1.45),
     # Eye closure is a fraction of the opening (1 = closed); measured close to linear.
     43: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
     45: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),

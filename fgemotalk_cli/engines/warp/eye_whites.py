@@ -64,7 +64,7 @@ def lash_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
     corners, upper, _, _ = _EYES[eye]
     margin = xy[list(upper)]
     height, width = image.shape[:2]
-    samples = []
+    samples: list[np.ndarray] = []
     for start, end in zip(margin[:-1], margin[1:]):
         for t in np.linspace(0.0, 1.0, 5):
             x, y = np.round(start + t * (end - start)).astype(int)
@@ -89,7 +89,7 @@ def eye_white_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
     if patch.size == 0:
         return _FALLBACK_WHITE
     mask = np.zeros(patch.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [contour - (x0, y0)], 1)
+    cv2.fillPoly(mask, [contour - (x0, y0)], (1,))
     yy, xx = np.mgrid[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]]
     centre, radius = xy[iris[0]], _iris_radius(xy, iris)
     outside = np.hypot(xx - centre[0], yy - centre[1]) > 1.15 * radius

@@ -356,7 +356,6 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
     fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
     fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
-    # Where a lid rose (AU 5), eye white above the iris (engines/warp/eye_whites.py).
     open_eye_whites(warped, (x0, y0), source.image, source.points, vertices[: L.ALL_POINTS])
     if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
         shade_expression(warped, (x0, y0), source.shading, target)
