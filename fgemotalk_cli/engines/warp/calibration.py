@@ -7,8 +7,8 @@ AU a job asks for, the first time it asks (:class:`FaceCalibrator`, the engine's
 strengths on a small crop of the face and read back by the blendshape model
 (:mod:`fgemotalk_cli.expression.readout`). The measured score change against strength gives,
 by monotone interpolation, the strength whose change matches the calibration curve: the
-change a neutral face shows going from 0 to k (``rule.score_at(k) - rule.floor``), where 5 is
-what real strong expressions reach.
+change a real face shows going from rest to k (``rule.change_at(k)``), where 5 is what real
+strong expressions reach.
 
 Bounds keep it sane: strengths stay within :data:`PROBE_SHARES` (at most 2.6 times the
 designed field, less where :data:`MAX_SHARE` says the face breaks) and within
@@ -100,7 +100,7 @@ def _render(source: WarpSource, geometry: AUGeometry, au: int) -> np.ndarray:
 def _rise_share(au: int, before: Mapping[str, float], after: Mapping[str, float]) -> float:
     rule = READOUT_RULES[au]
     change = rule.score(after) - rule.score(before)
-    return max(change - SCORE_NOISE, 0.0) / (rule.strong - rule.floor)
+    return max(change - SCORE_NOISE, 0.0) / rule.change_span
 
 
 @dataclass
@@ -127,7 +127,7 @@ class _Probe:
             return
         off = max((_rise_share(other, self.base, read.scores) for other in RELIABLE_AUS
                    if other != self.au and {self.au, other} != {43, 45}), default=0.0)
-        if off <= 0.5 * max(change, 0.0) / (rule.strong - rule.floor) + 1e-9:
+        if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
     def solve(self, fallback_top: float) -> tuple[float, ...]:
@@ -141,7 +141,7 @@ class _Probe:
         x = np.unique(changes)
         strength = [shares[changes == value].max() for value in x]
         top = float(max(self.usable)) if len(self.usable) > 1 else fallback_top
-        solved = [0.0] + [min(float(np.interp(rule.score_at(k) - rule.floor, x, strength)), top)
+        solved = [0.0] + [min(float(np.interp(rule.change_at(k), x, strength)), top)
                           for k in INTENSITIES[1:]]
         table = np.maximum.accumulate(solved)
         # The model's dead zone for small moves asks for large strengths at low intensities;
