@@ -7,7 +7,8 @@ portraits and the weakest portrait with room for it) and the off-target movement
 au_calibration_<mode>.json and .png (requested vs measured, ideal diagonal) to --out.
 ``auto`` (the engine's default) solves each AU on the face when it is first asked for, ``full``
 every AU at prepare time (the same tables), ``off`` keeps the general table. The time printed
-is the closed loop's cost per source and per AU solved.
+is the closed loop's cost per source and per AU solved; ``--identity`` adds the dlib identity
+distance of each intensity-5 edit to its source (mean and worst face per AU).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     from fgemotalk_cli.engines.warp.engine import WarpEngine, WarpState
     from fgemotalk_cli.evaluation.au_readout_study import readout_study
+    from fgemotalk_cli.evaluation.identity import IdentityEmbedder, identity_distance
     from fgemotalk_cli.expression.readout import READOUT_RULES
     from fgemotalk_cli.faces.detector import detect_source_face
     from fgemotalk_cli.media.images import load_image
@@ -40,7 +42,12 @@ def main() -> int:
     parser.add_argument("--no-closed-loop", action="store_true",
                         help="The same as --calibrate off (the general response table only).")
     parser.add_argument("--portraits", default="", help="Comma separated name filter.")
+    parser.add_argument("--identity", action="store_true",
+                        help="Also the dlib identity distance to the source at intensity 5.")
     args = parser.parse_args()
+    embedder = IdentityEmbedder() if args.identity else None
+    source_embeddings: dict[int, object] = {}
+    identity: dict[int, list[float]] = {}  # AU -> distances at intensity 5
     mode = "off" if args.no_closed_loop else args.calibrate
     engine = WarpEngine(calibrate=mode)
     wanted = [w for w in args.portraits.split(",") if w]
@@ -64,7 +71,15 @@ def main() -> int:
             t0 = time.perf_counter()
             engine._calibrate(state, [vector])  # timed apart from the render below
             calibration_seconds.append(time.perf_counter() - t0)
-        return engine.edit(state, [vector], "add")[0]
+        (edited,) = engine.edit(state, [vector], "add")
+        if embedder is not None and max(vector.values()) == 5.0:
+            if key not in source_embeddings:
+                source_embeddings[key] = embedder.embed(image)
+            output = embedder.embed(edited)
+            if source_embeddings[key] is not None and output is not None:
+                identity.setdefault(next(iter(vector)), []).append(
+                    identity_distance(source_embeddings[key], output))
+        return edited
 
     aus = [int(a) for a in args.aus.split(",")]
     study = readout_study(images, aus, [1, 2, 3, 4, 5], edit)
@@ -83,6 +98,10 @@ def main() -> int:
         for au in sorted(tables):
             median = np.median(np.array(tables[au]), axis=0)
             print(f"    {au}: ({', '.join(f'{v:.2f}' for v in median)}),")
+    if identity:
+        print("identity (dlib distance to the source) at intensity 5, mean / max over faces:")
+        print("    " + "  ".join(f"AU{au} {np.mean(d):.3f}/{np.max(d):.3f}"
+                                 for au, d in sorted(identity.items())))
     print(f"{len(images)} portraits, {time.perf_counter() - started:.0f} s; prepare "
           f"{sum(prepare_seconds) / max(len(prepare_seconds), 1):.2f} s each")
     if calibration_seconds:

@@ -101,6 +101,9 @@ class AUGeometry:
         self.au_fields = au_fields(self.regions)
         self.speech_fields = speech_fields(self.regions)
         self._set_response(response or {})
+        #: Per AU, the share of its field an *added* intensity gets on this face (1 unless the
+        #: face already shows the AU strongly: :meth:`with_headroom`).
+        self.headroom: dict[int, float] = {}
         self.visible_iris = tuple(_visible_iris(face, eye) for eye in self.regions.eyes)
         upper_thickness = face[list(L.UPPER_INNER_LIP[1:-1]), 1] - face[
             list(L.UPPER_OUTER_LIP[1:-1]), 1]
@@ -133,6 +136,15 @@ class AUGeometry:
         copy._set_response({**self.response, **response})
         return copy
 
+    def with_headroom(self, headroom: Mapping[int, float]) -> AUGeometry:
+        """A copy whose added AUs move ``headroom`` (0..1, per AU) of their field: a face
+        already at a broad smile has little room for more, and the full share on top reads
+        as a caricature. What `replace` removes of the face's own AU is not scaled."""
+        copy = object.__new__(AUGeometry)
+        copy.__dict__.update(self.__dict__)
+        copy.headroom = {**self.headroom, **{int(au): float(v) for au, v in headroom.items()}}
+        return copy
+
     def share(self, au: int, intensity: float) -> float:
         """The share of AU ``au``'s intensity-5 field applied at ``intensity``."""
         return float(np.interp(float(np.clip(intensity, 0.0, MAX_INTENSITY)),
@@ -160,7 +172,8 @@ class AUGeometry:
         total = np.zeros_like(self.face)
         for au, intensity in au_intensities.items():
             if int(au) in self.au_fields and intensity > 0:
-                total += self.share(au, intensity) * self.au_fields[int(au)]
+                total += (self.share(au, intensity) * self.headroom.get(int(au), 1.0)
+                          * self.au_fields[int(au)])
         # What `replace` takes away is not soft-clipped: it must cancel exactly what is there.
         removed = np.zeros_like(self.face)
         for au, share in removed_shares.items():

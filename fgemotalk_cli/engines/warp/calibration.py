@@ -50,6 +50,14 @@ PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: (AU 5), the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye
 #: closure cannot pass fully closed.
 MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.6, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: AUs whose reading of a single photo is unbiased enough to say the face already shows them
+#: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
+#: reads above ROOM_FROM and that does not move the read-out at any strength is saturated
+#: on this face (a broad smile cannot read broader): an added intensity then gets only the
+#: room left to 5 of its field, at least MIN_ROOM; the full share on top is a caricature.
+ROOM_AUS = (1, 2, 5, 12, 15, 20, 26)
+ROOM_FROM = 2.5
+MIN_ROOM = 0.25
 #: How far one face's table may rise above the general table, at any intensity.
 MAX_GAIN_OVER_GENERAL = 1.5
 #: AUs calibrated (45 reads and moves as 43).
@@ -180,6 +188,7 @@ class FaceCalibrator:
         self.probe_changes: dict[int, tuple[float, ...]] = {}
         self.notes: list[str] = []
         self._tried: set[int] = set()
+        self._headroom: dict[int, float] = {}
         if base is None:
             self.notes.append("calibration: the read-out found no face; general table")
 
@@ -189,6 +198,12 @@ class FaceCalibrator:
         if self.base_scores is None:
             return {}
         return {au: v for au, v in au_intensities(self.base_scores).items() if np.isfinite(v)}
+
+    @property
+    def headroom(self) -> dict[int, float]:
+        """Per AU found saturated on this face (see :data:`ROOM_AUS`), the share of an added
+        intensity's field left to it."""
+        return dict(self._headroom)
 
     @property
     def tried(self) -> frozenset[int]:
@@ -221,7 +236,16 @@ class FaceCalibrator:
             probe.measure(share * limit / PROBE_SHARES[-1])
         self.probe_changes[au] = tuple(probe.changes[1:])
         if max(probe.changes) < 2 * SCORE_NOISE:
-            self.notes.append(f"calibration: AU{au} barely reads on this face; general table")
+            rule = READOUT_RULES[au]
+            reading = rule.intensity(rule.score(self.base_scores))
+            if au in ROOM_AUS and reading > ROOM_FROM:
+                self._headroom[au] = max((5.0 - reading) / (5.0 - ROOM_FROM), MIN_ROOM)
+                self.notes.append(f"calibration: the face already shows AU{au} at "
+                                  f"{reading:.1f}; added intensities get "
+                                  f"{self._headroom[au]:.0%} of the field")
+            else:
+                self.notes.append(f"calibration: AU{au} barely reads on this face; "
+                                  "general table")
             return None
         # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.
         if au == 43:

@@ -159,9 +159,10 @@ class WarpEngine:
                 state.source_aus = state.calibrator.source_aus
         tables = state.calibrator.solve(wanted)
         state.notes = tuple(dict.fromkeys((*state.notes, *state.calibrator.notes)))
-        if not tables:
+        headroom = state.calibrator.headroom
+        if not tables and headroom == state.source.geometry.headroom:
             return
-        geometry = state.source.geometry.with_response(tables)
+        geometry = state.source.geometry.with_response(tables).with_headroom(headroom)
         state.source = replace(state.source, geometry=geometry)
         if state.transfer is not None:
             state.transfer.geometry = geometry
