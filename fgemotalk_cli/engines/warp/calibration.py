@@ -52,11 +52,13 @@ PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.6, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
 #: AUs whose reading of a single photo is unbiased enough to say the face already shows them
 #: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
-#: reads above ROOM_FROM and that does not move the read-out at any strength is saturated
-#: on this face (a broad smile cannot read broader): an added intensity then gets only the
-#: room left to 5 of its field, at least MIN_ROOM; the full share on top is a caricature.
+#: reads above ROOM_FROM and whose strongest probe reads less than SATURATED_GAIN more is
+#: saturated on this face (a broad smile cannot read broader): an added intensity then gets
+#: only the room left to 5 of its field, at least MIN_ROOM; the full share on top of a broad
+#: smile is a caricature.
 ROOM_AUS = (1, 2, 5, 12, 15, 20, 26)
 ROOM_FROM = 2.5
+SATURATED_GAIN = 2.0
 MIN_ROOM = 0.25
 #: How far one face's table may rise above the general table, at any intensity.
 MAX_GAIN_OVER_GENERAL = 1.5
@@ -235,17 +237,16 @@ class FaceCalibrator:
         for share in PROBE_SHARES:
             probe.measure(share * limit / PROBE_SHARES[-1])
         self.probe_changes[au] = tuple(probe.changes[1:])
+        rule = READOUT_RULES[au]
+        reading = rule.intensity(rule.score(self.base_scores))
+        if (au in ROOM_AUS and reading > ROOM_FROM
+                and max(probe.changes) < rule.change_at(SATURATED_GAIN)):
+            self._headroom[au] = max((5.0 - reading) / (5.0 - ROOM_FROM), MIN_ROOM)
+            self.notes.append(f"calibration: the face already shows AU{au} at {reading:.1f}; "
+                              f"added intensities get {self._headroom[au]:.0%} of the field")
+            return None
         if max(probe.changes) < 2 * SCORE_NOISE:
-            rule = READOUT_RULES[au]
-            reading = rule.intensity(rule.score(self.base_scores))
-            if au in ROOM_AUS and reading > ROOM_FROM:
-                self._headroom[au] = max((5.0 - reading) / (5.0 - ROOM_FROM), MIN_ROOM)
-                self.notes.append(f"calibration: the face already shows AU{au} at "
-                                  f"{reading:.1f}; added intensities get "
-                                  f"{self._headroom[au]:.0%} of the field")
-            else:
-                self.notes.append(f"calibration: AU{au} barely reads on this face; "
-                                  "general table")
+            self.notes.append(f"calibration: AU{au} barely reads on this face; general table")
             return None
         # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.
         if au == 43:
