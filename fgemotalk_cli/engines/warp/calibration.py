@@ -154,6 +154,13 @@ class _Probe:
         solved = [0.0] + [min(float(np.interp(rule.change_at(k), x, strength)), top)
                           for k in INTENSITIES[1:]]
         table = np.maximum.accumulate(solved)
+        # Intensities whose target change lies within the read-out's noise cannot be solved
+        # (the interpolation lands anywhere in the dead zone): they get shares in proportion
+        # to the intensity, up to the first one the model resolves.
+        resolved = [k for k in INTENSITIES[1:] if rule.change_at(k) >= 2 * SCORE_NOISE]
+        first = int(resolved[0]) if resolved else 5
+        for k in range(1, first):
+            table[k] = table[first] * k / first
         # The model's dead zone for small moves asks for large strengths at low intensities;
         # followed all the way, a slight brow raise on a small face moves the brows as much as
         # a marked one and changes who the face looks like (dlib distance 0.39 for AU 1 at 1.5
@@ -164,11 +171,12 @@ class _Probe:
 
 
 def _strictly_rising(table: np.ndarray) -> tuple[float, ...]:
-    """Where the bound flattened the top of a table, spread the capped intensities evenly up
-    to the bound, so that every whole intensity still moves more than the one below."""
+    """Where the bound flattened the top of a table (the intensities within a tenth of the
+    top), spread those evenly up to the bound, so that every whole intensity still moves
+    visibly more than the one below."""
     table = np.asarray(table, dtype=float).copy()
     top = table[-1]
-    capped = int(np.argmax(table >= top - 1e-9))
+    capped = int(np.argmax(table >= 0.9 * top - 1e-9))
     if 0 < capped < len(table) - 1:
         table[capped:] = np.linspace(table[capped - 1], top, len(table) - capped + 1)[1:]
     return tuple(float(v) for v in table)
