@@ -118,6 +118,9 @@ def test_headroom_scales_added_aus_but_not_what_replace_removes(warp_cases) -> N
     assert np.allclose(roomy.offsets({}, removed_shares={12: 0.5}),
                        geometry.offsets({}, removed_shares={12: 0.5}))
     assert roomy.with_response({12: roomy.response[12]}).headroom == {12: 0.25}
+    # `replace` takes the face's own smile away first: the value it sets gets the full share.
+    assert np.allclose(roomy.offsets({12: 4.0}, removed_shares={12: 1.0}),
+                       geometry.offsets({12: 4.0}, removed_shares={12: 1.0}))
 
 
 def test_a_face_already_at_the_top_of_an_au_gets_only_its_room(warp_cases) -> None:

@@ -139,7 +139,8 @@ class AUGeometry:
     def with_headroom(self, headroom: Mapping[int, float]) -> AUGeometry:
         """A copy whose added AUs move ``headroom`` (0..1, per AU) of their field: a face
         already at a broad smile has little room for more, and the full share on top reads
-        as a caricature. What `replace` removes of the face's own AU is not scaled."""
+        as a caricature. What `replace` removes of the face's own AU is not scaled, and an AU
+        it removes is set again at its full share."""
         copy = object.__new__(AUGeometry)
         copy.__dict__.update(self.__dict__)
         copy.headroom = {**self.headroom, **{int(au): float(v) for au, v in headroom.items()}}
@@ -172,8 +173,9 @@ class AUGeometry:
         total = np.zeros_like(self.face)
         for au, intensity in au_intensities.items():
             if int(au) in self.au_fields and intensity > 0:
-                total += (self.share(au, intensity) * self.headroom.get(int(au), 1.0)
-                          * self.au_fields[int(au)])
+                # An AU `replace` takes away first has all its room again.
+                room = 1.0 if int(au) in removed_shares else self.headroom.get(int(au), 1.0)
+                total += self.share(au, intensity) * room * self.au_fields[int(au)]
         # What `replace` takes away is not soft-clipped: it must cancel exactly what is there.
         removed = np.zeros_like(self.face)
         for au, share in removed_shares.items():
