@@ -80,7 +80,7 @@ def test_bundled_presets_follow_paper_and_name_sources() -> None:
 
 def test_explicit_au_overrides_preset() -> None:
     control = expression_control(["12=1,6=2"], "happy", "replace")
-    assert control.au_intensities == {1: 1.5, 12: 1.0, 6: 2.0}
+    assert control.au_intensities == {1: 1.0, 12: 1.0, 6: 2.0}
     assert control.au_mode == "replace"
 
 

@@ -79,7 +79,7 @@ def test_unknown_preset_lists_the_available_ones(grey_png: Path) -> None:
 
 def test_presets_and_aus_json() -> None:
     presets = json.loads(runner.invoke(app, ["presets", "--json"]).stdout)
-    assert presets["happy"] == {"1": 1.5, "12": 3.0}
+    assert presets["happy"] == {"1": 1.0, "12": 2.5}
     aus = json.loads(runner.invoke(app, ["aus", "--json"]).stdout)
     assert [row["au"] for row in aus if row["paper"]] == [1, 2, 4, 5, 6, 9, 12]
 

@@ -15,5 +15,5 @@ def load_engine(options: RunOptions) -> Engine[Any]:
     if options.resolved_engine() == "neural":
         return NeuralEngine.from_checkpoint(options.configured_checkpoint(), options)
     return WarpEngine(pose=options.pose, pose_scale=options.pose_scale,
-                      calibrate=options.calibrate, gaze=options.gaze,
+                      calibrate="full" if options.calibrate else "auto", gaze=options.gaze,
                       expression_detail=options.expression_detail)

@@ -2,12 +2,12 @@
 
 For every face, AU and intensity the face is edited (``edit_fn``, the engine under test) and
 both the edit and the unedited face are read by :mod:`fgemotalk_cli.expression.readout`. A
-score change is turned into intensity units as if it started from a neutral face
-(:func:`change_intensity`), so "measured 3" means "moved as much as a neutral face moves
-from 0 to 3". Off-target is the largest such *rise* of any other estimated AU (falls are the
-same action seen from its antagonist: wider eyes lower the blink score), counted over the AUs
-the model reads reliably (:data:`RELIABLE_AUS`) and above the read-out's own noise between two
-renders (:data:`SCORE_NOISE`).
+score change is turned into intensity units (:func:`change_intensity`), so "measured 3"
+means "moved as much as a real face moves from rest to intensity 3" (for most AUs: as a
+neutral face moves from 0 to 3). Off-target is the largest such *rise* of any other
+estimated AU (falls are the same action seen from its antagonist: wider eyes lower the blink
+score), counted over the AUs the model reads reliably (:data:`RELIABLE_AUS`) and above the
+read-out's own noise between two renders (:data:`SCORE_NOISE`).
 
 Faces that already show the AU strongly (source reading >= :data:`SATURATED_SOURCE`) have no
 room to show it again; they count in the means but not in the per-face minimum.
@@ -39,8 +39,9 @@ SAME_SHAPE = {43: 45, 45: 43}
 
 
 def change_intensity(rule: ReadoutRule, score_change: float) -> float:
-    """A score change in intensity units: the intensity a neutral face reads after it."""
-    return rule.intensity(rule.floor + max(score_change, 0.0))
+    """A score change in intensity units (:meth:`ReadoutRule.change_intensity`): for most
+    AUs the intensity a neutral face reads after it."""
+    return rule.change_intensity(score_change)
 
 
 @dataclass(frozen=True)

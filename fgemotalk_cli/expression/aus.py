@@ -143,6 +143,11 @@ def presets_dir() -> Path:
     """
     from importlib.resources import files
 
+    # A source checkout first: an editable install of another checkout would otherwise map
+    # ``fgemotalk_cli.presets`` to that checkout's folder, not to the code being run.
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "presets").is_dir():
+        return checkout / "presets"
     try:
         folder = Path(str(files("fgemotalk_cli.presets")))
     except ModuleNotFoundError:

@@ -42,7 +42,11 @@ Where the model is blind, and what we do:
   its readings are weak and noisy, the strong level is the issue's reference (0.14).
 - AU 4 and AU 7 rest at very different levels on neutral faces (heavy brows, narrow eyes
   read 0.3-0.6), so single-image readings of them are biased by the face; changes within one
-  face (a video, an edit against its source) are what they measure well.
+  face (a video, an edit against its source) are what they measure well. A change reads on
+  its own scale (:meth:`ReadoutRule.change_intensity`): ``strong - floor`` for every AU whose
+  strong clips start near the floor (1, 2, 5, 12, 26, 43: their rise from rest matches it
+  within 0.05), but for AU 4 the rise real frowns show from their own rest, 0.36 (p97 - p5
+  of d8, d5, d2, d18), since the faces that frown hardest rest at 0.45 already.
 """
 
 from __future__ import annotations
@@ -66,6 +70,26 @@ class ReadoutRule:
     blendshapes: tuple[str, ...]  # averaged
     floor: float  # score of a neutral face: intensity 0
     strong: float  # score of a strong real expression: intensity 5
+    #: The score change a strong real expression shows from the same face at rest, where it
+    #: differs from ``strong - floor`` (faces that rest well above the floor): what a change
+    #: within one face (an edit against its source) needs to read 5.
+    strong_change: float | None = None
+
+    @property
+    def change_span(self) -> float:
+        """The score change that reads as intensity 5 within one face."""
+        return self.strong - self.floor if self.strong_change is None else self.strong_change
+
+    def change_intensity(self, score_change: float) -> float:
+        """A score change within one face in intensity units (0 for falls)."""
+        share = float(np.clip(score_change / self.change_span, 0.0, 1.0))
+        return MAX_INTENSITY * share**READOUT_EXPONENT
+
+    def change_at(self, intensity: float) -> float:
+        """The score change that reads as ``intensity`` (the inverse of
+        :meth:`change_intensity`)."""
+        share = float(np.clip(intensity / MAX_INTENSITY, 0.0, 1.0)) ** (1.0 / READOUT_EXPONENT)
+        return share * self.change_span
 
     def score(self, scores: Mapping[str, float]) -> float:
         return float(np.mean([scores[name] for name in self.blendshapes]))
@@ -87,7 +111,9 @@ def _pair(name: str) -> tuple[str, ...]:
 READOUT_RULES: dict[int, ReadoutRule] = {rule.au: rule for rule in (
     ReadoutRule(1, ("browInnerUp",), 0.02, 0.55),
     ReadoutRule(2, _pair("browOuterUp"), 0.02, 0.60),
-    ReadoutRule(4, _pair("browDown"), 0.15, 0.80),
+    # Neutral faces rest at 0.00-0.45 and strong frowns rise 0.24-0.42 from their own rest
+    # (d8 +0.39, d5 +0.32, d2 +0.42, d18 +0.24; median 0.36): within one face, 0.36 is 5.
+    ReadoutRule(4, _pair("browDown"), 0.15, 0.80, strong_change=0.36),
     ReadoutRule(5, _pair("eyeWide"), 0.01, 0.28),
     ReadoutRule(7, _pair("eyeSquint"), 0.45, 0.85),
     ReadoutRule(10, _pair("mouthUpperUp"), 0.01, 0.55),

@@ -87,3 +87,57 @@ def test_removed_shares_give_back_negative_projections(warp_cases) -> None:
     geometry = replace(warp_cases[0].source, geometry=geometry).geometry
     assert np.allclose(geometry.offsets({12: 0.0}, removed_shares={12: -0.5}),
                        geometry.offsets({}, removed_shares={12: -0.5}))
+
+
+def test_the_engine_calibrates_only_the_aus_a_job_asks_for(warp_cases) -> None:
+    from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+    from fgemotalk_cli.engines.warp.engine import WarpEngine
+
+    case = warp_cases[0]
+    engine = WarpEngine(calibrate="auto")
+    state = engine.prepare(case.image, case.landmarks)
+    assert state.calibrator is None  # nothing asked for yet: nothing read or rendered
+    engine.edit(state, [{12: 3.0}], "add")
+    assert state.calibrator is not None and state.calibrator.tried == {12}
+    assert state.source.geometry.response[12] == state.calibrator.response[12]
+    assert state.source.geometry.response[4] == GENERAL_RESPONSE[4]  # not asked for
+    engine.edit(state, [{4: 2.0, 12: 1.0}], "add")
+    assert state.calibrator.tried == {4, 12}
+    off = WarpEngine(calibrate="off")
+    state = off.prepare(case.image, case.landmarks)
+    off.edit(state, [{12: 3.0}], "add")
+    assert state.calibrator is None and state.source.geometry.response[12] == GENERAL_RESPONSE[12]
+
+
+def test_headroom_scales_added_aus_but_not_what_replace_removes(warp_cases) -> None:
+    geometry = warp_cases[0].source.geometry
+    roomy = geometry.with_headroom({12: 0.25})
+    added = roomy.offsets({12: 4.0}) - roomy.offsets({})
+    full = geometry.offsets({12: 4.0}) - geometry.offsets({})
+    assert np.abs(added).max() < 0.4 * np.abs(full).max()
+    assert np.allclose(roomy.offsets({}, removed_shares={12: 0.5}),
+                       geometry.offsets({}, removed_shares={12: 0.5}))
+    assert roomy.with_response({12: roomy.response[12]}).headroom == {12: 0.25}
+    # `replace` takes the face's own smile away first: the value it sets gets the full share.
+    assert np.allclose(roomy.offsets({12: 4.0}, removed_shares={12: 1.0}),
+                       geometry.offsets({12: 4.0}, removed_shares={12: 1.0}))
+
+
+def test_a_face_already_at_the_top_of_an_au_gets_only_its_room(warp_cases) -> None:
+    from fgemotalk_cli.engines.warp.calibration import MIN_ROOM, FaceCalibrator
+
+    rule = READOUT_RULES[12]
+
+    class Saturated:  # reads a broad smile whatever the render shows
+        def read(self, image, time_seconds=0.0):
+            from fgemotalk_cli.expression.blendshapes import BlendshapeFace
+
+            scores = dict.fromkeys(("mouthSmileLeft", "mouthSmileRight"), rule.strong + 0.1)
+            return BlendshapeFace({**dict.fromkeys(_ALL_SHAPES, 0.0), **scores}, None)
+
+    calibrator = FaceCalibrator(warp_cases[0].source, Saturated())
+    assert calibrator.solve([12, 1]) == {}
+    assert calibrator.headroom == {12: MIN_ROOM}  # AU 1 reads 0 here: no room limit
+
+
+_ALL_SHAPES = sorted({name for rule in READOUT_RULES.values() for name in rule.blendshapes})

@@ -11,11 +11,13 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
 ====  =====================  ===========================================================
 1     inner brow raiser      brows up 0.16 at the inner end fading to 0 at two thirds of
                              the brow, 0.02 medial; forehead follows less with height
-2     outer brow raiser      brows up 0.15 at the outer end fading to 0 at the inner third
-4     brow lowerer           brows down 0.10 (inner) .. 0.05 (outer) and 0.07 medial; the
+2     outer brow raiser      outer two thirds of the brow arched up: 0.13 at the tail, 0.04
+                             at the inner end (whose share fades to 0 there)
+4     brow lowerer           brows down 0.12 (inner) .. 0.05 (outer) and 0.07 medial; the
                              glabella is squeezed towards the midline
 5     upper lid raiser       upper lid margin up 0.085 mid-lid (0 at the corners), lid skin
-                             follows up to the brow; lower lid down 0.01
+                             follows up to the brow; lower lid down 0.01; the iris stays
+                             round and eye white shows above it (:mod:`.eye_whites`)
 6     cheek raiser           infraorbital cheek up 0.10 and 0.03 forward; lower lid up 0.06;
                              crow's-feet skin 0.04 towards the eye; outer brow down 0.02
 7     lid tightener          lower lid up 0.075, flatter than in AU 6 (more near the
@@ -30,11 +32,15 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              the muscle line towards the cheekbone, little below the corner;
                              cheeks up 0.04; vermilion thinned up to 0.015 towards the
                              corners, lower lip by a fifth of its height
-15    lip corner depressor   corners down 0.085, out 0.02, same spread as 12
+15    lip corner depressor   corners down 0.11, out 0.02, the lips bent into an arch (pull
+                             with the square of the distance from the middle), skin following
+                             along the depressor down-and-out to the jaw line; lower lip
+                             middle up 0.02 so the mouth stays closed
 17    chin raiser            chin boss up 0.06 and forward 0.03; lower lip up 0.05 and
                              forward 0.04 (most in the middle); upper lip up 0.02
-20    lip stretcher          corners out 0.11 and down 0.02; lips stretched in proportion to
-                             their distance from the centre; vermilion thinned 0.01
+20    lip stretcher          corners out 0.11, no vertical pull (down reads as AU 15, up as
+                             AU 12); lips stretched in proportion to their distance from the
+                             centre; vermilion thinned 0.015
 23    lip tightener          both vermilions narrowed by 40 % towards the mouth line;
                              corners 0.02 medial
 25    lips part              lower lip down 0.07, upper lip up 0.02 (most in the middle)
@@ -60,7 +66,7 @@ intensity k reads about k on the blendshape read-out (:mod:`fgemotalk_cli.expres
 5 = what real strong expressions reach): per source by the closed loop of
 :mod:`fgemotalk_cli.engines.warp.calibration` (renders read back, bounded), else the general
 table :data:`.au_geometry.GENERAL_RESPONSE` (medians of the per-face tables over the shared
-portraits: e.g. AU 12 reaches 2.2 times the designed field at 5, AU 4 2.6 times). AUs the
+portraits: e.g. AU 12 reaches 2.1 times the designed field at 5, AU 4 2.6 times). AUs the
 model cannot read keep the FACS grade curve :func:`.au_geometry.intensity_response` (shares
 0.07, 0.25, 0.55, 0.82, 1 at 1..5); eye closure is a closed fraction of at most 1.
 Combined AUs add; wherever the sum at a point exceeds the largest any single control can move
@@ -105,7 +111,9 @@ def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
         if shape == "inner":
             profile = 1.0 - L.smoothstep(0.05, 0.7, s)
         elif shape == "outer":
-            profile = L.smoothstep(0.3, 0.95, s)
+            # The lateral frontalis lifts the outer two thirds of the brow as an arch, not
+            # only its tail (which folds the brow into a V).
+            profile = L.smoothstep(-0.1, 0.7, s)
         else:
             profile = 1.0 - 0.5 * L.smoothstep(0.0, 1.0, s)
         # Medial of the brow's inner end the skin follows less, reaching 0 at the midline so
@@ -181,6 +189,38 @@ def _smile_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
     return field
 
 
+def _frown_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
+    """AU 15: corners pulled down and a little out by the depressor anguli oris.
+
+    The muscle runs from the corner down and out to the jaw line, so the skin that follows
+    lies below and beside the corner (not under the middle of the lower lip). Both lips bend
+    into an arch: the pull grows with the square of the distance from the middle, and the
+    middle of the lower lip is pushed up a little, so the mouth stays closed (a frown, not a
+    jaw drop) and the lower lip's outline turns down at its ends.
+    """
+    m, face = r.mouth, r.face
+    field = np.zeros_like(face)
+    lips = np.maximum(m.upper_zone, m.lower_zone)
+    u = np.abs(np.clip(m.mouth_u, -1.0, 1.0))
+    sideways, bend = u * lips, u**2 * lips
+    skin_gate = L.smoothstep(0.4, 1.0, np.abs(m.mouth_u))
+    for side, index in ((-1, L.UPPER_OUTER_LIP[0]), (+1, L.UPPER_OUTER_LIP[-1])):
+        on_side = m.mouth_u * side > 0
+        muscle = np.array([0.45 * side, 0.89])  # corner towards the mandible's lower edge
+        rel = face[:, :2] - face[index, :2]
+        along = rel @ muscle
+        across = rel @ np.array([-muscle[1], muscle[0]])
+        reach = np.where(along > 0, 0.25, 0.12)
+        skin = np.exp(-0.5 * ((along / reach) ** 2 + (across / 0.12) ** 2)) * skin_gate * on_side
+        weight_x = np.maximum(sideways * on_side, skin)
+        weight = np.maximum(bend * on_side, skin)
+        field[:, 0] += weight_x * corner[0] * side
+        field[:, 1:] += weight[:, None] * corner[1:]
+    middle = np.cos(np.clip(m.mouth_u, -1, 1) * np.pi / 2)
+    field[:, 1] -= 0.02 * m.lower_zone * middle**2
+    return field
+
+
 def jaw_field(r: FaceRegions, radians: float) -> np.ndarray:
     """The lower face rotated about the hinge axis (parallel to x) by ``radians``."""
     if radians == 0:
@@ -200,8 +240,8 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     zero = np.zeros_like(face)
     f: dict[int, np.ndarray] = {}
     f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
-    f[2] = _brow_field(r, 0.0, 0.15, -0.01, "outer")
-    f[4] = _brow_field(r, -0.10, -0.05, 0.07, "all")
+    f[2] = _brow_field(r, 0.04, 0.13, -0.01, "outer")
+    f[4] = _brow_field(r, -0.12, -0.05, 0.07, "all")
 
     f[5] = sum((_lid_field(e, -0.085, 0.01) for e in r.eyes), zero.copy())
     f[6] = sum((_lid_field(e, 0.0, -0.06) for e in r.eyes), zero.copy())
@@ -246,7 +286,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     thinning = 0.015 * np.abs(np.clip(m.mouth_u, -1, 1))
     f[12][:, 1] += thinning * (m.vermilion_upper - m.vermilion_lower)
     f[12][:, 1] -= 0.2 * m.lower_thickness * m.vermilion_lower * m.lower_zone
-    f[15] = _corner_field(r, _vec(0.02, 0.085, 0.0))
+    f[15] = _frown_field(r, _vec(0.02, 0.11, 0.0))
 
     chin_boss = _gauss(face, _vec(m.centre_u, face[L.CHIN, 1] - 0.22), 0.3, 0.2)
     chin_boss *= 1 - m.lower_zone * (face[:, 1] < face[17, 1])
@@ -257,10 +297,12 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
 
     stretch = np.clip(m.mouth_u, -1.6, 1.6)
     lips = np.maximum(m.upper_zone, m.lower_zone)
-    f[20] = _corner_field(r, _vec(0.0, 0.02, 0.0))
+    # AU 20 (risorius): corners drawn out towards the ears and a little down, never up (that
+    # would be AU 12); more down reads as AU 15. The lips stretch and thin.
+    f[20] = _corner_field(r, _vec(0.0, 0.0, 0.0))
     f[20][:, 0] += 0.11 * np.where(np.abs(stretch) <= 1, stretch * lips, 0.0)
     f[20] += _corner_field(r, _vec(0.11, 0, 0)) * (np.abs(m.mouth_u) > 1)[:, None]
-    f[20][:, 1] += 0.01 * (m.vermilion_upper - m.vermilion_lower)
+    f[20][:, 1] += 0.015 * (m.vermilion_upper - m.vermilion_lower)
 
     f[23] = np.zeros_like(face)
     f[23][:, 1] = 0.4 * (m.vermilion_upper * m.upper_thickness

@@ -54,16 +54,22 @@ def intensity_response(intensity: float) -> float:
 #: grade curve of :func:`intensity_response` times a gain, measured with the blendshape read-out
 #: over the shared portraits (``bench/au_calibration.py``) so that intensity k reads about k.
 #: A per-face closed loop (:mod:`fgemotalk_cli.engines.warp.calibration`) refines it.
-#: Medians of the per-face tables over the 15 shared portraits (2026-12-01); AUs the model
-#: barely reads on most faces (5, 7, 15, 20 and the unread 6, 9, 23, 25) keep the FACS curve.
+#: Medians of the per-face tables over the 15 shared portraits (2026-12-01, after the AU 2,
+#: 5, 15 and 20 fields were reshaped); AUs the model cannot read (6, 9, 23, 25) or reads with
+#: a face-dependent bias (7) keep the FACS
+#: curve. Where the loop finds the model confusing AU 15 and AU 20 on a face (it reads the
+#: same corners), that face falls back to this table.
 GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
-    2: (0.00, 0.11, 0.39, 0.70, 1.64, 1.80),
+    2: (0.00, 0.09, 0.30, 0.58, 0.86, 1.80),
     4: (0.00, 0.44, 1.18, 2.14, 2.37, 2.60),
+    5: (0.00, 0.13, 0.45, 0.82, 1.21, 1.60),
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
-    12: (0.00, 0.39, 0.74, 0.92, 1.31, 2.20),
+    12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
+    15: (0.00, 0.67, 0.92, 1.22, 1.47, 1.90),
     17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
-    26: (0.00, 0.10, 0.25, 0.55, 1.00, 1.45),
+    20: (0.00, 0.37, 0.69, 0.98, 1.14, 1.32),
+    26: (0.00, 0.16, 0.35, 0.56, 1.02, 1.45),
     # Eye closure is a fraction of the opening (1 = closed); measured close to linear.
     43: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
     45: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
@@ -96,6 +102,9 @@ class AUGeometry:
         self.au_fields = au_fields(self.regions)
         self.speech_fields = speech_fields(self.regions)
         self._set_response(response or {})
+        #: Per AU, the share of its field an *added* intensity gets on this face (1 unless the
+        #: face already shows the AU strongly: :meth:`with_headroom`).
+        self.headroom: dict[int, float] = {}
         self.visible_iris = tuple(_visible_iris(face, eye) for eye in self.regions.eyes)
         upper_thickness = face[list(L.UPPER_INNER_LIP[1:-1]), 1] - face[
             list(L.UPPER_OUTER_LIP[1:-1]), 1]
@@ -134,6 +143,16 @@ class AUGeometry:
         copy._set_response({**self.response, **response})
         return copy
 
+    def with_headroom(self, headroom: Mapping[int, float]) -> AUGeometry:
+        """A copy whose added AUs move ``headroom`` (0..1, per AU) of their field: a face
+        already at a broad smile has little room for more, and the full share on top reads
+        as a caricature. What `replace` removes of the face's own AU is not scaled, and an AU
+        it removes is set again at its full share."""
+        copy = object.__new__(AUGeometry)
+        copy.__dict__.update(self.__dict__)
+        copy.headroom = {**self.headroom, **{int(au): float(v) for au, v in headroom.items()}}
+        return copy
+
     def share(self, au: int, intensity: float) -> float:
         """The share of AU ``au``'s intensity-5 field applied at ``intensity``."""
         return float(np.interp(float(np.clip(intensity, 0.0, MAX_INTENSITY)),
@@ -164,7 +183,9 @@ class AUGeometry:
         total = np.zeros_like(self.face)
         for au, intensity in au_intensities.items():
             if int(au) in self.au_fields and intensity > 0:
-                total += self.share(au, intensity) * self.au_fields[int(au)]
+                # An AU `replace` takes away first has all its room again.
+                room = 1.0 if int(au) in removed_shares else self.headroom.get(int(au), 1.0)
+                total += self.share(au, intensity) * room * self.au_fields[int(au)]
         # What `replace` takes away is not soft-clipped: it must cancel exactly what is there.
         removed = np.zeros_like(self.face)
         for au, share in removed_shares.items():

@@ -1,29 +1,35 @@
 """Closed-loop AU calibration of one source face: intensity k reads about k on every face.
 
 The AU fields (:mod:`.au_fields`) are geometric guesses; how strongly an independent observer
-sees them depends on the face (brow shape, eye opening, lip fullness, resolution). Once per
-source, at prepare time, each AU's field is rendered at a few strengths on a small crop of
-the face and read back by the blendshape model (:mod:`fgemotalk_cli.expression.readout`). The
-measured score change against strength gives, by monotone interpolation, the strength whose
-change matches the calibration curve: the change a neutral face shows going from 0 to k
-(``rule.score_at(k) - rule.floor``), where 5 is what real strong expressions reach.
+sees them depends on the face (brow shape, eye opening, lip fullness, resolution). For each
+AU a job asks for, the first time it asks (:class:`FaceCalibrator`, the engine's default
+``auto``; ``full`` solves every AU at prepare time), the AU's field is rendered at a few
+strengths on a small crop of the face and read back by the blendshape model
+(:mod:`fgemotalk_cli.expression.readout`). The measured score change against strength gives,
+by monotone interpolation, the strength whose change matches the calibration curve: the
+change a real face shows going from rest to k (``rule.change_at(k)``), where 5 is what real
+strong expressions reach.
 
 Bounds keep it sane: strengths stay within :data:`PROBE_SHARES` (at most 2.6 times the
-designed field, less where :data:`MAX_SHARE` says the face breaks); a strength whose
-off-target movement (another reliably read AU rising) is more than half its own change is
-not used; an AU the model does not see move on this face keeps the general table.
-Cost: 7 renders and reads per AU on the portrait scaled to an 80 px eye distance, about
-2.5 s per source.
+designed field, less where :data:`MAX_SHARE` says the face breaks) and within
+:data:`MAX_GAIN_OVER_GENERAL` of the general table at every intensity (the model's dead zone
+for small moves would otherwise buy a read-out of 1 with a marked movement, and identity with
+it); a strength whose off-target movement (another reliably read AU rising) is more than half
+its own change is not used; an AU the model does not see move on this face, or sees only as
+another AU, keeps the general table.
+Cost: 5 to 7 renders and reads per AU on the face scaled to an 80 px eye distance, about
+0.15-0.2 s per AU (plus about 0.2 s to start the read-out once per process).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
-from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE, AUGeometry, response_table
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
 from fgemotalk_cli.expression.readout import (
@@ -33,14 +39,29 @@ from fgemotalk_cli.expression.readout import (
     au_intensities,
 )
 
+#: How a warp engine calibrates its sources: each AU when a job first asks for it (``auto``),
+#: every AU at prepare time (``full``), or not at all (``off``: the general table).
+CalibrationMode = Literal["off", "auto", "full"]
 #: Strengths (share of the designed intensity-5 field) rendered per AU.
 PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: Largest strength per AU where the default (the last probe) would break the face, chosen
 #: by looking at strength sheets of several portraits: past these the outer brows arch into
-#: a V (AU 2), the iris stretches into a dark oval (AU 5, the warp has no sclera to show),
-#: the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye closure
-#: cannot pass fully closed.
-MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.4, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows into a stare
+#: (AU 5), the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye
+#: closure cannot pass fully closed.
+MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.6, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: AUs whose reading of a single photo is unbiased enough to say the face already shows them
+#: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
+#: reads above ROOM_FROM and whose strongest probe reads less than SATURATED_GAIN more is
+#: saturated on this face (a broad smile cannot read broader): an added intensity then gets
+#: only the room left to 5 of its field, at least MIN_ROOM; the full share on top of a broad
+#: smile is a caricature.
+ROOM_AUS = (1, 2, 5, 12, 15, 20, 26)
+ROOM_FROM = 2.5
+SATURATED_GAIN = 2.0
+MIN_ROOM = 0.25
+#: How far one face's table may rise above the general table, at any intensity.
+MAX_GAIN_OVER_GENERAL = 1.5
 #: AUs calibrated (45 reads and moves as 43).
 CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
@@ -89,7 +110,7 @@ def _render(source: WarpSource, geometry: AUGeometry, au: int) -> np.ndarray:
 def _rise_share(au: int, before: Mapping[str, float], after: Mapping[str, float]) -> float:
     rule = READOUT_RULES[au]
     change = rule.score(after) - rule.score(before)
-    return max(change - SCORE_NOISE, 0.0) / (rule.strong - rule.floor)
+    return max(change - SCORE_NOISE, 0.0) / rule.change_span
 
 
 @dataclass
@@ -116,7 +137,7 @@ class _Probe:
             return
         off = max((_rise_share(other, self.base, read.scores) for other in RELIABLE_AUS
                    if other != self.au and {self.au, other} != {43, 45}), default=0.0)
-        if off <= 0.5 * max(change, 0.0) / (rule.strong - rule.floor) + 1e-9:
+        if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
     def solve(self, fallback_top: float) -> tuple[float, ...]:
@@ -130,44 +151,122 @@ class _Probe:
         x = np.unique(changes)
         strength = [shares[changes == value].max() for value in x]
         top = float(max(self.usable)) if len(self.usable) > 1 else fallback_top
-        table = [0.0] + [min(float(np.interp(rule.score_at(k) - rule.floor, x, strength)), top)
-                         for k in INTENSITIES[1:]]
-        return _strictly_rising(np.maximum.accumulate(table))
+        solved = [0.0] + [min(float(np.interp(rule.change_at(k), x, strength)), top)
+                          for k in INTENSITIES[1:]]
+        table = np.maximum.accumulate(solved)
+        # Intensities whose target change lies within the read-out's noise cannot be solved
+        # (the interpolation lands anywhere in the dead zone): they get shares in proportion
+        # to the intensity, up to the first one the model resolves.
+        resolved = [k for k in INTENSITIES[1:] if rule.change_at(k) >= 2 * SCORE_NOISE]
+        first = int(resolved[0]) if resolved else 5
+        for k in range(1, first):
+            table[k] = table[first] * k / first
+        # The model's dead zone for small moves asks for large strengths at low intensities;
+        # followed all the way, a slight brow raise on a small face moves the brows as much as
+        # a marked one and changes who the face looks like (dlib distance 0.39 for AU 1 at 1.5
+        # on the 256 px portraits). So a face's table stays within MAX_GAIN_OVER_GENERAL of
+        # the general table at every intensity: a bounded correction, not a new curve.
+        general = np.asarray(GENERAL_RESPONSE.get(self.au, response_table()))
+        return _strictly_rising(np.minimum(table, MAX_GAIN_OVER_GENERAL * general))
 
 
 def _strictly_rising(table: np.ndarray) -> tuple[float, ...]:
-    """Where the bound flattened the top of a table, spread the capped intensities evenly up
-    to the bound, so that every whole intensity still moves more than the one below."""
+    """Where the bound flattened the top of a table (the intensities within a tenth of the
+    top), spread those evenly up to the bound, so that every whole intensity still moves
+    visibly more than the one below."""
     table = np.asarray(table, dtype=float).copy()
     top = table[-1]
-    capped = int(np.argmax(table >= top - 1e-9))
+    capped = int(np.argmax(table >= 0.9 * top - 1e-9))
     if 0 < capped < len(table) - 1:
         table[capped:] = np.linspace(table[capped - 1], top, len(table) - capped + 1)[1:]
     return tuple(float(v) for v in table)
 
 
-def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
-    """Solve each AU's response table on ``source`` (see the module docstring)."""
-    crop = calibration_crop(source)
-    base = reader.read(crop.image)
-    if base is None:
-        return AUCalibration({}, {}, ("calibration: the read-out found no face; general table",))
-    response: dict[int, tuple[float, ...]] = {}
-    probes: dict[int, tuple[float, ...]] = {}
-    notes = []
-    for au in CALIBRATED_AUS:
+class FaceCalibrator:
+    """The closed loop of one source, solved AU by AU when an AU is first asked for.
+
+    Built once per source (one read of the crop); :meth:`solve` renders and reads only the AUs
+    not solved yet, so an edit with one AU pays for that AU alone (about 0.15 s).
+    """
+
+    def __init__(self, source: WarpSource, reader: BlendshapeReader) -> None:
+        self.crop = calibration_crop(source)
+        self.reader = reader
+        base = reader.read(self.crop.image)
+        self.base_scores = None if base is None else base.scores
+        self.response: dict[int, tuple[float, ...]] = {}
+        self.probe_changes: dict[int, tuple[float, ...]] = {}
+        self.notes: list[str] = []
+        self._tried: set[int] = set()
+        self._headroom: dict[int, float] = {}
+        if base is None:
+            self.notes.append("calibration: the read-out found no face; general table")
+
+    @property
+    def source_aus(self) -> dict[int, float]:
+        """The read-out of the source itself (finite AUs only; empty without a face)."""
+        if self.base_scores is None:
+            return {}
+        return {au: v for au, v in au_intensities(self.base_scores).items() if np.isfinite(v)}
+
+    @property
+    def headroom(self) -> dict[int, float]:
+        """Per AU found saturated on this face (see :data:`ROOM_AUS`), the share of an added
+        intensity's field left to it."""
+        return dict(self._headroom)
+
+    @property
+    def tried(self) -> frozenset[int]:
+        """The AUs solved so far, or found unreadable on this face (45 goes with 43)."""
+        return frozenset(self._tried | ({45} if 43 in self._tried else set()))
+
+    def solve(self, aus: Iterable[int]) -> dict[int, tuple[float, ...]]:
+        """Solve the tables of those ``aus`` not tried yet; returns the new tables (45 follows
+        43), empty when nothing new could be solved."""
+        wanted = sorted({43 if au == 45 else int(au) for au in aus} & set(CALIBRATED_AUS)
+                        - self._tried)
+        self._tried.update(wanted)
+        if self.base_scores is None:
+            return {}
+        new = {}
+        for au in wanted:
+            table = self._solve_one(au)
+            if table is not None:
+                new[au] = table
+        if 43 in new:
+            new[45] = new[43]
+        self.response.update(new)
+        return new
+
+    def _solve_one(self, au: int) -> tuple[float, ...] | None:
+        assert self.base_scores is not None
         limit = MAX_SHARE.get(au, PROBE_SHARES[-1])
-        probe = _Probe(crop, reader, base.scores, au)
+        probe = _Probe(self.crop, self.reader, self.base_scores, au)
         for share in PROBE_SHARES:
             probe.measure(share * limit / PROBE_SHARES[-1])
-        probes[au] = tuple(probe.changes[1:])
+        self.probe_changes[au] = tuple(probe.changes[1:])
+        rule = READOUT_RULES[au]
+        reading = rule.intensity(rule.score(self.base_scores))
+        if (au in ROOM_AUS and reading > ROOM_FROM
+                and max(probe.changes) < rule.change_at(SATURATED_GAIN)):
+            self._headroom[au] = max((5.0 - reading) / (5.0 - ROOM_FROM), MIN_ROOM)
+            self.notes.append(f"calibration: the face already shows AU{au} at {reading:.1f}; "
+                              f"added intensities get {self._headroom[au]:.0%} of the field")
+            return None
         if max(probe.changes) < 2 * SCORE_NOISE:
-            notes.append(f"calibration: AU{au} barely reads on this face; general table")
-            continue
+            self.notes.append(f"calibration: AU{au} barely reads on this face; general table")
+            return None
         # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.
-        fallback_top = limit if au == 43 else probe.shares[1]
         if au == 43:
             probe.usable.append(limit)
+        if len(probe.usable) < 2:
+            # Every strength moved another AU more than half as much: the model confuses the
+            # two on this face (15 and 20 read each other's corners), so its own change says
+            # nothing the general table does not.
+            self.notes.append(f"calibration: AU{au} reads as another AU on this face; "
+                              "general table")
+            return None
+        fallback_top = float(max(probe.usable))
         table = probe.solve(fallback_top)
         # The response is strongly convex near 0 (dead zone), so linear interpolation
         # between probes misjudges the low intensities: render the solved strengths of
@@ -175,11 +274,16 @@ def calibrate(source: WarpSource, reader: BlendshapeReader) -> AUCalibration:
         for k in (1, 3):
             if 0.0 < table[k] < limit and table[k] not in probe.shares:
                 probe.measure(table[k])
-        response[au] = probe.solve(fallback_top)
-    if 43 in response:
-        response[45] = response[43]
-    source_aus = {au: v for au, v in au_intensities(base.scores).items() if np.isfinite(v)}
-    return AUCalibration(response, probes, tuple(notes), source_aus)
+        return probe.solve(fallback_top)
+
+
+def calibrate(source: WarpSource, reader: BlendshapeReader,
+              aus: Iterable[int] = CALIBRATED_AUS) -> AUCalibration:
+    """Solve the response tables of ``aus`` (default: every calibrated AU) on ``source``."""
+    calibrator = FaceCalibrator(source, reader)
+    calibrator.solve(aus)
+    return AUCalibration(dict(calibrator.response), dict(calibrator.probe_changes),
+                         tuple(calibrator.notes), calibrator.source_aus)
 
 
 def calibrated_source(source: WarpSource, reader: BlendshapeReader) -> tuple[WarpSource,

@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -28,7 +28,11 @@ import numpy as np
 from fgemotalk_cli.choices import AUMode, GazeMode, PoseMode
 from fgemotalk_cli.engines.base import Control, DriverSample, SpeechSample
 from fgemotalk_cli.engines.warp.au_geometry import SUPPORTED_WARP_AUS
-from fgemotalk_cli.engines.warp.calibration import calibrated_source
+from fgemotalk_cli.engines.warp.calibration import (
+    CALIBRATED_AUS,
+    CalibrationMode,
+    FaceCalibrator,
+)
 from fgemotalk_cli.engines.warp.driven import DrivenLayers, render_driven
 from fgemotalk_cli.engines.warp.iris import IrisLayer
 from fgemotalk_cli.engines.warp.motion import (
@@ -124,6 +128,10 @@ class WarpState:
     source_aus: dict[int, float] | None = None  # the source's own AU read-out
     layers: DrivenLayers | None = None  # what reenacted frames add to the warp (driven.py)
     detail_reference: DriverReference | None = None  # the driver's neutral frame, for detail
+    #: The source's closed-loop AU calibration, solving each AU when first asked for (None:
+    #: not started yet, or a state built outside :meth:`WarpEngine.prepare`: general table).
+    calibrator: FaceCalibrator | None = None
+    calibrate: bool = False  # whether this state calibrates the AUs it is asked for
 
 
 class WarpEngine:
@@ -137,30 +145,53 @@ class WarpEngine:
                                               "pose", "gaze", "expression_detail"})
 
     def __init__(self, pose: PoseMode = "driver", pose_scale: float = 1.0,
-                 calibrate: bool = False, gaze: GazeMode = "driver",
+                 calibrate: CalibrationMode = "auto", gaze: GazeMode = "driver",
                  expression_detail: bool = False) -> None:
         self.pose = pose
         self.gaze = gaze  # reenact: the driver's gaze or the source's (engines/warp/gaze.py)
         #: reenact: the driver's expression detail as ratio images (engines/warp/ratio_images.py)
         self.expression_detail = expression_detail
         self.pose_scale = pose_scale
-        #: Closed-loop AU calibration per source (:mod:`.calibration`); off: general table.
+        #: Closed-loop AU calibration per source (:mod:`.calibration`): ``auto`` solves each
+        #: AU a job asks for when it is first asked for, ``full`` every AU at prepare time,
+        #: ``off`` keeps the general table.
         self.calibrate = calibrate
         self._reader: BlendshapeReader | None = None
 
     def prepare(self, source_rgb: np.ndarray, landmarks: FaceLandmarks) -> WarpState:
-        source = prepare_source(source_rgb, landmarks)
-        if not self.calibrate:
-            return WarpState(source=source)
-        try:
-            if self._reader is None:
-                self._reader = BlendshapeReader(video_mode=False)
-            source, calibration = calibrated_source(source, self._reader)
-        except WeightsError as missing:
-            # Without the read-out model the general table still holds for faces in general.
-            return WarpState(source=source, notes=(f"AU calibration skipped: {missing}",))
-        return WarpState(source=source, notes=calibration.notes,
-                         source_aus=calibration.source_aus)
+        state = WarpState(source=prepare_source(source_rgb, landmarks),
+                          calibrate=self.calibrate != "off")
+        if self.calibrate == "full":
+            self._calibrate(state, [dict.fromkeys(CALIBRATED_AUS, 0.0)])
+        return state
+
+    def _calibrate(self, state: WarpState, aus: Sequence[Mapping[int, float]]) -> None:
+        """Solve the calibration of the AUs in ``aus`` not solved yet on this state's source
+        and let its geometry (and motion transfer) follow the new tables."""
+        wanted = {int(au) for vector in aus for au in vector}
+        if not state.calibrate or not wanted:
+            return
+        if state.calibrator is None:
+            try:
+                if self._reader is None:
+                    self._reader = BlendshapeReader(video_mode=False)
+            except WeightsError as missing:
+                # Without the read-out model the general table still holds for faces in general.
+                state.calibrate = False
+                state.notes += (f"AU calibration skipped: {missing}",)
+                return
+            state.calibrator = FaceCalibrator(state.source, self._reader)
+            if state.source_aus is None:
+                state.source_aus = state.calibrator.source_aus
+        tables = state.calibrator.solve(wanted)
+        state.notes = tuple(dict.fromkeys((*state.notes, *state.calibrator.notes)))
+        headroom = state.calibrator.headroom
+        if not tables and headroom == state.source.geometry.headroom:
+            return
+        geometry = state.source.geometry.with_response(tables).with_headroom(headroom)
+        state.source = replace(state.source, geometry=geometry)
+        if state.transfer is not None:
+            state.transfer.geometry = geometry
 
     def _read_aus(self, image: np.ndarray) -> dict[int, float] | None:
         """The AU read-out of one image (None: no face)."""
@@ -179,6 +210,7 @@ class WarpEngine:
 
     def reenact(self, state: WarpState, samples: list[DriverSample],
                 aus: list[dict[int, float]], au_mode: AUMode) -> list[np.ndarray]:
+        self._calibrate(state, aus)
         if state.transfer is None:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
@@ -196,6 +228,7 @@ class WarpEngine:
             state.source_aus = self._read_aus(state.source.image) or {}
         transfer.source_aus = {au: v for au, v in (state.source_aus or {}).items()
                                if np.isfinite(v)}
+
         def jobs() -> Iterator[tuple[WarpSource, np.ndarray, MouthPatch | None, DrivenLayers]]:
             for sample, vector in zip(samples, aus):
                 target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
@@ -223,6 +256,7 @@ class WarpEngine:
 
     def speak(self, state: WarpState, samples: list[SpeechSample],
               aus: list[dict[int, float]]) -> list[np.ndarray]:
+        self._calibrate(state, aus)  # the requested AUs; the blinks below are eye closures
         jobs = []
         for sample, vector in zip(samples, aus):
             vector = dict(vector)
@@ -234,4 +268,5 @@ class WarpEngine:
              au_mode: AUMode) -> list[np.ndarray]:
         """A still photo has no neutral reference, so `add` and `replace` both add the AU
         displacements to the photo's own expression (``edit_au_mode`` is not a control here)."""
+        self._calibrate(state, aus)
         return render_in_order(edit_source, [(state.source, vector) for vector in aus])

@@ -37,6 +37,7 @@ from fgemotalk_cli.engines.warp.compose import (
     layered_frame,
     pasted_frame,
 )
+from fgemotalk_cli.engines.warp.eye_whites import open_eye_whites
 from fgemotalk_cli.engines.warp.glasses import GlassesLayer, split_glasses, wears_glasses
 from fgemotalk_cli.engines.warp.layers import SourceLayers, build_layers
 from fgemotalk_cli.engines.warp.lids import LidStyle, fill_lids
@@ -355,6 +356,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
     fill_mouth(warped, (x0, y0), source.mouth_style, vertices[: L.ALL_POINTS], mouth_patch)
     fill_lids(warped, (x0, y0), source.lid_style, vertices[: L.ALL_POINTS])
+    open_eye_whites(warped, (x0, y0), source.image, source.points, vertices[: L.ALL_POINTS])
     if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
         shade_expression(warped, (x0, y0), source.shading, target)
     head_forward = head_motion(source.mesh, target)

@@ -1,0 +1,59 @@
+"""Eye white above a round iris where an upper lid rises (AU 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fgemotalk_cli.engines.warp import eye_whites, render
+from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.engine import target_from_controls
+
+
+def _band_above_iris(case, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel masks, right eye: (between the source's and the target's upper lid line beside
+    the iris disc, inside the iris disc)."""
+    source = case.source.points[:, :2]
+    upper = list(L.RIGHT_UPPER_LID)
+    centre = source[L.RIGHT_IRIS[0]]
+    radius = float(np.median(np.linalg.norm(source[list(L.RIGHT_IRIS[1:])] - centre, axis=1)))
+    height, width = case.source.image.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width]
+    order = np.argsort(source[upper, 0])
+    old_top = np.interp(xx, source[upper, 0][order], source[upper, 1][order])
+    order = np.argsort(target[upper, 0])
+    new_top = np.interp(xx, target[upper, 0][order], target[upper, 1][order])
+    distance = np.hypot(xx - centre[0], yy - centre[1])
+    span = (xx > source[upper, 0].min()) & (xx < source[upper, 0].max())
+    band = span & (yy > new_top + 1.5) & (yy < old_top - 1.0)
+    return band & (distance > radius + 1.5), band & (distance < radius - 1.5)
+
+
+def test_a_raised_lid_shows_white_beside_a_round_iris(warp_cases, monkeypatch) -> None:
+    case = warp_cases[0]
+    target = target_from_controls(case.source, {5: 5.0})
+    painted = render.render_warp(case.source, target)
+    monkeypatch.setattr(render, "open_eye_whites", lambda *args: None)
+    stretched = render.render_warp(case.source, target)
+    white_band, iris_band = _band_above_iris(case, target)
+    assert white_band.sum() > 10  # the lid rose by more than a sliver
+    brightness = painted.astype(float).sum(axis=2)
+    before = stretched.astype(float).sum(axis=2)
+    white = eye_whites.eye_white_colour(case.source.image, case.source.points[:, :2], 0).sum()
+    # Beside the iris the stretched lash line and iris top became eye white (shaded under the
+    # lid, so a little darker than the source's own white) ...
+    assert brightness[white_band].mean() > before[white_band].mean() + 40
+    assert brightness[white_band].mean() == pytest.approx(white, rel=0.3)
+    # ... and the iris's own pixels inside its disc were left as the warp drew them.
+    assert np.array_equal(painted[iris_band], stretched[iris_band])
+
+
+def test_nothing_is_painted_where_no_lid_rose(warp_cases) -> None:
+    case = warp_cases[1]
+    roi = case.source.image.copy()
+    closing = target_from_controls(case.source, {43: 3.0})
+    eye_whites.open_eye_whites(roi, (0, 0), case.source.image, case.source.points,
+                               closing[:, :2])
+    eye_whites.open_eye_whites(roi, (0, 0), case.source.image, case.source.points,
+                               case.source.points[:, :2])
+    assert np.array_equal(roi, case.source.image)
