@@ -68,7 +68,9 @@ PoseScaleOpt = Annotated[
 
 
 CalibrateOpt = Annotated[
-    bool, typer.Option("--calibrate", help="Fit AU strengths to this face (warp; ~2 s more).")
+    bool,
+    typer.Option("--calibrate", help="Fit every AU to this face up front (warp; by default "
+                 "each AU asked for is fitted, ~0.15 s each)."),
 ]
 AuModeOpt = Annotated[
     AUMode, typer.Option("--au-mode", help="add: on top of the expression; replace: instead.")
