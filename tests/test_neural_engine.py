@@ -150,9 +150,10 @@ def test_neural_speak_moves_the_head_and_blinks_only_when_asked(shared_media: Pa
 
     still = engine.speak(state, [sample(0), sample(1)], [{}, {}])
     assert state.speech_motion is None  # --still: nothing measured, the source's pose as is
+    assert engine.frames_per_call == 1  # on a CPU the network sees one frame at a time
     with torch.no_grad():
-        plain = model.render(state.source, state.source.pose.expand(2, -1),
-                             state.audio_codes[:2])
+        plain = torch.cat([model.render(state.source, state.source.pose,
+                                        state.audio_codes[index:index + 1]) for index in (0, 1)])
     assert all(np.array_equal(a, b) for a, b in zip(still, engine._images(plain)))
 
     turned, blinking = engine.speak(state, [sample(0, head=(5.0, 0.0, 0.0)),
@@ -164,3 +165,23 @@ def test_neural_speak_moves_the_head_and_blinks_only_when_asked(shared_media: Pa
     assert not np.array_equal(turned, still[0]) and not np.array_equal(blinking, still[1])
     again = engine.speak(state, [sample(0), sample(1)], [{}, {}])
     assert all(np.array_equal(a, b) for a, b in zip(again, still))
+
+
+def test_cpu_chunks_render_what_one_batch_renders() -> None:
+    """One frame per network call on a CPU (faster there) gives the whole batch's frames."""
+    torch.manual_seed(0)
+    model = FGEmoTalk(ModelConfig.tiny(), load_pretrained_audio=False).eval()
+    engine = NeuralEngine(model, "cpu", paste_back=False)
+    size = model.config.size
+    source = (np.random.default_rng(1).random((size, size, 3)) * 255).astype(np.uint8)
+    with torch.inference_mode():
+        state_source = model.encode_source(engine._batch([source]))
+    state = NeuralState(frame=source, crop=None, source=state_source)  # type: ignore[arg-type]
+    aus = [{model.au_list[0]: float(k)} for k in range(4)]
+    one_at_a_time = engine.edit(state, aus, "add")
+    engine.frames_per_call = None
+    batched = engine.edit(state, aus, "add")
+    assert len(one_at_a_time) == len(batched) == 4
+    for single, whole in zip(one_at_a_time, batched):
+        assert np.abs(single.astype(int) - whole.astype(int)).max() <= 1
+    assert not np.array_equal(one_at_a_time[0], one_at_a_time[3])  # the AU changed something

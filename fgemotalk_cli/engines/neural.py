@@ -83,6 +83,11 @@ class NeuralEngine:
         self.size = model.config.size
         self.supported_aus: tuple[int, ...] = tuple(model.au_list)
         self.source_encodings = 0  # how many times E(S) ran (once per job, by design)
+        #: Frames per network call. A GPU wants the whole batch; on a CPU one frame at a time
+        #: is faster (bench/neural.py: batch 8 costs ~1.4x per frame of batch 1 in the
+        #: generator and ~1.6x in the motion encoder on two cores, the activations no longer
+        #: fitting the caches), so a CPU batch only groups decoding and encoding.
+        self.frames_per_call: int | None = None if device.startswith("cuda") else 1
 
     @classmethod
     def from_checkpoint(cls, path: Path | None, options: RunOptions) -> NeuralEngine:
@@ -127,6 +132,15 @@ class NeuralEngine:
                     return function(*args)
             return function(*args)
 
+    def _run_in_chunks(self, step: Any, count: int) -> torch.Tensor:
+        """``step(part)`` for consecutive slices of ``count`` frames (all at once on a GPU),
+        concatenated in order."""
+        import torch
+
+        chunk = self.frames_per_call or count
+        return torch.cat([self._run(step, slice(start, min(start + chunk, count)))
+                          for start in range(0, count, chunk)])
+
     def _finish(self, state: NeuralState, rendered: torch.Tensor) -> list[np.ndarray]:
         crops = self._images(rendered)
         if not self.paste_back:
@@ -159,14 +173,16 @@ class NeuralEngine:
                                 borderMode=cv2.BORDER_REPLICATE) for s in samples]
         intensities = self._intensities(aus)
 
-        def step(driving: torch.Tensor) -> torch.Tensor:
-            motion = self.model.relative_motion(self.model.motion(driving),
+        driving = self._batch(crops)
+
+        def step(part: slice) -> torch.Tensor:
+            motion = self.model.relative_motion(self.model.motion(driving[part]),
                                                 state.reference_motion, state.source)
             # add: an all-zero AU vector leaves the driver's expression as it is [ours].
-            expression = self.model.apply_au(motion.expression, intensities, au_mode)
+            expression = self.model.apply_au(motion.expression, intensities[part], au_mode)
             return self.model.render(state.source, motion.pose, expression)
 
-        return self._finish(state, self._run(step, self._batch(crops)))
+        return self._finish(state, self._run_in_chunks(step, len(crops)))
 
     def attach_audio(self, state: NeuralState, wave: np.ndarray, sample_rate: int, fps: Fraction,
                      n_frames: int) -> None:
@@ -222,16 +238,16 @@ class NeuralEngine:
         moving = bool(head.abs().sum() > 0 or blinks.abs().sum() > 0)
         offsets = self.speech_motion(state) if moving else None
 
-        def step() -> torch.Tensor:
-            expression = audio_codes[indices]
-            pose = state.source.pose.expand(len(samples), -1)
+        def step(part: slice) -> torch.Tensor:
+            expression = audio_codes[indices[part]]
+            pose = state.source.pose.expand(expression.shape[0], -1)
             if offsets is not None:
-                pose = pose + (head @ offsets.pose_per_degree).to(pose.dtype)
-                expression = expression + (blinks * offsets.blink).to(expression.dtype)
-            expression = self.model.apply_au(expression, intensities, "add")
+                pose = pose + (head[part] @ offsets.pose_per_degree).to(pose.dtype)
+                expression = expression + (blinks[part] * offsets.blink).to(expression.dtype)
+            expression = self.model.apply_au(expression, intensities[part], "add")
             return self.model.render(state.source, pose, expression)
 
-        return self._finish(state, self._run(step))
+        return self._finish(state, self._run_in_chunks(step, len(samples)))
 
     def edit(self, state: NeuralState, aus: list[dict[int, float]],
              au_mode: AUMode) -> list[np.ndarray]:
@@ -241,11 +257,12 @@ class NeuralEngine:
         """
         intensities = self._intensities(aus)
 
-        def step() -> torch.Tensor:
-            count = intensities.shape[0]
+        def step(part: slice) -> torch.Tensor:
+            rows = intensities[part]
+            count = rows.shape[0]
             expression = state.source.expression.expand(count, -1)
-            expression = self.model.apply_au(expression, intensities, au_mode)
+            expression = self.model.apply_au(expression, rows, au_mode)
             return self.model.render(state.source, state.source.pose.expand(count, -1),
                                      expression)
 
-        return self._finish(state, self._run(step))
+        return self._finish(state, self._run_in_chunks(step, intensities.shape[0]))
