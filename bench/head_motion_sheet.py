@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-MEDIA = Path("/work/shared/media/portraits")
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "portraits"
 PORTRAITS = ("liveportrait_s42.jpg", "vexpress_vasa1_3_ref.jpg", "liveportrait_d30.jpg",
              "face_recognition_obama.jpg", "liveportrait_s9.jpg")
 CELL = 256

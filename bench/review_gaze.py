@@ -44,7 +44,7 @@ def eye_crop(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=Path("/work/shared/media"))
+    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gaze")
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout whose reenacted cells are added as a row")

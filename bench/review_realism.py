@@ -230,7 +230,7 @@ def summarise(values: list[tuple[float, float]]) -> dict[str, list[float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=Path("/work/shared/media"))
+    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "realism")
     parser.add_argument("--label", default="after")
     parser.add_argument("--code", type=Path, default=REPO,

@@ -62,7 +62,7 @@ def pick_frames(track: object) -> list[tuple[str, int]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=Path("/work/shared/media"))
+    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "realism")
     parser.add_argument("--label", default="after")
     parser.add_argument("--code", type=Path, default=REPO, help="checkout whose code renders")

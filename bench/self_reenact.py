@@ -30,7 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-MEDIA = Path("/work/shared/media")
+MEDIA = REPO.parent / "shared" / "media"
 
 #: The talking clips of the shared media (speech with natural head motion).
 TALKING_CLIPS = (

@@ -117,7 +117,7 @@ def real_reference(media: Path, stride: int) -> dict[str, dict[str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=Path("/work/shared/media"))
+    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fgemotalk_articulation"))
     parser.add_argument("--label", default="after")
     parser.add_argument("--code", type=Path, default=REPO, help="checkout whose code runs")
