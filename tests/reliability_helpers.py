@@ -8,6 +8,7 @@ files included).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -92,3 +93,10 @@ def cut_file(source: Path, target: Path, fraction: float) -> Path:
     data = source.read_bytes()
     target.write_bytes(data[: int(len(data) * fraction)])
     return target
+
+
+def default_interrupt_handling() -> None:
+    """``preexec_fn`` for a child that is sent SIGINT: a shell starts background jobs with
+    SIGINT ignored and a child inherits that, so ``make test &`` would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -13,6 +13,7 @@ import pytest
 
 from fgemotalk_cli.errors import OutputExistsError
 from fgemotalk_cli.media.atomic import atomic_output
+from tests.reliability_helpers import default_interrupt_handling
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +90,7 @@ def test_ctrl_c_during_encoding_leaves_no_file(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", CTRL_C_WHILE_ENCODING, str(target)],
         cwd=REPO_ROOT,
+        preexec_fn=default_interrupt_handling,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

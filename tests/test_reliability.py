@@ -23,6 +23,7 @@ from tests.reliability_helpers import (
     assert_user_error,
     cli_command,
     cli_environment,
+    default_interrupt_handling,
     everything_in,
     run_cli,
     write_face_clip,
@@ -63,7 +64,7 @@ def test_a_signal_mid_run_prints_one_line_and_leaves_nothing(
     process = subprocess.Popen(
         cli_command(command, media["portrait"], second, "-o", out / "result.mp4", "--quiet"),
         cwd=tmp_path, env=cli_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=default_interrupt_handling)
     try:
         # Frames are being encoded on the background thread once the hidden temporary output
         # has content: the moment the issue saw ".NAME.<hex>.tmp.mp4" left behind.
