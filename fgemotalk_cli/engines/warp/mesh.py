@@ -52,6 +52,12 @@ class WarpMesh:
     degree: np.ndarray  # (V,) how many skin neighbours each vertex has (at least 1)
     protected: np.ndarray  # (V,) bool
 
+    @functools.cached_property
+    def source_heights(self) -> np.ndarray:
+        """(T,) each source triangle's height across its longest edge (pixels): what the
+        per-frame affines need of the source (``render._affines``), computed once."""
+        return triangle_heights(self.source_corners)
+
 
 def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> WarpMesh:
     """The warp mesh of a source face from its (478, 3) landmarks; ``visible_iris`` holds
@@ -275,6 +281,12 @@ def unfold(mesh: WarpMesh, vertices: np.ndarray, hidden: np.ndarray) -> np.ndarr
             motion[movable, axis] = total[movable] / mesh.degree[movable]
         out = mesh.vertices + motion
     return out
+
+
+def triangle_heights(corners: np.ndarray) -> np.ndarray:
+    """(T,) heights of (T, 3, 2) triangles across their longest edges (0 for a point)."""
+    longest = np.sqrt(((corners - np.roll(corners, -1, axis=1)) ** 2).sum(axis=2)).max(axis=1)
+    return 2.0 * np.abs(signed_areas(corners)) / np.maximum(longest, 1e-9)
 
 
 def signed_areas(corners: np.ndarray) -> np.ndarray:

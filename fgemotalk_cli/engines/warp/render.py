@@ -46,7 +46,9 @@ from fgemotalk_cli.engines.warp.mesh import (
     WarpMesh,
     build_warp_mesh,
     head_motion,
+    signed_areas,
     target_vertices,
+    triangle_heights,
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.engines.warp.raster import rasterise_map
@@ -201,7 +203,8 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     mesh = source.mesh
     order = np.arange(len(mesh.triangles)) if order is None else order
     corners = vertices[mesh.triangles] - (x0, y0)  # (T, 3, 2) in box pixels
-    affines, doubled_areas = _affines(corners + (x0, y0), mesh.source_corners, step)
+    affines, doubled_areas = _affines(corners + (x0, y0), mesh.source_corners, step,
+                                      mesh.source_heights)
     # Coarse sample i sits where cv2.resize will put it: x0 - step + (i + 0.5) * step - 0.5.
     first = 0.5 * step - 0.5 - step
     coarse, _ = _sample_map((corners - first) / step, affines, order, (ny, nx),
@@ -286,8 +289,8 @@ def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray
     return (int(bx0), int(by0), int(bx1), int(by1)), fallback
 
 
-def _affines(target: np.ndarray, source: np.ndarray,
-             min_height: float) -> tuple[np.ndarray, np.ndarray]:
+def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
+             source_heights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(T, 6) float32 row-major 2x3 affine maps taking each target triangle (T, 3, 2) onto
     its source triangle, and twice the target triangles' signed areas.
 
@@ -295,15 +298,16 @@ def _affines(target: np.ndarray, source: np.ndarray,
     (a fold, a collapsing lid or lip) the exact map sends those far beyond its source
     triangle: isolated dark or lip-coloured specks. So each affine is taken from the target
     triangle widened to at least ``min_height`` across its longest edge (or to its source's
-    own height there, if that is less: a triangle as thin as in the source maps exactly)."""
+    own height there, if that is less: a triangle as thin as in the source maps exactly).
+    ``source_heights`` are those source heights (:func:`.mesh.triangle_heights`), if known."""
     e1, e2 = target[:, 1] - target[:, 0], target[:, 2] - target[:, 0]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     edges = np.stack([e1, e2 - e1, -e2], axis=1)  # from corner k to corner k + 1
     squared = (edges * edges).sum(axis=2)
     longest = squared.argmax(axis=1)
     base = np.sqrt(squared[np.arange(len(target)), longest])
-    source_heights = np.abs(_doubled_areas(source)) / np.maximum(
-        np.sqrt(((source - np.roll(source, -1, axis=1)) ** 2).sum(axis=2)).max(axis=1), 1e-9)
+    if source_heights is None:
+        source_heights = triangle_heights(source)
     wanted = np.minimum(min_height, source_heights)
     regular = target
     rows = np.flatnonzero((np.abs(det) < wanted * base) & (base > 1e-9))
@@ -313,7 +317,7 @@ def _affines(target: np.ndarray, source: np.ndarray,
         normal = np.stack([-edge[:, 1], edge[:, 0]], axis=1)  # left of the edge
         # The apex (opposite the longest edge) moves off it, on the side the triangle's
         # winding (or, where it has none, the source's) puts it.
-        winding = np.sign(np.where(det[rows] != 0, det[rows], _doubled_areas(source[rows])))
+        winding = np.sign(np.where(det[rows] != 0, det[rows], signed_areas(source[rows])))
         apex = (longest[rows] + 2) % 3
         start = target[rows, longest[rows]]
         offset = ((target[rows, apex] - start) * normal).sum(axis=1)
@@ -332,11 +336,6 @@ def _affines(target: np.ndarray, source: np.ndarray,
     affines = np.stack([a[:, 0], b[:, 0], offset_xy[:, 0], a[:, 1], b[:, 1], offset_xy[:, 1]],
                        1)
     return affines.astype(np.float32), det
-
-
-def _doubled_areas(corners: np.ndarray) -> np.ndarray:
-    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-    return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
 
 
 def render_warp(source: WarpSource, target_points: np.ndarray,
