@@ -204,9 +204,10 @@ class WarpEngine:
         state.reference = reference.landmarks
         state.transfer = None
         state.layers = None
-        state.detail_reference = (None if reference.landmarks is None else
-                                  DriverReference.from_frame(reference.image,
-                                                             reference.landmarks.points))
+        # The driver's neutral frame is kept only when its expression detail is transferred.
+        state.detail_reference = (None if reference.landmarks is None or not self.expression_detail
+                                  else DriverReference.from_frame(reference.image,
+                                                                  reference.landmarks.points))
 
     def reenact(self, state: WarpState, samples: list[DriverSample],
                 aus: list[dict[int, float]], au_mode: AUMode) -> list[np.ndarray]:

@@ -16,10 +16,6 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 
-_EYES = (
-    (L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID, L.RIGHT_IRIS),
-    (L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID, L.LEFT_IRIS),
-)
 _MIN_RISE_PX = 0.75  # a rise below this leaves the eye as the warp drew it
 _SHADOW = 0.3  # how much darker the white is right under the lid (fading over a third)
 _LASH_SHARE = 0.07  # lash line thickness, of the eye's width
@@ -61,7 +57,7 @@ def _iris_radius(xy: np.ndarray, iris: tuple[int, ...]) -> float:
 def lash_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
     """The darkest tenth of the pixels along the source's upper lid margin (RGB): the lash
     line that has to run along a lid that moved up."""
-    corners, upper, _, _ = _EYES[eye]
+    corners, upper, _, _ = L.EYES[eye]
     margin = xy[list(upper)]
     height, width = image.shape[:2]
     samples: list[np.ndarray] = []
@@ -81,8 +77,8 @@ def eye_white_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
     the opening's pixels outside the iris; a neutral white where the eye shows too little."""
     import cv2
 
-    corners, upper, lower, iris = _EYES[eye]
-    contour = np.round(xy[[corners[0], *upper, corners[1], *reversed(lower)]]).astype(np.int32)
+    iris = L.EYES[eye][3]
+    contour = np.round(xy[L.eye_opening(eye)]).astype(np.int32)
     x0, y0 = np.maximum(contour.min(axis=0) - 1, 0)
     x1, y1 = contour.max(axis=0) + 2
     patch = image[y0:y1, x0:x1]
@@ -107,7 +103,7 @@ def open_eye_whites(roi: np.ndarray, roi_origin: tuple[int, int], source_image: 
     ``roi`` (the warped region, in place); see the module docstring."""
     source_xy = np.asarray(source_points, np.float64)[:, :2]
     target_xy = np.asarray(target_points, np.float64)[:, :2]
-    for eye, (corners, upper, lower, iris) in enumerate(_EYES):
+    for eye, (corners, upper, lower, iris) in enumerate(L.EYES):
         s_origin, s_along, s_down, s_width = _eye_frame(source_xy, corners)
         t_origin, t_along, t_down, t_width = _eye_frame(target_xy, corners)
         if s_width < 4 or t_width < 4:

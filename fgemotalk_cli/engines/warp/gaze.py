@@ -26,8 +26,6 @@ from fgemotalk_cli.choices import GAZE_MODES, GazeMode
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.errors import InputError
 
-_EYES = ((L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID, L.RIGHT_IRIS),
-         (L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID, L.LEFT_IRIS))
 #: Eye opening (lid gap at the iris over eye width) below which iris points are not trusted.
 MIN_TRUSTED_OPENING = 0.12
 #: The most the gaze may change from the source's, in eye widths (about 35 degrees of turn).
@@ -53,7 +51,7 @@ def eye_gaze(face: np.ndarray) -> np.ndarray:
     corner line, in eye widths along the eye (towards the subject's left) and across it
     (down)."""
     gaze = np.zeros((2, 2))
-    for index, (corners, _, _, iris) in enumerate(_EYES):
+    for index, (corners, _, _, iris) in enumerate(L.EYES):
         middle, along, across, width = _eye_axes(face, corners)
         offset = face[iris[0], :2] - middle
         gaze[index] = (offset @ along / width, offset @ across / width)
@@ -63,7 +61,7 @@ def eye_gaze(face: np.ndarray) -> np.ndarray:
 def eye_openings(face: np.ndarray) -> np.ndarray:
     """(2,) lid gap at each iris centre over the eye width."""
     openings = np.zeros(2)
-    for index, (corners, upper, lower, iris) in enumerate(_EYES):
+    for index, (corners, upper, lower, iris) in enumerate(L.EYES):
         _, _, _, width = _eye_axes(face, corners)
         u = face[[iris[0]], 0]
         top = L.polyline_at(face[list(upper), 0], face[list(upper), 1], u)
@@ -86,7 +84,7 @@ class GazeTransfer:
         self.visible_iris = visible_iris
         self.source_gaze = eye_gaze(source_face)
         self._iris_shapes = [source_face[list(iris), :2] - source_face[iris[0], :2]
-                             for *_, iris in _EYES]
+                             for *_, iris in L.EYES]
         self._reference: np.ndarray | None = None
         self._set_reference(reference_face)
         self.shift = np.zeros(2)  # the gaze change applied now (eye widths)
@@ -118,7 +116,7 @@ class GazeTransfer:
         """``face`` (478, 3 source face frame) with each iris placed at the gaze, inside its
         eye opening."""
         out = face.copy()
-        for index, (corners, upper, lower, iris) in enumerate(_EYES):
+        for index, (corners, upper, lower, iris) in enumerate(L.EYES):
             middle, along, across, width = _eye_axes(face, corners)
             radius = float(np.max(np.linalg.norm(self._iris_shapes[index], axis=1)))
             gaze = self.source_gaze[index] + self.shift

@@ -20,20 +20,17 @@ import numpy as np
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.render import WarpSource
 
-_EYES = ((L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID, L.RIGHT_IRIS),
-         (L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID, L.LEFT_IRIS))
 _MIN_MOVE_PX = 0.25  # iris moves smaller than this are left to the warp
 _BOX_MARGIN = 0.35  # of the eye width around the eye's corners and lids
 
 
 def _opening(points: np.ndarray, eye: int) -> np.ndarray:
     """(n, 2) eye-opening polygon: outer corner, upper lid, inner corner, lower lid."""
-    (outer, inner), upper, lower, _ = _EYES[eye]
-    return points[[outer, *upper, inner, *reversed(lower)], :2]
+    return points[L.eye_opening(eye), :2]
 
 
 def _eye_anchor_points(points: np.ndarray, eye: int) -> np.ndarray:
-    (outer, inner), upper, lower, _ = _EYES[eye]
+    (outer, inner), upper, lower, _ = L.EYES[eye]
     return points[[outer, inner, *upper, *lower], :2]
 
 
@@ -68,7 +65,7 @@ class IrisLayer:
         points = _to_full(source.points, source.scale)
         eyes: list[EyePlate | None] = []
         for eye in range(2):
-            iris = list(_EYES[eye][3])
+            iris = list(L.EYES[eye][3])
             centre = points[iris[0]]
             radius = float(np.mean(np.linalg.norm(points[iris[1:]] - centre, axis=1)))
             opening = _opening(points, eye)
@@ -102,7 +99,7 @@ class IrisLayer:
         out = np.asarray(target, np.float64).copy()
         requested = np.zeros((2, 2))
         for eye in range(2):
-            (outer, inner), _, _, iris = _EYES[eye]
+            (outer, inner), _, _, iris = L.EYES[eye]
             requested[eye] = out[iris[0], :2]
             if self.eyes[eye] is None:  # too small to repaint: the warp moves this iris
                 continue

@@ -39,6 +39,9 @@ LEFT_UPPER_LID = fm.LEFT_EYE_UPPER[1:-1]
 LEFT_LOWER_LID = fm.LEFT_EYE_LOWER[1:-1]
 RIGHT_IRIS = fm.RIGHT_IRIS  # centre first
 LEFT_IRIS = fm.LEFT_IRIS
+#: Per eye, the subject's right then left: (corners (outer, inner), upper lid, lower lid, iris).
+EYES = ((RIGHT_EYE_CORNERS, RIGHT_UPPER_LID, RIGHT_LOWER_LID, RIGHT_IRIS),
+        (LEFT_EYE_CORNERS, LEFT_UPPER_LID, LEFT_LOWER_LID, LEFT_IRIS))
 RIGHT_BROW_LOWER = fm.RIGHT_BROW[:5]  # outer end to inner end
 RIGHT_BROW_UPPER = fm.RIGHT_BROW[5:]
 LEFT_BROW_LOWER = fm.LEFT_BROW[:5]
@@ -49,6 +52,13 @@ NOSE_TIP = 1
 CHIN = 152
 MESH_POINTS = fm.MESH_POINTS
 ALL_POINTS = fm.ALL_POINTS
+
+
+def eye_opening(eye: int) -> list[int]:
+    """The eye-opening polygon of eye 0 (right) or 1 (left): outer corner, upper lid, inner
+    corner, lower lid back."""
+    (outer, inner), upper, lower, _ = EYES[eye]
+    return [outer, *upper, inner, *reversed(lower)]
 
 
 def as_points(landmarks: object) -> np.ndarray:

@@ -210,9 +210,7 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
         teeth = whitish(teeth)
         if len(teeth) > 10 and float(np.median(teeth, axis=0) @ luma_weights) > 0.8 * skin_luma:
             return np.median(teeth, axis=0)
-    whites = [whitish(_polygon_pixels(image, xy[[c0, *up, c1, *reversed(low)], :2]))
-              for c0, c1, up, low in ((*L.RIGHT_EYE_CORNERS, L.RIGHT_UPPER_LID, L.RIGHT_LOWER_LID),
-                                      (*L.LEFT_EYE_CORNERS, L.LEFT_UPPER_LID, L.LEFT_LOWER_LID))]
+    whites = [whitish(_polygon_pixels(image, xy[L.eye_opening(eye), :2])) for eye in (0, 1)]
     sclera = np.concatenate(whites)
     if len(sclera) > 10:
         light = np.median(sclera, axis=0)
