@@ -56,6 +56,10 @@ class EngineUnavailableError(FgError):
     """The requested engine cannot run (for example the neural engine without a checkpoint)."""
 
 
+class RenderWorkerError(FgError):
+    """A render worker process stopped without answering (killed, or out of memory)."""
+
+
 class ConfigError(FgError):
     """A training or model configuration is invalid."""
 

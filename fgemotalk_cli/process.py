@@ -56,6 +56,11 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signal_number
 
 
+#: The thread that forwards fd 2 (it only reads a pipe and writes fd 2, so a process may fork
+#: while it runs: engines/warp/render_workers.py).
+STDERR_FORWARDER_THREAD = "fgemotalk-native-stderr"
+
+
 def interrupted_exit_code(error: KeyboardInterrupt) -> int:
     """130 for Ctrl-C (a plain KeyboardInterrupt too), 143 for SIGTERM."""
     return error.exit_code if isinstance(error, Interrupted) else EXIT_INTERRUPTED
@@ -127,7 +132,7 @@ def native_log_noise_filtered() -> Iterator[None]:
     os.dup2(pipe_write, 2)
     os.close(pipe_write)
     reader = threading.Thread(target=_forward_useful_lines, args=(pipe_read, real_stderr),
-                              name="fgemotalk-native-stderr", daemon=True)
+                              name=STDERR_FORWARDER_THREAD, daemon=True)
     reader.start()
     try:
         yield

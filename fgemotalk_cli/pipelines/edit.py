@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import numpy as np
 
 from fgemotalk_cli.engines.base import Engine, ignored_controls
 from fgemotalk_cli.engines.loading import load_engine
-from fgemotalk_cli.engines.warp.engine import WarpEngine, WarpState, render_in_order
+from fgemotalk_cli.engines.warp.engine import WarpEngine, WarpState
 from fgemotalk_cli.engines.warp.shots import ShotSources
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.expression.aus import CATALOGUE, ExpressionControl, check_intensity
@@ -24,7 +25,7 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -53,8 +54,10 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
                    options: RunOptions) -> RunStats:
     """Edit every frame; a frame without a face is passed through unchanged and counted."""
     info = probe_video(input_path)
-    with EncodedOutput(output, options, info.fps, audio_source=input_path) as encoded:
+    with EncodedOutput(output, options, info.fps, audio_source=input_path) as encoded, \
+            ExitStack() as job:
         engine = load_engine(options)
+        job.enter_context(render_workers(engine))  # before any thread of the job: forked
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(_mode_warnings(engine, control))
         decoding = DecodeReport()
@@ -121,7 +124,15 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
                 return None
             return WarpState(source=shots.source_for(image, face))
 
-        return prepare_warp, lambda jobs: render_in_order(edit_one, jobs)
+        def render_warp(jobs: list[tuple[Any, ...]]) -> list[np.ndarray]:
+            # A frame without a face passes through; the others render together.
+            faced = [(state, control.at(time_seconds)) for state, _, time_seconds in jobs
+                     if state is not None]
+            edited = iter(engine.edit_each([state for state, _ in faced],
+                                           [vector for _, vector in faced]))
+            return [image if state is None else next(edited) for state, image, _ in jobs]
+
+        return prepare_warp, render_warp
 
     def prepare_each(image: np.ndarray, face: Any) -> Any:
         return None if face is None else engine.prepare(image, face)

@@ -27,7 +27,7 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import BackgroundWorker
 
 #: Frames waiting for the encoder: enough to ride out a slow frame, bounded for memory.
-ENCODER_QUEUE_FRAMES = 4
+ENCODER_QUEUE_FRAMES = 16
 
 
 class EncodedOutput(AbstractContextManager["EncodedOutput"]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -33,8 +34,10 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
                 options: RunOptions, neutral_frame: int) -> RunStats:
     info = probe_video(driver_path)
     decoding = DecodeReport()
-    with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded:
+    with EncodedOutput(output, options, info.fps, audio_source=driver_path) as encoded, \
+            ExitStack() as job:
         engine = load_engine(options)
+        job.enter_context(render_workers(engine))  # before any thread of the job: forked
         source = load_source_face(source_path, options.face_index, options.max_size)
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(source.size_warnings())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +26,7 @@ from fgemotalk_cli.pipelines.common import (
     side_by_side,
 )
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
 from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 from fgemotalk_cli.speech.mouth import mouth_track
 
@@ -58,18 +59,20 @@ class SpeechSettings:
 
 def run_speak(source_path: Path, audio_path: Path, output: Path, control: ExpressionControl,
               options: RunOptions, settings: SpeechSettings) -> RunStats:
-    with EncodedOutput(output, options, settings.fps, audio_source=audio_path) as encoded:
+    with EncodedOutput(output, options, settings.fps, audio_source=audio_path) as encoded, \
+            ExitStack() as job:
         wave, _ = load_audio(audio_path, sample_rate=SPEECH_SAMPLE_RATE, mono=True)
         if wave.size < SPEECH_SAMPLE_RATE // 10:
             raise InputError(f"audio {audio_path.name} is shorter than 0.1 s")
         n_frames = math.ceil(wave.size / SPEECH_SAMPLE_RATE * settings.fps)
+        engine = load_engine(options)
+        job.enter_context(render_workers(engine))  # before the threads below: they are forked
         # The speech analysis (phoneme decoding) runs on a second thread while the source
         # face is found and prepared: neither needs the other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fgemotalk-speech") as pool:
             mouth_future = pool.submit(
                 mouth_track, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames,
                 transcript=settings.transcript, language=settings.language)
-            engine = load_engine(options)
             source = load_source_face(source_path, options.face_index, options.max_size)
             state = engine.prepare(source.image, source.landmarks)
             mouth = mouth_future.result()

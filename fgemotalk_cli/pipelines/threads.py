@@ -1,14 +1,14 @@
 """Native thread pools during a frame loop: one thread each, the frames themselves run in parallel.
 
-A video pipeline already keeps the cores busy with whole frames: two render threads
-(:data:`fgemotalk_cli.engines.warp.engine.RENDER_WORKERS`), the encoder and the decoder. Two
-native pools beneath them only add cost there:
+A video pipeline already keeps the cores busy with whole frames: the render worker processes
+(:mod:`fgemotalk_cli.engines.warp.render_workers`, opened by :func:`render_workers`), the
+encoder and the decoder. Two native pools beneath them only add cost there:
 
 - numpy's OpenBLAS wakes its helper threads for every small LAPACK call (a 2x2 inverse, a
   3x3 SVD: a few per frame) and leaves them spinning (``sched_yield``) for a while after each,
   so on a 2-core machine one core is mostly spent waiting;
 - OpenCV splits each remap, resize and blend of a frame over its own threads, which then
-  contend with the other render thread and the encoder for the same cores.
+  contend with the render workers and the encoder for the same cores.
 
 :func:`frame_loop_threads` sets both to one thread for the duration of a loop and restores
 them after, so a script that uses numpy or OpenCV before or after a run keeps its own setting.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 # Frame loops may overlap (pipelines run from a script's own threads): the first one in sets
@@ -52,3 +52,10 @@ def frame_loop_threads() -> Iterator[None]:
                 limiter.restore_original_limits()
                 cv2.setNumThreads(opencv_threads)
                 _saved = None
+
+
+def render_workers(engine: object) -> AbstractContextManager[None]:
+    """The engine's render worker processes for one job (the warp engine's
+    ``render_workers``: every core renders frames); nothing for an engine without them."""
+    opener = getattr(engine, "render_workers", None)
+    return nullcontext() if opener is None else opener()

@@ -16,10 +16,9 @@ Nothing here touches files or video: the pipelines stream frames through :class:
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -46,6 +45,7 @@ from fgemotalk_cli.engines.warp.motion import (
 from fgemotalk_cli.engines.warp.mouth import MouthPatch
 from fgemotalk_cli.engines.warp.ratio_images import DriverReference
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
+from fgemotalk_cli.engines.warp.render_workers import RenderWorkers, default_worker_count
 from fgemotalk_cli.errors import WeightsError
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
 from fgemotalk_cli.expression.readout import au_intensities
@@ -55,41 +55,31 @@ from fgemotalk_cli.speech.visemes import MouthShape
 #: Blink closure 0..1 maps onto AU45 at full intensity.
 BLINK_AU = 45
 
-#: Frames of a batch rendered side by side. OpenCV's remap, resize and blending release the
-#: GIL, so two threads keep two cores busy; the targets (stateful filters) stay sequential.
-RENDER_WORKERS = max(1, min(2, os.cpu_count() or 1))
-
-_render_pool: ThreadPoolExecutor | None = None
-_render_pool_lock = threading.Lock()
+#: The render worker processes of the job running in this context (None: render here).
+_active_workers: ContextVar[RenderWorkers | None] = ContextVar("fgemotalk_render_workers",
+                                                                default=None)
 
 
 def render_in_order(render: Callable[..., np.ndarray],
                      jobs: Iterable[tuple[object, ...]]) -> list[np.ndarray]:
-    """``render(*job)`` for each job, on the shared render threads, results in job order.
+    """``render(*job)`` for each job, results in job order: in the job's render worker
+    processes when it has them (:meth:`WarpEngine.render_workers`), else here, one by one.
 
-    Each job is handed to the threads as soon as ``jobs`` yields it, so a generator that
-    computes the jobs (sequential motion transfer) overlaps with the rendering of the
-    jobs before instead of keeping the render threads waiting for the whole batch."""
-    global _render_pool
-    if isinstance(jobs, Sequence) and len(jobs) < 2:
+    Each job goes to a worker as soon as ``jobs`` yields it, so a generator that computes the
+    jobs (the sequential motion transfer) overlaps with the rendering of the jobs before."""
+    workers = _active_workers.get()
+    if workers is None:
         return [render(*job) for job in jobs]
-    if RENDER_WORKERS < 2 or getattr(_on_render_thread, "active", False):
-        # On a render thread already (a job that renders more frames, as edit-au's per-frame
-        # edit does): waiting there for the same threads would deadlock them.
-        return [render(*job) for job in jobs]
-    with _render_pool_lock:
-        if _render_pool is None:
-            _render_pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="fgemotalk-render",
-                                              initializer=_mark_render_thread)
-    futures = [_render_pool.submit(render, *job) for job in jobs]
-    return [future.result() for future in futures]
+    return workers.render_in_order(render, jobs)
 
 
-_on_render_thread = threading.local()
-
-
-def _mark_render_thread() -> None:
-    _on_render_thread.active = True
+def _build_layers_here(source: WarpSource) -> None:
+    """Build the source's head-motion layers (:attr:`WarpSource.layers`, built on the first
+    frame that moves the head) in this process before render workers get the source: their
+    person segmentation is a MediaPipe model, which cannot run in a forked worker, and this
+    way it runs once, not once per worker."""
+    if _active_workers.get() is not None:
+        source.layers  # noqa: B018  (a cached property: reading it builds it)
 
 
 def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
@@ -165,6 +155,22 @@ class WarpEngine:
             self._calibrate(state, [dict.fromkeys(CALIBRATED_AUS, 0.0)])
         return state
 
+    @contextmanager
+    def render_workers(self, count: int | None = None) -> Iterator[None]:
+        """Render the frames of the job run inside the block in worker processes
+        (:mod:`.render_workers`), one per core by default; with one core, here. Open it before
+        the job starts threads of its own: the workers are forked then."""
+        count = default_worker_count() if count is None else count
+        if count < 2:
+            yield
+            return
+        with RenderWorkers(count, kept_types=(WarpSource, DrivenLayers)) as workers:
+            token = _active_workers.set(workers.start())
+            try:
+                yield
+            finally:
+                _active_workers.reset(token)
+
     def _calibrate(self, state: WarpState, aus: Sequence[Mapping[int, float]]) -> None:
         """Solve the calibration of the AUs in ``aus`` not solved yet on this state's source
         and let its geometry (and motion transfer) follow the new tables."""
@@ -238,6 +244,7 @@ class WarpEngine:
                          else MouthPatch(sample.image, sample.landmarks.points))
                 yield state.source, target, patch, layers
 
+        _build_layers_here(state.source)  # the driver moves the head
         # Each frame renders while the next one's target is computed.
         return render_in_order(render_driven, jobs())
 
@@ -263,6 +270,8 @@ class WarpEngine:
             vector = dict(vector)
             vector[BLINK_AU] = max(vector.get(BLINK_AU, 0.0), 5.0 * sample.blink)
             jobs.append((state.source, vector, sample.mouth, sample.head_degrees))
+        if any(any(sample.head_degrees) for sample in samples):
+            _build_layers_here(state.source)
         return render_in_order(edit_source, jobs)
 
     def edit(self, state: WarpState, aus: list[dict[int, float]],
@@ -271,3 +280,11 @@ class WarpEngine:
         displacements to the photo's own expression (``edit_au_mode`` is not a control here)."""
         self._calibrate(state, aus)
         return render_in_order(edit_source, [(state.source, vector) for vector in aus])
+
+    def edit_each(self, states: Sequence[WarpState],
+                  aus: Sequence[dict[int, float]]) -> list[np.ndarray]:
+        """One edit per state (the frames of a video, each its own source), rendered together."""
+        for state, vector in zip(states, aus):
+            self._calibrate(state, [vector])
+        return render_in_order(edit_source, [(state.source, vector)
+                                             for state, vector in zip(states, aus)])

@@ -1,0 +1,323 @@
+"""Frames rendered in worker processes, so that every core renders.
+
+Why processes and not threads: a warp frame is hundreds of small NumPy and OpenCV calls with
+Python in between, and the Python parts hold the GIL. Measured on two cores (s42, frames with
+head turns and a moving jaw): one thread 13.8 ms a frame, two render threads 14.3 ms (more CPU,
+no gain), two worker processes 9.7 ms.
+
+A worker keeps the large objects of a job it was sent once (the prepared source, the driven
+layers: the pool's ``kept_types``) under a key, so a frame sends only its own inputs (target
+points, the driver frame) and gets its rendered frame back. Jobs go to the workers in turn and
+their results are read in the same turn, so frames come back in job order. A reader thread per
+worker drains its results as they come, which is what keeps a large job and a large result
+from blocking each other in the pipes.
+
+    with RenderWorkers(2, kept_types=(WarpSource, DrivenLayers)) as workers:
+        frames = workers.render_in_order(render_driven, jobs)
+
+Workers are forked before the job starts its own threads (see :meth:`RenderWorkers.start`)
+and ignore Ctrl-C: the job's process decides, and closing the pool ends them. A worker that
+dies ends the job with a :class:`RenderWorkerError`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from fgemotalk_cli.errors import RenderWorkerError
+from fgemotalk_cli.process import STDERR_FORWARDER_THREAD
+
+#: Kept objects per worker: a job uses one source and one set of layers; a few more cover
+#: a calibration that replaces the source mid-job and the shots of an edited video.
+KEPT_PER_WORKER = 6
+#: Modules a fork server imports once, so each worker starts with the renderer loaded.
+PRELOADED_MODULES = ["numpy", "cv2", "fgemotalk_cli.engines.warp.driven"]
+_JOIN_SECONDS = 2.0
+
+
+def default_worker_count() -> int:
+    """Workers for this machine: one per usable core, at most 4 (the parent's own threads,
+    tracking and encoding, need a share too); 1 means render in the caller's process, as in
+    a daemonic process (a ``batch`` worker: the batch's own processes use the cores, and a
+    daemon may not start processes)."""
+    if multiprocessing.current_process().daemon:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Stands for a kept object in a job: the worker looks it up by key."""
+
+    key: int
+
+
+class RenderWorkers(AbstractContextManager["RenderWorkers"]):
+    """``count`` worker processes rendering jobs in order (see the module doc)."""
+
+    def __init__(self, count: int, kept_types: tuple[type, ...]) -> None:
+        self.count = count
+        self.kept_types = kept_types
+        self._connections: list[Connection] = []
+        self._processes: list[Any] = []
+        self._results: list[queue.Queue[tuple[str, Any]]] = []
+        self._readers: list[threading.Thread] = []
+        # Per worker, what it keeps (the references keep the ids from being reused).
+        self._kept: list[OrderedDict[int, object]] = []
+        self._next_worker = 0
+        self._lock = threading.Lock()  # one batch at a time: the turn order is shared
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._closed = False
+        self._broken = False
+        self._gone: set[int] = set()  # workers whose pipe has closed
+
+    def start(self) -> RenderWorkers:
+        """Start the processes. Forked from this process when it runs no other thread yet
+        (the pipelines start them first, before their decoder, tracker and encoder threads):
+        a fork shares the imports and costs a few milliseconds. Otherwise (a script's own
+        threads may hold locks a fork would copy) a fork server that imports the renderer
+        once starts them, on a thread: its interpreter's start overlaps with the job's."""
+        if _may_fork() and "fork" in multiprocessing.get_all_start_methods():
+            import cv2
+
+            # OpenCV's own thread pool does not survive a fork (a worker would wait forever
+            # for its threads): fork while it has none, and let the workers keep one thread.
+            opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            try:
+                self._start(multiprocessing.get_context("fork"), fresh=False)
+            finally:
+                cv2.setNumThreads(opencv_threads)
+        else:
+            threading.Thread(target=self._start, args=(_server_context(), True), daemon=True,
+                             name="fgemotalk-render-start").start()
+        return self
+
+    def _start(self, context: Any, fresh: bool) -> None:
+        processes: list[Any] = []
+        connections: list[Connection] = []
+        try:
+            # Every worker first, then the reader threads: a fork copies no thread of ours.
+            for index in range(self.count):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(theirs, fresh), daemon=True,
+                                          name=f"fgemotalk-render-{index}")
+                process.start()
+                theirs.close()
+                processes.append(process)
+                connections.append(ours)
+        except Exception as error:  # no processes to be had: the frames render here instead
+            for process in processes:
+                process.terminate()
+            self._start_error = error
+            self._started.set()
+            return
+        for ours in connections:
+            results: queue.Queue[tuple[str, Any]] = queue.Queue()
+            reader = threading.Thread(target=_read_results, args=(ours, results),
+                                      name="fgemotalk-render-reader", daemon=True)
+            reader.start()
+            self._results.append(results)
+            self._readers.append(reader)
+            self._kept.append(OrderedDict())
+        self._connections, self._processes = connections, processes
+        self._started.set()
+
+    def __enter__(self) -> RenderWorkers:
+        return self
+
+    def render_in_order(self, render: Callable[..., np.ndarray],
+                        jobs: Iterable[tuple[object, ...]]) -> list[np.ndarray]:
+        """``render(*job)`` for each job in the workers, results in job order. ``render``
+        must be a module-level function (it is sent by name)."""
+        if not self._started.is_set():
+            self._started.wait()
+        if self._start_error is not None:
+            # No processes to be had (a process limit, no memory to fork): slower, not broken.
+            return [render(*job) for job in jobs]
+        with self._lock:
+            if self._broken:
+                raise RenderWorkerError("the render workers stopped after an earlier error")
+            order: list[int] = []
+            try:
+                for job in jobs:
+                    worker = self._next_worker
+                    self._next_worker = (worker + 1) % self.count
+                    self._send(worker, ("render", render, self._with_keys(worker, job)))
+                    order.append(worker)
+            except BaseException:
+                # A job that failed to be made or sent (Ctrl-C mid-message included) leaves
+                # the pipes in an unknown state: this pool serves no more batches.
+                self._broken = True
+                raise
+            # Everything sent is read before any error is raised, so the next batch starts
+            # clean.
+            answers = [self._answer(worker) for worker in order]
+        return [self._frame(worker, kind, value) for worker, (kind, value) in zip(order, answers)]
+
+    def _with_keys(self, worker: int, job: tuple[object, ...]) -> tuple[object, ...]:
+        """The job with its kept objects replaced by keys, sending the ones this worker lacks."""
+        kept = self._kept[worker]
+        arguments: list[object] = []
+        for argument in job:
+            if not isinstance(argument, self.kept_types):
+                arguments.append(argument)
+                continue
+            key = id(argument)
+            if key in kept:
+                kept.move_to_end(key)
+            else:
+                self._send(worker, ("keep", key, argument))
+                kept[key] = argument
+                if len(kept) > KEPT_PER_WORKER:
+                    # Earlier messages are handled first: no job still waiting needs it.
+                    oldest, _ = kept.popitem(last=False)
+                    self._send(worker, ("drop", oldest, None))
+            arguments.append(_Kept(key))
+        return tuple(arguments)
+
+    def _send(self, worker: int, message: tuple[object, ...]) -> None:
+        try:
+            self._connections[worker].send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            raise RenderWorkerError("a render worker stopped unexpectedly (killed, or out of "
+                                    "memory)") from None
+
+    def _answer(self, worker: int) -> tuple[str, Any]:
+        if worker in self._gone:
+            return "gone", None
+        answer = self._results[worker].get()
+        if answer[0] == "gone":
+            self._gone.add(worker)
+        return answer
+
+    def _frame(self, worker: int, kind: str, value: Any) -> np.ndarray:
+        if kind == "frame":
+            return value
+        if kind == "error":
+            raise value
+        self._broken = True
+        raise RenderWorkerError(f"a render worker stopped unexpectedly (exit code "
+                                f"{self._processes[worker].exitcode}: killed, or out of memory)")
+
+    def close(self) -> None:
+        """End the workers (they finish the job in hand) and wait for them, briefly."""
+        if self._closed:
+            return
+        self._closed = True
+        self._started.wait()
+        if not self._broken:
+            for connection in self._connections:
+                try:
+                    connection.send(None)
+                except OSError:
+                    pass  # already gone
+        for process in self._processes:
+            if not self._broken:
+                process.join(_JOIN_SECONDS)
+            if process.is_alive():
+                process.terminate()
+                process.join(_JOIN_SECONDS)
+        for connection in self._connections:
+            connection.close()
+        for reader in self._readers:
+            reader.join(_JOIN_SECONDS)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+def _may_fork() -> bool:
+    """Whether this is the main thread and no other thread runs but the stderr forwarder
+    (which holds nothing a worker needs)."""
+    current = threading.current_thread()
+    return current is threading.main_thread() and all(
+        thread is current or thread.name == STDERR_FORWARDER_THREAD
+        for thread in threading.enumerate())
+
+
+def _server_context() -> Any:
+    """A fork server where the platform has one (see :meth:`RenderWorkers.start`), else
+    fresh interpreters."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOADED_MODULES)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _read_results(connection: Connection, results: queue.Queue[tuple[str, Any]]) -> None:
+    """Move a worker's answers into ``results`` as they come; ("gone", None) when it ends."""
+    while True:
+        try:
+            results.put(connection.recv())
+        except (EOFError, OSError):
+            results.put(("gone", None))
+            return
+
+
+def _serve(connection: Connection, fresh: bool) -> None:
+    """A worker's loop: keep, drop, render; ends when the pool closes or its pipe does.
+    ``fresh``: a new interpreter (not a fork, which inherits one OpenCV thread)."""
+    from threadpoolctl import threadpool_limits
+
+    # Ctrl-C reaches the whole process group: the job's process decides and closes the pool.
+    # A forked worker also inherited the job's SIGTERM handler; it ends quietly instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # One native thread each: the workers themselves are the parallelism (pipelines/threads.py).
+    if fresh:
+        import cv2
+
+        cv2.setNumThreads(1)
+    threadpool_limits(limits=1, user_api="blas")
+    kept: dict[int, object] = {}
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        kind, first, second = message
+        if kind == "keep":
+            kept[first] = second
+        elif kind == "drop":
+            kept.pop(first, None)
+        else:
+            arguments = [kept[a.key] if isinstance(a, _Kept) else a for a in second]
+            try:
+                answer: tuple[str, Any] = ("frame", first(*arguments))
+            except Exception as error:
+                answer = ("error", _sendable(error))
+            connection.send(answer)
+
+
+def _sendable(error: Exception) -> Exception:
+    """The error itself when it survives pickling, else a RuntimeError with its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
