@@ -128,12 +128,13 @@ def test_a_face_already_at_the_top_of_an_au_gets_only_its_room(warp_cases) -> No
 
     rule = READOUT_RULES[12]
 
-    class Saturated:  # reads a broad smile whatever the render shows
+    class Saturated:  # reads a broad smile and the same mesh whatever the render shows
         def read(self, image, time_seconds=0.0):
             from fgemotalk_cli.expression.blendshapes import BlendshapeFace
 
             scores = dict.fromkeys(("mouthSmileLeft", "mouthSmileRight"), rule.strong + 0.1)
-            return BlendshapeFace({**dict.fromkeys(_ALL_SHAPES, 0.0), **scores}, None)
+            return BlendshapeFace({**dict.fromkeys(_ALL_SHAPES, 0.0), **scores},
+                                  warp_cases[0].landmarks)
 
     calibrator = FaceCalibrator(warp_cases[0].source, Saturated())
     assert calibrator.solve([12, 1]) == {}

@@ -15,7 +15,8 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              at the inner end (whose share fades to 0 there)
 4     brow lowerer           brows down 0.12 (inner) .. 0.05 (outer) and 0.07 medial; the
                              glabella is squeezed towards the midline
-5     upper lid raiser       upper lid margin up 0.085 mid-lid (0 at the corners), lid skin
+5     upper lid raiser       upper lid margin up 0.085 mid-lid in a round arc (the whole margin
+                             retracts, as in real wide eyes, not a peak; 0 at the corners), lid skin
                              follows up to the brow; lower lid down 0.01; the iris stays
                              round and eye white shows above it (:mod:`.eye_whites`)
 6     cheek raiser           infraorbital cheek up 0.10 and 0.03 forward; lower lid up 0.06;
@@ -126,12 +127,15 @@ def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
     return field
 
 
-def _lid_field(eye: EyeRegion, upper: float, lower: float, lower_flat: bool = False) -> np.ndarray:
-    """Upper margin moved by ``upper`` and lower margin by ``lower`` (face units, +down)."""
+def _lid_field(eye: EyeRegion, upper: float, lower: float, lower_flat: bool = False,
+               upper_flat: bool = False) -> np.ndarray:
+    """Upper margin moved by ``upper`` and lower margin by ``lower`` (face units, +down);
+    a flat margin moves more evenly along the lid (less peaked at mid-lid)."""
     field = np.zeros((len(eye.upper_zone), 3))
     profile = eye.lid_profile
     lower_profile = np.sqrt(profile) if lower_flat else profile
-    field[:, 1] = upper * profile * eye.upper_zone + lower * lower_profile * eye.lower_zone
+    upper_profile = np.sqrt(profile) if upper_flat else profile
+    field[:, 1] = upper * upper_profile * eye.upper_zone + lower * lower_profile * eye.lower_zone
     return field
 
 
@@ -243,7 +247,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f[2] = _brow_field(r, 0.04, 0.13, -0.01, "outer")
     f[4] = _brow_field(r, -0.12, -0.05, 0.07, "all")
 
-    f[5] = sum((_lid_field(e, -0.085, 0.01) for e in r.eyes), zero.copy())
+    f[5] = sum((_lid_field(e, -0.085, 0.01, upper_flat=True) for e in r.eyes), zero.copy())
     f[6] = sum((_lid_field(e, 0.0, -0.06) for e in r.eyes), zero.copy())
     f[7] = sum((_lid_field(e, 0.02, -0.075, lower_flat=True) for e in r.eyes), zero.copy())
     for e in r.eyes:
