@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fgemotalk_cli.errors import InputError
+from fgemotalk_cli.expression.analysis import analyze_media
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
 from fgemotalk_cli.expression.landmark_readout import (
     LANDMARK_RULES,
@@ -83,3 +85,18 @@ def test_real_sad_mouth_and_wide_eyes_read_strong_and_rest_reads_zero(
     assert wide.change_intensity(wide.signal(eyes[138]) - rest) > 3.5
     assert wide.change_intensity(wide.signal(eyes[24]) - rest) == 0.0  # eyes closed
     assert frown.change_intensity(frown.signal(eyes[138]) - frown.signal(eyes[0])) < 1.0
+
+
+def test_analyze_with_a_reference_frame_reads_the_sad_mouth(shared_media: Path) -> None:
+    clip = shared_media / "driving" / "liveportrait_d18.mp4"
+    against_rest = analyze_media(clip, max_frames=186, reference_frame=0)
+    sad = range(176, 186)
+    assert np.median([against_rest.frames[i].aus[15] for i in sad]) > 3.0  # mouthFrown: 0
+    assert np.median([against_rest.frames[i].aus[15] for i in range(1, 10)]) < 0.5
+    assert against_rest.frames[0].aus[15] == 0.0 and against_rest.frames[0].aus[5] == 0.0
+    assert max(against_rest.frames[i].aus[12] for i in sad) < 1.0  # the others: as before
+    assert any("against frame 0" in note for note in against_rest.notes)
+    with pytest.raises(InputError, match="past the last frame"):
+        analyze_media(clip, max_frames=3, reference_frame=5)
+    photo = analyze_media(shared_media / "portraits" / "sadtalker_sad.png", reference_frame=0)
+    assert any("no effect on a single image" in note for note in photo.notes)
