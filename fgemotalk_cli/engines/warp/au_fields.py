@@ -13,8 +13,11 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              the brow, 0.02 medial; forehead follows less with height
 2     outer brow raiser      outer two thirds of the brow arched up: 0.13 at the tail, 0.04
                              at the inner end (whose share fades to 0 there)
-4     brow lowerer           brows down 0.12 (inner) .. 0.05 (outer) and 0.07 medial; the
-                             glabella is squeezed towards the midline
+4     brow lowerer           brows down 0.12 (inner) .. 0.09 (outer) and 0.07 medial; the
+                             glabella is squeezed towards the midline. The whole brow comes
+                             down (d8's real frown: 0.043 outer, 0.059 middle, 0.046 inner as
+                             the landmarker sees it), and browDown follows the outer part:
+                             outer 0.05 -> 0.09 lifts d30 from 0.6 to 2.3 at one strength
 5     upper lid raiser       upper lid margin up 0.085 mid-lid in a round arc (the whole margin
                              retracts, as in real wide eyes, not a peak; 0 at the corners), lid skin
                              follows up to the brow; lower lid down 0.01; the iris stays
@@ -245,7 +248,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f: dict[int, np.ndarray] = {}
     f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
     f[2] = _brow_field(r, 0.04, 0.13, -0.01, "outer")
-    f[4] = _brow_field(r, -0.12, -0.05, 0.07, "all")
+    f[4] = _brow_field(r, -0.12, -0.09, 0.07, "all")
 
     f[5] = sum((_lid_field(e, -0.085, 0.01, upper_flat=True) for e in r.eyes), zero.copy())
     f[6] = sum((_lid_field(e, 0.0, -0.06) for e in r.eyes), zero.copy())

@@ -62,7 +62,7 @@ def intensity_response(intensity: float) -> float:
 GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
     2: (0.00, 0.09, 0.30, 0.58, 0.86, 1.80),
-    4: (0.00, 0.44, 1.18, 2.14, 2.37, 2.60),
+    4: (0.00, 0.48, 0.96, 1.39, 1.71, 2.12),
     # AU 5 read from the mesh (the lid above the iris, :mod:`~fgemotalk_cli.expression.
     # landmark_readout`): the landmarker follows about a third of the lid's move, so a
     # trace (1) takes 0.6 of the field. Past 1.75 FaceMesh starts to lift the brows instead
