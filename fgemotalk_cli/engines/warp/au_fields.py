@@ -66,11 +66,12 @@ teeth with the upper lip 0.025 up (F, V). Blink is AU 45.
 
 Intensity response: the magnitudes above are the designed field, not what intensity 5 uses.
 Each AU has a table of field shares at intensities 0..5 (linear in between), solved so that
-intensity k reads about k on the blendshape read-out (:mod:`fgemotalk_cli.expression.readout`,
-5 = what real strong expressions reach): per source by the closed loop of
+intensity k reads about k on the read-out (:mod:`fgemotalk_cli.expression.readout`: blendshape
+scores, and the mesh for AU 5 and 15; 5 = what real strong expressions reach): per source by
+the closed loop of
 :mod:`fgemotalk_cli.engines.warp.calibration` (renders read back, bounded), else the general
 table :data:`.au_geometry.GENERAL_RESPONSE` (medians of the per-face tables over the shared
-portraits: e.g. AU 12 reaches 2.1 times the designed field at 5, AU 4 2.6 times). AUs the
+portraits: e.g. AU 12 reaches 2.1 times the designed field at 5, AU 4 2.1 times). AUs the
 model cannot read keep the FACS grade curve :func:`.au_geometry.intensity_response` (shares
 0.07, 0.25, 0.55, 0.82, 1 at 1..5); eye closure is a closed fraction of at most 1.
 Combined AUs add; wherever the sum at a point exceeds the largest any single control can move

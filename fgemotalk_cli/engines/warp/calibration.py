@@ -4,8 +4,9 @@ The AU fields (:mod:`.au_fields`) are geometric guesses; how strongly an indepen
 sees them depends on the face (brow shape, eye opening, lip fullness, resolution). For each
 AU a job asks for, the first time it asks (:class:`FaceCalibrator`, the engine's default
 ``auto``; ``full`` solves every AU at prepare time), the AU's field is rendered at a few
-strengths on a small crop of the face and read back by the blendshape model
-(:mod:`fgemotalk_cli.expression.readout`). The measured score change against strength gives,
+strengths on a small crop of the face and read back by the landmarker: its blendshape scores,
+and for AU 5 and 15 its mesh against the unedited crop (``CHANGE_RULES`` of
+:mod:`fgemotalk_cli.expression.readout`). The measured change against strength gives,
 by monotone interpolation, the strength whose change matches the calibration curve: the
 change a real face shows going from rest to k (``rule.change_at(k)``), where 5 is what real
 strong expressions reach.
