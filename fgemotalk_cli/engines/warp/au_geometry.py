@@ -70,7 +70,10 @@ GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     5: (0.00, 0.60, 1.00, 1.30, 1.55, 1.75),
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
     12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
-    15: (0.00, 0.67, 0.92, 1.22, 1.47, 1.90),
+    # AU 15 read from the mesh (lip corners below the lips, :mod:`~fgemotalk_cli.expression.
+    # landmark_readout`): it sees small frowns sooner than mouthFrown did; 5 kept for the
+    # faces whose corners the landmarker does not follow (they fall back to this table).
+    15: (0.00, 0.40, 0.60, 0.90, 1.25, 1.90),
     17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
     20: (0.00, 0.37, 0.69, 0.98, 1.14, 1.32),
     26: (0.00, 0.16, 0.35, 0.56, 1.02, 1.45),
