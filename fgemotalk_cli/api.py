@@ -204,6 +204,9 @@ def _video_result(target: Path, stats: RunStats, started: float) -> VideoResult:
     )
 
 
-def analyze(input_path: str | Path, *, max_frames: int | None = None) -> AUAnalysis:
-    """Measured AU intensities (0..5) and head pose per frame of an image or a video."""
-    return analyze_media(require_file(input_path, "input"), max_frames=max_frames)
+def analyze(input_path: str | Path, *, max_frames: int | None = None,
+            reference_frame: int | None = None) -> AUAnalysis:
+    """Measured AU intensities (0..5) and head pose per frame of an image or a video; with
+    ``reference_frame`` (a frame at rest) AU 5 and 15 are read from the mesh against it."""
+    return analyze_media(require_file(input_path, "input"), max_frames=max_frames,
+                         reference_frame=reference_frame)

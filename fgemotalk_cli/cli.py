@@ -250,13 +250,17 @@ def analyze(
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Per-frame CSV file.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="AU curves PNG file.")] = None,
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="At most N.")] = None,
+    reference_frame: Annotated[int | None, typer.Option(
+        "--reference-frame", metavar="N",
+        help="A frame at rest (mouth closed): AU 5 and 15 are then read from the face mesh "
+             "against it.")] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure AU intensities (0..5) and head pose per frame, from MediaPipe's blendshapes."""
     from fgemotalk_cli import api
 
-    analysis = api.analyze(input_path, max_frames=max_frames)
+    analysis = api.analyze(input_path, max_frames=max_frames, reference_frame=reference_frame)
     if csv_path is not None:
         analysis.write_csv(csv_path)
     if plot is not None:

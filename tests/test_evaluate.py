@@ -122,3 +122,22 @@ def test_au_response_study_rejects_unknown_aus(portraits) -> None:
     image = load_image(next(p for p in portraits if p.name == "sadtalker_happy.png"))
     with pytest.raises(AUError):
         au_response_study([image], aus=[99], intensities=[1], edit_fn=_lift_upper_face)
+
+
+def test_aed_reads_the_mesh_aus_against_each_videos_rest(driving_clips) -> None:
+    """A sad mouth against the same face at rest: AU 15's error comes from the mesh (the
+    blendshape score misses it); with the sad frame as its own rest there is no error."""
+    from itertools import islice
+
+    from fgemotalk_cli.evaluation.evaluate import _frame_aus, _mesh_signals
+    from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+    from fgemotalk_cli.media.video import iter_frames
+
+    clip = _clip(driving_clips, "liveportrait_d18.mp4")
+    frames = [f.image for i, f in enumerate(islice(iter_frames(clip), 177)) if i in (0, 176)]
+    with BlendshapeReader(video_mode=False) as reader:
+        rest, sad = (reader.read(image) for image in frames)
+    assert _frame_aus(sad, None)[15] < 1.0  # blendshape scores alone
+    assert _frame_aus(sad, _mesh_signals(rest))[15] > 3.0
+    assert _frame_aus(sad, _mesh_signals(sad))[15] == 0.0
+    assert _frame_aus(sad, _mesh_signals(rest))[12] == _frame_aus(sad, None)[12]

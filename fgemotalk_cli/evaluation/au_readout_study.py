@@ -7,7 +7,9 @@ means "moved as much as a real face moves from rest to intensity 3" (for most AU
 neutral face moves from 0 to 3). Off-target is the largest such *rise* of any other
 estimated AU (falls are the same action seen from its antagonist: wider eyes lower the blink
 score), counted over the AUs the model reads reliably (:data:`RELIABLE_AUS`) and above the
-read-out's own noise between two renders (:data:`SCORE_NOISE`).
+read-out's own noise between two renders (each rule's ``noise``). AU 5 and 15 are read from
+the mesh against the source (:data:`~fgemotalk_cli.expression.readout.CHANGE_RULES`), the
+others from the blendshape scores.
 
 Faces that already show the AU strongly (source reading >= :data:`SATURATED_SOURCE`) have no
 room to show it again; they count in the means but not in the per-face minimum.
@@ -24,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from fgemotalk_cli.errors import InputError, NoFaceError
-from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.blendshapes import BlendshapeFace, BlendshapeReader
+from fgemotalk_cli.expression.landmark_readout import LandmarkRule
 from fgemotalk_cli.expression.readout import (
+    CHANGE_RULES,
     READOUT_RULES,
     RELIABLE_AUS,
-    SCORE_NOISE,
     ReadoutRule,
 )
 
@@ -38,7 +41,7 @@ SATURATED_SOURCE = 2.5
 SAME_SHAPE = {43: 45, 45: 43}
 
 
-def change_intensity(rule: ReadoutRule, score_change: float) -> float:
+def change_intensity(rule: ReadoutRule | LandmarkRule, score_change: float) -> float:
     """A score change in intensity units (:meth:`ReadoutRule.change_intensity`): for most
     AUs the intensity a neutral face reads after it."""
     return rule.change_intensity(score_change)
@@ -122,9 +125,9 @@ class ReadoutStudy:
         return target
 
 
-def _rise(rule: ReadoutRule, before: Mapping[str, float], after: Mapping[str, float],
+def _rise(rule: ReadoutRule | LandmarkRule, before: BlendshapeFace, after: BlendshapeFace,
           noise: float = 0.0) -> float:
-    change = rule.score(after) - rule.score(before)
+    change = rule.signal(after) - rule.signal(before)
     return change_intensity(rule, change - noise if change > noise else 0.0)
 
 
@@ -141,19 +144,20 @@ def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
             if source is None:
                 raise NoFaceError(f"no face found in study image '{name}'")
             for au in aus:
-                rule = READOUT_RULES[au]
+                rule = CHANGE_RULES[au]
                 for intensity in intensities:
                     edited = reader.read(edit_fn(image, {au: float(intensity)}))
                     if edited is None:
                         rows.append(ReadoutRow(name, au, float(intensity), np.nan, 0.0, 0.0, None))
                         continue
-                    others = {other: _rise(READOUT_RULES[other], source.scores,
-                                           edited.scores, SCORE_NOISE)
+                    others = {other: _rise(CHANGE_RULES[other], source, edited,
+                                           CHANGE_RULES[other].noise)
                               for other in RELIABLE_AUS
                               if other != au and SAME_SHAPE.get(au) != other}
                     worst = max(others, key=lambda other: others[other])
                     rows.append(ReadoutRow(
-                        name, au, float(intensity), rule.intensity(rule.score(source.scores)),
-                        _rise(rule, source.scores, edited.scores), others[worst],
+                        name, au, float(intensity), READOUT_RULES[au].intensity(
+                            READOUT_RULES[au].score(source.scores)),
+                        _rise(rule, source, edited), others[worst],
                         worst if others[worst] > 0 else None))
     return ReadoutStudy(tuple(rows))

@@ -4,7 +4,8 @@
 and reports the paper's metrics: PSNR, SSIM and LPIPS against the reference, APD/AED
 substitutes from the face mesh (see :mod:`fgemotalk_cli.evaluation.metrics`) and AED in AU intensity
 units from the blendshape read-out (``aed_au``, per AU in ``aed_au_per_au``: the mean absolute
-difference of generated and reference frames' intensities, :mod:`fgemotalk_cli.expression.readout`),
+difference of generated and reference frames' intensities, :mod:`fgemotalk_cli.expression.readout`;
+AU 5 and 15 from the mesh, each video against its own first frame with a face as its rest),
 ACC_emo with fer's emotion
 classifier, plus identity distance to the source portrait and temporal jitter [ours].
 
@@ -43,7 +44,8 @@ from fgemotalk_cli.evaluation.metrics import (
     psnr,
     ssim,
 )
-from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.blendshapes import BlendshapeFace, BlendshapeReader
+from fgemotalk_cli.expression.landmark_readout import LANDMARK_RULES
 from fgemotalk_cli.expression.readout import READOUT_AUS, au_intensities
 from fgemotalk_cli.faces.detector import FaceMeshDetector
 from fgemotalk_cli.faces.landmarks import estimate_head_pose
@@ -108,6 +110,8 @@ class _Tally:
     pose: list[float] = field(default_factory=list)
     expression: list[float] = field(default_factory=list)
     au_errors: list[np.ndarray] = field(default_factory=list)  # per frame, READOUT_AUS order
+    #: The mesh measures (AU 5, 15) of each video's first frame with a face: generated, reference
+    mesh_rest: list[dict[int, float] | None] = field(default_factory=lambda: [None, None])
     generated_tracks: list[np.ndarray | None] = field(default_factory=list)
     reference_tracks: list[np.ndarray | None] = field(default_factory=list)
     identity: list[float] = field(default_factory=list)
@@ -188,7 +192,7 @@ def _compare_frames(tally: _Tally, scorers: _Scorers, image: np.ndarray, face,
         tally.lpips.append(scorers.lpips.distance(image, reference_image))
     if scorers.au_readers is not None:
         tally.au_errors.append(_au_error(scorers.au_readers, image, reference_image,
-                                         tally.compared))
+                                         tally.compared, tally.mesh_rest))
     reference_face = _largest_face(reference_mesh, reference_image)
     tally.reference_tracks.append(None if reference_face is None else reference_face.points)
     if face is not None and reference_face is not None:
@@ -199,15 +203,35 @@ def _compare_frames(tally: _Tally, scorers: _Scorers, image: np.ndarray, face,
 
 
 def _au_error(readers: tuple[Any, Any], image: np.ndarray, reference_image: np.ndarray,
-              index: int) -> np.ndarray:
-    """|generated - reference| AU intensities of one frame pair (NaN where not measured)."""
+              index: int, mesh_rest: list[dict[int, float] | None]) -> np.ndarray:
+    """|generated - reference| AU intensities of one frame pair (NaN where not measured);
+    ``mesh_rest`` holds each video's rest for the mesh AUs, set at its first face."""
     # Timestamps only need to grow for the video-mode trackers: the frame index will do.
     generated, reference = (reader.read(frame, index / 25.0)
                             for reader, frame in zip(readers, (image, reference_image)))
+    for side, face in enumerate((generated, reference)):
+        if face is not None and mesh_rest[side] is None:
+            mesh_rest[side] = _mesh_signals(face)
     if generated is None or reference is None:
         return np.full(len(READOUT_AUS), np.nan)
-    first, second = au_intensities(generated.scores), au_intensities(reference.scores)
+    first, second = (_frame_aus(face, rest) for face, rest in zip((generated, reference),
+                                                                   mesh_rest))
     return np.array([abs(first[au] - second[au]) for au in READOUT_AUS])
+
+
+def _mesh_signals(face: BlendshapeFace) -> dict[int, float]:
+    return {au: rule.signal(face) for au, rule in LANDMARK_RULES.items()}
+
+
+def _frame_aus(face: BlendshapeFace, rest: dict[int, float] | None) -> dict[int, float]:
+    """One frame's intensities: the blendshape read-out, AU 5 and 15 from the mesh against
+    the video's rest."""
+    aus = au_intensities(face.scores)
+    if rest is not None:
+        signals = _mesh_signals(face)
+        aus.update({au: rule.change_intensity(signals[au] - rest[au])
+                    for au, rule in LANDMARK_RULES.items()})
+    return aus
 
 
 def _sample_face(tally: _Tally, scorers: _Scorers, image: np.ndarray) -> None:

@@ -6,7 +6,13 @@ The read-out is :mod:`fgemotalk_cli.expression.readout` (MediaPipe blendshapes m
 Frames without a face are kept as rows of NaN and counted; when no frame at all has a face
 the call raises :class:`NoFaceError` (exit 2).
 
-    analysis = analyze_media("driver.mp4")
+With a reference frame (``reference_frame``, ``--reference-frame N``: a frame where the face
+is at rest, mouth closed), AU 5 and AU 15 are read from the landmarker's mesh against that
+frame (:mod:`.landmark_readout`: the blendshape model misses real sad mouths and reads wide
+eyes unevenly); without one, and always for a single image, which has no rest to compare
+with, they come from the blendshape scores like the other AUs.
+
+    analysis = analyze_media("driver.mp4", reference_frame=0)
     analysis.write_csv("aus.csv"); analysis.write_plot("aus.png")
 """
 
@@ -16,7 +22,7 @@ import csv
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -24,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from fgemotalk_cli.errors import InputError, NoFaceError
-from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.blendshapes import BlendshapeFace, BlendshapeReader
+from fgemotalk_cli.expression.landmark_readout import LANDMARK_RULES
 from fgemotalk_cli.expression.readout import NOT_ESTIMATED, READOUT_AUS, au_intensities
 from fgemotalk_cli.faces.landmarks import estimate_head_pose
 from fgemotalk_cli.media.images import downscale_to_max_side, load_image
@@ -157,14 +164,33 @@ def _cell(value: float, width: int, digits: int) -> str:
 
 def read_frame(reader: BlendshapeReader, index: int, image: np.ndarray,
                time_seconds: float) -> AUFrame:
-    """The read-out of one RGB frame."""
-    face = reader.read(image, time_seconds)
+    """The read-out of one RGB frame (blendshape scores only)."""
+    return _frame(index, time_seconds, reader.read(image, time_seconds))
+
+
+def _frame(index: int, time_seconds: float, face: BlendshapeFace | None) -> AUFrame:
     if face is None:
         return AUFrame(index, time_seconds, False, {au: math.nan for au in READOUT_AUS},
                        (math.nan, math.nan, math.nan))
     pose = estimate_head_pose(face.landmarks)
     return AUFrame(index, time_seconds, True, au_intensities(face.scores),
                    (pose.yaw, pose.pitch, pose.roll))
+
+
+def _against_reference(frames: list[AUFrame], signals: list[dict[int, float] | None],
+                       reference: int) -> list[AUFrame]:
+    """``frames`` with AU 5 and 15 read from the mesh against frame ``reference``."""
+    rest = signals[reference]
+    if rest is None:
+        raise InputError(f"the reference frame {reference} has no face")
+    out = []
+    for frame, signal in zip(frames, signals):
+        if signal is not None:
+            frame = replace(frame, aus={**frame.aus, **{
+                au: rule.change_intensity(signal[au] - rest[au])
+                for au, rule in LANDMARK_RULES.items()}})
+        out.append(frame)
+    return out
 
 
 def _media_frames(path: Path, max_frames: int | None) -> Iterator[tuple[np.ndarray, float]]:
@@ -175,22 +201,33 @@ def _media_frames(path: Path, max_frames: int | None) -> Iterator[tuple[np.ndarr
         yield downscale_to_max_side(frame.image, ANALYSIS_MAX_SIDE), frame.time_seconds
 
 
-def analyze_media(path: str | Path, max_frames: int | None = None) -> AUAnalysis:
+def analyze_media(path: str | Path, max_frames: int | None = None,
+                  reference_frame: int | None = None) -> AUAnalysis:
     """Read AU intensities and head pose from an image or every frame of a video (streamed).
 
-    Raises :class:`InputError` for a missing or unreadable file, :class:`NoFaceError` when no
-    frame has a face. Frames without a face stay in the result as NaN rows, counted in a note.
+    ``reference_frame``: the index of a frame at rest; AU 5 and 15 are then read from the mesh
+    against it (see the module docstring). Raises :class:`InputError` for a missing or
+    unreadable file or a reference frame without a face or past the end, :class:`NoFaceError`
+    when no frame has a face. Frames without a face stay in the result as NaN rows, counted in
+    a note.
     """
     media = Path(path).expanduser()
     if not media.is_file():
         raise InputError(f"file not found: {media}")
     if max_frames is not None and max_frames < 1:
         raise InputError("max_frames must be at least 1")
+    if reference_frame is not None and reference_frame < 0:
+        raise InputError("the reference frame must be 0 or more")
     is_image = media.suffix.lower() in IMAGE_SUFFIXES
     frames = []
+    # The mesh measures of each frame (two numbers, not the mesh: a long video stays small).
+    signals: list[dict[int, float] | None] = []
     with BlendshapeReader(video_mode=not is_image) as reader:
         for index, (image, time_seconds) in enumerate(_media_frames(media, max_frames)):
-            frames.append(read_frame(reader, index, image, time_seconds))
+            face = reader.read(image, time_seconds)
+            frames.append(_frame(index, time_seconds, face))
+            signals.append(None if face is None else
+                           {au: rule.signal(face) for au, rule in LANDMARK_RULES.items()})
     if not frames:
         raise InputError(f"no frames could be read from {media}")
     found = sum(frame.face_found for frame in frames)
@@ -200,4 +237,13 @@ def analyze_media(path: str | Path, max_frames: int | None = None) -> AUAnalysis
     notes: tuple[str, ...] = ()
     if found < len(frames):
         notes = (f"{len(frames) - found} of {len(frames)} frames had no face (NaN rows)",)
+    if reference_frame is not None and is_image:
+        notes += ("--reference-frame has no effect on a single image (no rest to compare "
+                  "with): AU 5 and 15 come from the blendshape scores",)
+    elif reference_frame is not None:
+        if reference_frame >= len(frames):
+            raise InputError(f"the reference frame {reference_frame} is past the last frame "
+                             f"({len(frames) - 1})")
+        frames = _against_reference(frames, signals, reference_frame)
+        notes += (f"AU 5 and 15 read from the face mesh against frame {reference_frame}",)
     return AUAnalysis(media, tuple(frames), notes)

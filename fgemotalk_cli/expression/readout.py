@@ -38,8 +38,12 @@ Where the model is blind, and what we do:
   neutral face. AU 6 is NOT estimated (NaN).
 - AU 9 (nose wrinkler): ``noseSneer`` stays at 0.00 everywhere, so AU 9 is NOT estimated.
 - AU 25 (lips part) has no shape of its own (``jawOpen`` is AU 26); not estimated.
-- AU 15: ``mouthFrown`` barely moves even on clearly depressed lip corners (d18: 0.01);
-  its readings are weak and noisy, the strong level is the issue's reference (0.14).
+- AU 15: ``mouthFrown`` barely moves even on clearly depressed lip corners (d18's sad mouth
+  0.00-0.01, d8's turned-down frown 0.00); AU 5: ``eyeWide`` reads one symmetric real lid
+  raise (d7) 0.12 on one eye and 0.44 on the other. A change of either within one face
+  (an edit against its source, a frame against a reference frame) is read from the mesh
+  instead (:data:`CHANGE_RULES`, :mod:`.landmark_readout`: geometry, not appearance); a
+  single photo's AU 5 and 15 still come from the scores below, weak as they are.
 - AU 4 and AU 7 rest at very different levels on neutral faces (heavy brows, narrow eyes
   read 0.3-0.6), so single-image readings of them are biased by the face; changes within one
   face (a video, an edit against its source) are what they measure well. A change reads on
@@ -57,7 +61,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fgemotalk_cli.expression.landmark_readout import LANDMARK_RULES, LandmarkRule
+
 MAX_INTENSITY = 5.0
+#: Score changes below this are the read-out's own noise between two renders of one face.
+SCORE_NOISE = 0.02
 #: Exponent of the score -> intensity map (see the module docstring).
 READOUT_EXPONENT = 0.6
 
@@ -91,8 +99,18 @@ class ReadoutRule:
         share = float(np.clip(intensity / MAX_INTENSITY, 0.0, 1.0)) ** (1.0 / READOUT_EXPONENT)
         return share * self.change_span
 
+    @property
+    def noise(self) -> float:
+        """Score changes below this are the read-out's own noise between two renders."""
+        return SCORE_NOISE
+
     def score(self, scores: Mapping[str, float]) -> float:
         return float(np.mean([scores[name] for name in self.blendshapes]))
+
+    def signal(self, face: object) -> float:
+        """The score of one read face (anything with ``scores``), as :class:`LandmarkRule`
+        reads its measure: what a change within one face is taken between."""
+        return self.score(face.scores)  # type: ignore[attr-defined]
 
     def intensity(self, score: float) -> float:
         share = float(np.clip((score - self.floor) / (self.strong - self.floor), 0.0, 1.0))
@@ -137,8 +155,11 @@ NOT_ESTIMATED: dict[int, str] = {
 #: AUs whose shape the model reads reliably (the others are weak or face-biased, see above):
 #: only these count as another AU's off-target movement.
 RELIABLE_AUS: tuple[int, ...] = (1, 2, 4, 5, 12, 15, 20, 26, 43)
-#: Score changes below this are the read-out's own noise between two renders of one face.
-SCORE_NOISE = 0.02
+
+#: How a change within one face (an edit against its source, a frame against a reference
+#: frame) is read, per AU: from the mesh where the blendshape model misses real expressions
+#: (AU 5 and 15, :mod:`.landmark_readout`), from the blendshape scores otherwise.
+CHANGE_RULES: dict[int, ReadoutRule | LandmarkRule] = {**READOUT_RULES, **LANDMARK_RULES}
 
 #: Every AU in a read-out, in order.
 READOUT_AUS: tuple[int, ...] = tuple(sorted({*READOUT_RULES, *NOT_ESTIMATED}))

@@ -116,7 +116,12 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
         return edited
 
     if isinstance(engine, WarpEngine):
-        shots = ShotSources()
+        # Each shot's AUs are calibrated on its first frame, as a photo's are on the photo.
+        warp = engine
+        wanted = {au for au, value in control.au_intensities.items() if value}
+        wanted |= set(control.timeline.aus if control.timeline is not None else ())
+        shots = ShotSources(None if not wanted else
+                            lambda source: warp.calibrated_shot(source, wanted))
 
         def prepare_warp(image: np.ndarray, face: Any) -> WarpState | None:
             if face is None:

@@ -128,12 +128,13 @@ def test_a_face_already_at_the_top_of_an_au_gets_only_its_room(warp_cases) -> No
 
     rule = READOUT_RULES[12]
 
-    class Saturated:  # reads a broad smile whatever the render shows
+    class Saturated:  # reads a broad smile and the same mesh whatever the render shows
         def read(self, image, time_seconds=0.0):
             from fgemotalk_cli.expression.blendshapes import BlendshapeFace
 
             scores = dict.fromkeys(("mouthSmileLeft", "mouthSmileRight"), rule.strong + 0.1)
-            return BlendshapeFace({**dict.fromkeys(_ALL_SHAPES, 0.0), **scores}, None)
+            return BlendshapeFace({**dict.fromkeys(_ALL_SHAPES, 0.0), **scores},
+                                  warp_cases[0].landmarks)
 
     calibrator = FaceCalibrator(warp_cases[0].source, Saturated())
     assert calibrator.solve([12, 1]) == {}
@@ -141,3 +142,23 @@ def test_a_face_already_at_the_top_of_an_au_gets_only_its_room(warp_cases) -> No
 
 
 _ALL_SHAPES = sorted({name for rule in READOUT_RULES.values() for name in rule.blendshapes})
+
+
+def test_calibrated_frown_and_wide_eyes_read_on_the_mesh(warp_cases, reader) -> None:
+    """AU 15 and 5 are solved on the mesh read-out (mouthFrown and eyeWide miss real ones):
+    the solved strengths read back on that scale, rising with the intensity."""
+    from fgemotalk_cli.engines.warp.calibration import FaceCalibrator
+    from fgemotalk_cli.expression.readout import CHANGE_RULES
+
+    case = warp_cases[0]
+    calibrator = FaceCalibrator(case.source, reader)
+    tables = calibrator.solve([15, 5])
+    assert set(tables) == {5, 15}
+    source = replace(case.source, geometry=case.source.geometry.with_response(tables))
+    rest = reader.read(case.image)
+    for au in (15, 5):
+        rule = CHANGE_RULES[au]
+        readings = [rule.change_intensity(rule.signal(reader.read(edit_source(source, {au: k})))
+                                          - rule.signal(rest)) for k in (1.0, 5.0)]
+        assert 0.3 < readings[0] < readings[1]
+        assert readings[1] > 2.5

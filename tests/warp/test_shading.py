@@ -36,10 +36,11 @@ def test_each_au_shades_its_own_region(warp_cases) -> None:
         (1, 2): (70, 300, 54, 284, 10),  # the forehead above the brows
         (4,): (107, 336, 55, 285, 9, 168),  # between the brows
         (12,): (129, 358, 61, 291),  # beside the nose and mouth
+        (15,): (61, 291, 57, 287, 43, 273),  # below the lip corners
     }
     # The calibrated smile at 5 is a broad one: its fold's lit side reaches a little further
     # onto the cheek than the brows' creases do.
-    grow = {(1, 2): 0.1, (4,): 0.1, (12,): 0.25}
+    grow = {(1, 2): 0.1, (4,): 0.1, (12,): 0.25, (15,): 0.25}
     for aus, indices in regions.items():
         change = _shading_only(source, {au: 5.0 for au in aus})
         rows, columns = _box(points, indices, grow[aus])
@@ -58,3 +59,13 @@ def test_creases_grow_with_intensity(warp_cases) -> None:
              for k in (1.0, 3.0, 5.0)]
     assert depth[0] < depth[1] < depth[2]
     assert depth[0] < 0.5 * depth[2]
+
+
+def test_a_dropping_jaw_draws_no_corner_folds(warp_cases) -> None:
+    """AU 26 lowers the lip corners with the jaw; the folds below them belong to AU 15."""
+    source = warp_cases[0].source
+    rows, columns = _box(source.points, (61, 291, 57, 287, 43, 273), 0.15)
+    frown = _shading_only(source, {15: 5.0})[rows, columns]
+    jaw = _shading_only(source, {26: 5.0})[rows, columns]
+    assert frown.min() < -8
+    assert jaw.min() > 0.25 * frown.min()

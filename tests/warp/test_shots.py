@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fgemotalk_cli.engines.warp.engine import edit_source
-from fgemotalk_cli.engines.warp.render import prepare_source
+from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+from fgemotalk_cli.engines.warp.engine import WarpEngine, edit_source
+from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source
 from fgemotalk_cli.engines.warp.shots import ShotSources
 from fgemotalk_cli.faces.landmarks import FaceLandmarks
 
@@ -44,3 +45,26 @@ def test_a_cut_or_a_gap_starts_a_new_shot(warp_cases) -> None:
     shots.no_face()
     shots.source_for(second.image, second.landmarks)
     assert shots.shots == 3
+
+
+def test_each_shot_is_calibrated_once_and_its_frames_share_the_tables(warp_cases) -> None:
+    first, second = warp_cases[:2]
+    engine = WarpEngine(calibrate="auto")
+    calibrated: list[WarpSource] = []
+
+    def calibrate(source: WarpSource) -> WarpSource:
+        calibrated.append(engine.calibrated_shot(source, {12}))
+        return calibrated[-1]
+
+    shots = ShotSources(calibrate)
+    moved = [shots.source_for(*_shifted(first, step, 0)) for step in range(3)]
+    assert len(calibrated) == 1
+    own = calibrated[0].geometry.response[12]
+    assert own != GENERAL_RESPONSE[12]  # solved on this face
+    assert all(source.geometry.response[12] == own for source in moved)
+    assert calibrated[0].geometry.response[4] == GENERAL_RESPONSE[4]  # not asked for
+    shots.source_for(second.image, second.landmarks)  # a cut: the next shot solves its own
+    assert len(calibrated) == 2
+    off = WarpEngine(calibrate="off").calibrated_shot(prepare_source(first.image,
+                                                                     first.landmarks), {12})
+    assert off.geometry.response[12] == GENERAL_RESPONSE[12]

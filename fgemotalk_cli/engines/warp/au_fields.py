@@ -13,9 +13,13 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              the brow, 0.02 medial; forehead follows less with height
 2     outer brow raiser      outer two thirds of the brow arched up: 0.13 at the tail, 0.04
                              at the inner end (whose share fades to 0 there)
-4     brow lowerer           brows down 0.12 (inner) .. 0.05 (outer) and 0.07 medial; the
-                             glabella is squeezed towards the midline
-5     upper lid raiser       upper lid margin up 0.085 mid-lid (0 at the corners), lid skin
+4     brow lowerer           brows down 0.12 (inner) .. 0.09 (outer) and 0.07 medial; the
+                             glabella is squeezed towards the midline. The whole brow comes
+                             down (d8's real frown: 0.043 outer, 0.059 middle, 0.046 inner as
+                             the landmarker sees it), and browDown follows the outer part:
+                             outer 0.05 -> 0.09 lifts d30 from 0.6 to 2.3 at one strength
+5     upper lid raiser       upper lid margin up 0.085 mid-lid in a round arc (the whole margin
+                             retracts, as in real wide eyes, not a peak; 0 at the corners), lid skin
                              follows up to the brow; lower lid down 0.01; the iris stays
                              round and eye white shows above it (:mod:`.eye_whites`)
 6     cheek raiser           infraorbital cheek up 0.10 and 0.03 forward; lower lid up 0.06;
@@ -62,11 +66,12 @@ teeth with the upper lip 0.025 up (F, V). Blink is AU 45.
 
 Intensity response: the magnitudes above are the designed field, not what intensity 5 uses.
 Each AU has a table of field shares at intensities 0..5 (linear in between), solved so that
-intensity k reads about k on the blendshape read-out (:mod:`fgemotalk_cli.expression.readout`,
-5 = what real strong expressions reach): per source by the closed loop of
+intensity k reads about k on the read-out (:mod:`fgemotalk_cli.expression.readout`: blendshape
+scores, and the mesh for AU 5 and 15; 5 = what real strong expressions reach): per source by
+the closed loop of
 :mod:`fgemotalk_cli.engines.warp.calibration` (renders read back, bounded), else the general
 table :data:`.au_geometry.GENERAL_RESPONSE` (medians of the per-face tables over the shared
-portraits: e.g. AU 12 reaches 2.1 times the designed field at 5, AU 4 2.6 times). AUs the
+portraits: e.g. AU 12 reaches 2.1 times the designed field at 5, AU 4 2.1 times). AUs the
 model cannot read keep the FACS grade curve :func:`.au_geometry.intensity_response` (shares
 0.07, 0.25, 0.55, 0.82, 1 at 1..5); eye closure is a closed fraction of at most 1.
 Combined AUs add; wherever the sum at a point exceeds the largest any single control can move
@@ -126,12 +131,15 @@ def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
     return field
 
 
-def _lid_field(eye: EyeRegion, upper: float, lower: float, lower_flat: bool = False) -> np.ndarray:
-    """Upper margin moved by ``upper`` and lower margin by ``lower`` (face units, +down)."""
+def _lid_field(eye: EyeRegion, upper: float, lower: float, lower_flat: bool = False,
+               upper_flat: bool = False) -> np.ndarray:
+    """Upper margin moved by ``upper`` and lower margin by ``lower`` (face units, +down);
+    a flat margin moves more evenly along the lid (less peaked at mid-lid)."""
     field = np.zeros((len(eye.upper_zone), 3))
     profile = eye.lid_profile
     lower_profile = np.sqrt(profile) if lower_flat else profile
-    field[:, 1] = upper * profile * eye.upper_zone + lower * lower_profile * eye.lower_zone
+    upper_profile = np.sqrt(profile) if upper_flat else profile
+    field[:, 1] = upper * upper_profile * eye.upper_zone + lower * lower_profile * eye.lower_zone
     return field
 
 
@@ -241,9 +249,9 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f: dict[int, np.ndarray] = {}
     f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
     f[2] = _brow_field(r, 0.04, 0.13, -0.01, "outer")
-    f[4] = _brow_field(r, -0.12, -0.05, 0.07, "all")
+    f[4] = _brow_field(r, -0.12, -0.09, 0.07, "all")
 
-    f[5] = sum((_lid_field(e, -0.085, 0.01) for e in r.eyes), zero.copy())
+    f[5] = sum((_lid_field(e, -0.085, 0.01, upper_flat=True) for e in r.eyes), zero.copy())
     f[6] = sum((_lid_field(e, 0.0, -0.06) for e in r.eyes), zero.copy())
     f[7] = sum((_lid_field(e, 0.02, -0.075, lower_flat=True) for e in r.eyes), zero.copy())
     for e in r.eyes:

@@ -62,11 +62,18 @@ def intensity_response(intensity: float) -> float:
 GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
     2: (0.00, 0.09, 0.30, 0.58, 0.86, 1.80),
-    4: (0.00, 0.44, 1.18, 2.14, 2.37, 2.60),
-    5: (0.00, 0.13, 0.45, 0.82, 1.21, 1.60),
+    4: (0.00, 0.48, 0.96, 1.39, 1.71, 2.12),
+    # AU 5 read from the mesh (the lid above the iris, :mod:`~fgemotalk_cli.expression.
+    # landmark_readout`): the landmarker follows about a third of the lid's move, so a
+    # trace (1) takes 0.6 of the field. Past 1.75 FaceMesh starts to lift the brows instead
+    # of the lid on some faces; a face's own loop may go to MAX_SHARE where it reads.
+    5: (0.00, 0.60, 1.00, 1.30, 1.55, 1.75),
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
     12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
-    15: (0.00, 0.67, 0.92, 1.22, 1.47, 1.90),
+    # AU 15 read from the mesh (lip corners below the lips, :mod:`~fgemotalk_cli.expression.
+    # landmark_readout`): it sees small frowns sooner than mouthFrown did; 5 kept for the
+    # faces whose corners the landmarker does not follow (they fall back to this table).
+    15: (0.00, 0.40, 0.60, 0.90, 1.25, 1.90),
     17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
     20: (0.00, 0.37, 0.69, 0.98, 1.14, 1.32),
     26: (0.00, 0.16, 0.35, 0.56, 1.02, 1.45),

@@ -4,8 +4,9 @@ The AU fields (:mod:`.au_fields`) are geometric guesses; how strongly an indepen
 sees them depends on the face (brow shape, eye opening, lip fullness, resolution). For each
 AU a job asks for, the first time it asks (:class:`FaceCalibrator`, the engine's default
 ``auto``; ``full`` solves every AU at prepare time), the AU's field is rendered at a few
-strengths on a small crop of the face and read back by the blendshape model
-(:mod:`fgemotalk_cli.expression.readout`). The measured score change against strength gives,
+strengths on a small crop of the face and read back by the landmarker: its blendshape scores,
+and for AU 5 and 15 its mesh against the unedited crop (``CHANGE_RULES`` of
+:mod:`fgemotalk_cli.expression.readout`). The measured change against strength gives,
 by monotone interpolation, the strength whose change matches the calibration curve: the
 change a real face shows going from rest to k (``rule.change_at(k)``), where 5 is what real
 strong expressions reach.
@@ -23,7 +24,7 @@ Cost: 5 to 7 renders and reads per AU on the face scaled to an 80 px eye distanc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -31,11 +32,11 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE, AUGeometry, response_table
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
-from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+from fgemotalk_cli.expression.blendshapes import BlendshapeFace, BlendshapeReader
 from fgemotalk_cli.expression.readout import (
+    CHANGE_RULES,
     READOUT_RULES,
     RELIABLE_AUS,
-    SCORE_NOISE,
     au_intensities,
 )
 
@@ -46,10 +47,10 @@ CalibrationMode = Literal["off", "auto", "full"]
 PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: Largest strength per AU where the default (the last probe) would break the face, chosen
 #: by looking at strength sheets of several portraits: past these the outer brows arch into
-#: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows into a stare
-#: (AU 5), the lips thin to a line (AU 12); the jaw turns 15 degrees per unit, and eye
-#: closure cannot pass fully closed.
-MAX_SHARE = {1: 2.2, 2: 1.8, 5: 1.6, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows past a real
+#: stare (AU 5: 2.0 doubles a small eye's opening), the lips thin to a line (AU 12); the jaw
+#: turns 15 degrees per unit, and eye closure cannot pass fully closed.
+MAX_SHARE = {1: 2.2, 2: 1.8, 5: 2.0, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
 #: AUs whose reading of a single photo is unbiased enough to say the face already shows them
 #: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
 #: reads above ROOM_FROM and whose strongest probe reads less than SATURATED_GAIN more is
@@ -107,10 +108,10 @@ def _render(source: WarpSource, geometry: AUGeometry, au: int) -> np.ndarray:
     return render_warp(replace(source, geometry=geometry), geometry.frame.to_image(face))
 
 
-def _rise_share(au: int, before: Mapping[str, float], after: Mapping[str, float]) -> float:
-    rule = READOUT_RULES[au]
-    change = rule.score(after) - rule.score(before)
-    return max(change - SCORE_NOISE, 0.0) / rule.change_span
+def _rise_share(au: int, before: BlendshapeFace, after: BlendshapeFace) -> float:
+    rule = CHANGE_RULES[au]
+    change = rule.signal(after) - rule.signal(before)
+    return max(change - rule.noise, 0.0) / rule.change_span
 
 
 @dataclass
@@ -119,30 +120,30 @@ class _Probe:
 
     crop: WarpSource
     reader: BlendshapeReader
-    base: Mapping[str, float]
+    base: BlendshapeFace
     au: int
     shares: list[float] = field(default_factory=lambda: [0.0])
     changes: list[float] = field(default_factory=lambda: [0.0])
     usable: list[float] = field(default_factory=lambda: [0.0])
 
     def measure(self, share: float) -> None:
-        rule = READOUT_RULES[self.au]
+        rule = CHANGE_RULES[self.au]
         linear = tuple(share * k / 5.0 for k in INTENSITIES)
         geometry = self.crop.geometry.with_response({self.au: linear})
         read = self.reader.read(_render(self.crop, geometry, self.au))
-        change = 0.0 if read is None else rule.score(read.scores) - rule.score(self.base)
+        change = 0.0 if read is None else rule.signal(read) - rule.signal(self.base)
         self.shares.append(share)
         self.changes.append(change)
         if read is None:
             return
-        off = max((_rise_share(other, self.base, read.scores) for other in RELIABLE_AUS
+        off = max((_rise_share(other, self.base, read) for other in RELIABLE_AUS
                    if other != self.au and {self.au, other} != {43, 45}), default=0.0)
         if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
     def solve(self, fallback_top: float) -> tuple[float, ...]:
         """Shares at intensities 0..5 whose change follows the calibration curve."""
-        rule = READOUT_RULES[self.au]
+        rule = CHANGE_RULES[self.au]
         order = np.argsort(self.shares, kind="stable")
         shares = np.asarray(self.shares)[order]
         changes = np.maximum.accumulate(np.asarray(self.changes)[order])  # monotone response
@@ -157,7 +158,7 @@ class _Probe:
         # Intensities whose target change lies within the read-out's noise cannot be solved
         # (the interpolation lands anywhere in the dead zone): they get shares in proportion
         # to the intensity, up to the first one the model resolves.
-        resolved = [k for k in INTENSITIES[1:] if rule.change_at(k) >= 2 * SCORE_NOISE]
+        resolved = [k for k in INTENSITIES[1:] if rule.change_at(k) >= 2 * rule.noise]
         first = int(resolved[0]) if resolved else 5
         for k in range(1, first):
             table[k] = table[first] * k / first
@@ -192,14 +193,14 @@ class FaceCalibrator:
     def __init__(self, source: WarpSource, reader: BlendshapeReader) -> None:
         self.crop = calibration_crop(source)
         self.reader = reader
-        base = reader.read(self.crop.image)
-        self.base_scores = None if base is None else base.scores
+        self.base = reader.read(self.crop.image)
+        self.base_scores = None if self.base is None else self.base.scores
         self.response: dict[int, tuple[float, ...]] = {}
         self.probe_changes: dict[int, tuple[float, ...]] = {}
         self.notes: list[str] = []
         self._tried: set[int] = set()
         self._headroom: dict[int, float] = {}
-        if base is None:
+        if self.base is None:
             self.notes.append("calibration: the read-out found no face; general table")
 
     @property
@@ -239,21 +240,22 @@ class FaceCalibrator:
         return new
 
     def _solve_one(self, au: int) -> tuple[float, ...] | None:
-        assert self.base_scores is not None
+        assert self.base is not None and self.base_scores is not None
         limit = MAX_SHARE.get(au, PROBE_SHARES[-1])
-        probe = _Probe(self.crop, self.reader, self.base_scores, au)
+        probe = _Probe(self.crop, self.reader, self.base, au)
         for share in PROBE_SHARES:
             probe.measure(share * limit / PROBE_SHARES[-1])
         self.probe_changes[au] = tuple(probe.changes[1:])
-        rule = READOUT_RULES[au]
-        reading = rule.intensity(rule.score(self.base_scores))
+        # How far the face already shows the AU: a single photo, so from the scores.
+        reading = READOUT_RULES[au].intensity(READOUT_RULES[au].score(self.base_scores))
+        rule = CHANGE_RULES[au]
         if (au in ROOM_AUS and reading > ROOM_FROM
                 and max(probe.changes) < rule.change_at(SATURATED_GAIN)):
             self._headroom[au] = max((5.0 - reading) / (5.0 - ROOM_FROM), MIN_ROOM)
             self.notes.append(f"calibration: the face already shows AU{au} at {reading:.1f}; "
                               f"added intensities get {self._headroom[au]:.0%} of the field")
             return None
-        if max(probe.changes) < 2 * SCORE_NOISE:
+        if max(probe.changes) < 2 * rule.noise:
             self.notes.append(f"calibration: AU{au} barely reads on this face; general table")
             return None
         # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.

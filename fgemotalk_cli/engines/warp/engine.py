@@ -199,6 +199,15 @@ class WarpEngine:
         if state.transfer is not None:
             state.transfer.geometry = geometry
 
+    def calibrated_shot(self, source: WarpSource, aus: Iterable[int]) -> WarpSource:
+        """A video shot's first source with its geometry following its own tables for ``aus``
+        (``edit-au`` on a video: solved once per shot; the shot's frames share its geometry,
+        :class:`~fgemotalk_cli.engines.warp.shots.ShotSources`)."""
+        state = WarpState(source=source, calibrate=self.calibrate != "off")
+        self._calibrate(state, [dict.fromkeys(
+            CALIBRATED_AUS if self.calibrate == "full" else aus, 0.0)])
+        return state.source
+
     def _read_aus(self, image: np.ndarray) -> dict[int, float] | None:
         """The AU read-out of one image (None: no face)."""
         if self._reader is None:

@@ -17,7 +17,7 @@ import numpy as np
 from fgemotalk_cli.engines.warp import layout as L
 
 _MIN_RISE_PX = 0.75  # a rise below this leaves the eye as the warp drew it
-_SHADOW = 0.3  # how much darker the white is right under the lid (fading over a third)
+_SHADOW = 0.15  # how much darker the white is right under the lid (fading over a third)
 _LASH_SHARE = 0.07  # lash line thickness, of the eye's width
 # A light, slightly warm white for eyes that show almost none of their own.
 _FALLBACK_WHITE = np.array([228.0, 222.0, 215.0])
@@ -73,8 +73,9 @@ def lash_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
 
 
 def eye_white_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
-    """The source's own eye white (RGB) for eye 0 (right) or 1 (left): the brighter half of
-    the opening's pixels outside the iris; a neutral white where the eye shows too little."""
+    """The source's own eye white (RGB) for eye 0 (right) or 1 (left): the brightest eighth
+    of the opening's pixels outside the iris; a neutral white where the eye
+    shows too little."""
     import cv2
 
     iris = L.EYES[eye][3]
@@ -93,7 +94,10 @@ def eye_white_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
     if len(pixels) < 8:
         return _FALLBACK_WHITE
     brightness = pixels.sum(axis=1)
-    bright = pixels[brightness >= np.median(brightness)]
+    # The brightest eighth: the opening of a photo's eye also holds lashes, the lid's
+    # shadow and the corners' caruncle, and a darker "white" reads as iris or lid, not as
+    # sclera (the landmarker then keeps the lid low).
+    bright = pixels[brightness >= np.percentile(brightness, 87.5)]
     return np.median(bright, axis=0)
 
 

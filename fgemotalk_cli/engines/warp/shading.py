@@ -13,7 +13,10 @@ the skin's colour and texture:
 - AU4: the vertical furrows between the brows;
 - AU6: crow's feet fanning from the outer eye corners and the crease under the raised cheek;
 - AU9: lines across the bridge of the nose;
-- AU12: deeper nasolabial folds from the nose wings past the mouth corners.
+- AU12: deeper nasolabial folds from the nose wings past the mouth corners;
+- AU15: the short folds the depressor anguli oris pouches below the lowered lip corners
+  (FACS: "wrinkling of the skin below the lip corners"), measured against the lips' centre so
+  that a dropping jaw, which lowers the corners too, draws none.
 
 The creases' strength grows with the measured amount; nothing is drawn at rest, so an empty
 edit is the source exactly.
@@ -37,7 +40,10 @@ _HANDLES = {
     "crows_feet": (6, (230, 229, 450, 449, 119, 348), (0.0, -1.0)),
     "nose": (9, (129, 358, 98, 327), (0.0, -1.0)),
     "nasolabial": (12, (61, 291), (1.0, -1.0)),  # x: outwards on each side
+    "corner_folds": (15, (61, 291), (0.0, 1.0)),
 }
+#: Families whose handles move against these points (their mean), not against the face.
+_RELATIVE_TO = {"corner_folds": (13, 14)}
 # Below this share of intensity 5 nothing is drawn (the pose fit of an expressive face moves
 # other AUs' handles by up to about a fifth), and the creases fade in up to the full amount.
 _MIN_AMOUNT = 0.2
@@ -63,7 +69,8 @@ class ShadingStyle:
         full = {}
         for family, (au, handles, direction) in _HANDLES.items():
             offsets = geometry.offsets({au: 5.0})
-            moved = _motion(offsets, geometry.face, handles, direction)
+            moved = _motion(offsets, geometry.face, handles, direction,
+                            _RELATIVE_TO.get(family, ()))
             if moved > 1e-3:
                 full[family] = moved
         return cls(full=full, face=geometry.face, depth=np.asarray(points[:, 2], np.float64),
@@ -71,13 +78,14 @@ class ShadingStyle:
 
 
 def _motion(offsets: np.ndarray, face: np.ndarray, handles: tuple[int, ...],
-            direction: tuple[float, float]) -> float:
-    """Mean motion of the handles along ``direction``; an x direction of 1 means outwards
-    (away from the face's midline) on either side."""
+            direction: tuple[float, float], relative_to: tuple[int, ...] = ()) -> float:
+    """Mean motion of the handles along ``direction`` (less the mean motion of
+    ``relative_to``); an x direction of 1 means outwards (away from the face's midline) on
+    either side."""
     index = list(handles)
-    dx, dy = offsets[index, 0], offsets[index, 1]
+    moved = offsets[index, :2] - (offsets[list(relative_to), :2].mean(0) if relative_to else 0)
     outwards = np.sign(face[index, 0])
-    return float(np.mean(direction[0] * dx * outwards + direction[1] * dy))
+    return float(np.mean(direction[0] * moved[:, 0] * outwards + direction[1] * moved[:, 1]))
 
 
 def _light(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -192,6 +200,15 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
             strength = (fold * (1 - along[:, 0]) ** 0.7
                         * np.sin(np.pi * np.clip(along[:, 0] + 0.1, 0, 1)))
             creases.append((curve, strength, 0.02))
+    folds = amounts.get("corner_folds", 0.0)
+    if folds > 0:
+        for corner in (61, 291):
+            side = np.array([np.sign(xy[corner, 0] - 0.5 * (xy[61, 0] + xy[291, 0])), 0.0])
+            start = xy[corner] + 0.03 * iod * side + 0.03 * iod * np.array([0.0, 1.0])
+            end = start + 0.05 * iod * side + 0.17 * iod * np.array([0.0, 1.0])
+            line = _resample(np.array([start, end]), 10)
+            strength = folds * np.sin(np.pi * np.linspace(0.1, 0.9, len(line))) ** 0.7
+            creases.append((line, strength, 0.018))
     return creases
 
 
@@ -211,7 +228,8 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
     amounts = {}
     for family, full in style.full.items():
         _, handles, direction = _HANDLES[family]
-        amount = _motion(offsets, style.face, handles, direction) / full
+        amount = _motion(offsets, style.face, handles, direction,
+                         _RELATIVE_TO.get(family, ())) / full
         if amount > _MIN_AMOUNT:
             amounts[family] = float(L.smoothstep(_MIN_AMOUNT, 1.0, amount)
                                     + 0.3 * np.clip(amount - 1.0, 0.0, 1.0))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,7 +36,10 @@ _THUMBNAIL = (24, 24)
 class ShotSources:
     """The warp source of each frame of a video, prepared once per shot (see module doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, calibrate: Callable[[WarpSource], WarpSource] | None = None) -> None:
+        #: Applied to each shot's first source (its AU calibration, :meth:`~fgemotalk_cli.
+        #: engines.warp.engine.WarpEngine.calibrated_shot`): the shot's frames share it.
+        self._calibrate = calibrate
         self._shot: WarpSource | None = None
         self._last_points: np.ndarray | None = None
         self._last_iod = 0.0
@@ -52,6 +56,8 @@ class ShotSources:
         thumbnail = _thumbnail(image)
         if self._shot is None or self._is_cut(points, frame.iod_px, thumbnail):
             self._shot = prepare_source(image, landmarks)
+            if self._calibrate is not None:
+                self._shot = self._calibrate(self._shot)
             self.shots += 1
             source = self._shot
         else:
