@@ -106,7 +106,7 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
 
     ``prepare(frame, face or None)`` gives the engine state (None without a face). The warp
     engine prepares the face once per shot (:class:`ShotSources`; a frame without a face
-    ends the shot) and renders on its render threads; another engine prepares every frame and
+    ends the shot) and renders in its render workers; another engine prepares every frame and
     renders them one by one. A job is (state or None, the frame, its time in seconds).
     """
     def edit_one(state: Any, image: np.ndarray, time_seconds: float) -> np.ndarray:
