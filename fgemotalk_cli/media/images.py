@@ -92,6 +92,12 @@ def downscale_to_max_side(image: np.ndarray, max_size: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+_COMMON_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: zlib level of PNG output: 3 writes a 512 px portrait in a third of the time of Pillow's
+#: default 6, for about 3% more bytes (lossless either way).
+PNG_COMPRESS_LEVEL = 3
+
+
 def save_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
     """Write an HxWx3 (or HxW gray) uint8 array; the format follows the file suffix.
 
@@ -104,12 +110,16 @@ def save_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
         raise ValueError(f"expected a uint8 array, got {getattr(rgb, 'dtype', type(rgb))}")
     if not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] == 3)):
         raise ValueError(f"expected an HxWx3 or HxW image, got shape {rgb.shape}")
-    image_format = Image.registered_extensions().get(path.suffix.lower())
+    suffix = path.suffix.lower()
+    # The common formats by name: asking Pillow for its extensions loads every plugin it has.
+    image_format = _COMMON_FORMATS.get(suffix) or Image.registered_extensions().get(suffix)
     if image_format is None:
         raise InputError(f"cannot tell the image format of {path.name}: use .png, .jpg or .webp")
     if not path.parent.is_dir():
         raise InputError(f"output folder does not exist: {path.parent}")
-    options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    options: dict[str, int] = ({"quality": quality} if image_format in ("JPEG", "WEBP") else
+                               {"compress_level": PNG_COMPRESS_LEVEL} if image_format == "PNG"
+                               else {})
     try:
         Image.fromarray(np.ascontiguousarray(rgb)).save(path, format=image_format, **options)
     except (OSError, ValueError) as error:
