@@ -15,6 +15,8 @@ Two things only a command-line process (never the library) may change:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
@@ -145,3 +147,22 @@ def native_log_noise_filtered() -> Iterator[None]:
         sys.stderr = python_stderr
         if not reader.is_alive():  # a child process may still hold the pipe: keep its target
             os.close(real_stderr)
+
+
+def return_freed_memory() -> None:
+    """Give the heap memory that a finished stage freed back to the operating system.
+
+    glibc keeps freed memory in its heap for reuse, per thread arena; what a worker thread
+    freed (the speech analysis of a whole clip, larger the longer the clip) stays resident
+    otherwise, so a long job's peak would grow with its length although nothing is held.
+    ``malloc_trim`` exists in glibc only: elsewhere (macOS, musl) there is nothing to do.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc: no malloc_trim
+        return
+    if trim is not None:
+        trim(0)

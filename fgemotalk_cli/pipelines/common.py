@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -80,22 +77,3 @@ def side_by_side(panels: list[np.ndarray], height: int) -> np.ndarray:
         width = max(2, round(w * height / h))
         scaled.append(cv2.resize(panel, (width, height), interpolation=cv2.INTER_AREA))
     return even_size(np.concatenate(scaled, axis=1))
-
-
-def return_freed_memory() -> None:
-    """Give the heap memory that a finished stage freed back to the operating system.
-
-    glibc keeps freed memory in its heap for reuse, per thread arena; what a worker thread
-    freed (the speech analysis of a whole clip, larger the longer the clip) stays resident
-    otherwise, so a long job's peak would grow with its length although nothing is held.
-    ``malloc_trim`` exists in glibc only: elsewhere (macOS, musl) there is nothing to do.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc: no malloc_trim
-        return
-    if trim is not None:
-        trim(0)

@@ -22,11 +22,11 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.common import (
     RunStats,
     load_source_face,
-    return_freed_memory,
     side_by_side,
 )
 from fgemotalk_cli.pipelines.output import EncodedOutput
 from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
+from fgemotalk_cli.process import return_freed_memory
 from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 from fgemotalk_cli.speech.mouth import mouth_track
 
@@ -76,7 +76,7 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
             source = load_source_face(source_path, options.face_index, options.max_size)
             state = engine.prepare(source.image, source.landmarks)
             mouth = mouth_future.result()
-        return_freed_memory()  # what the whole-clip speech analysis freed (see common.py)
+        return_freed_memory()  # what the whole-clip speech analysis freed (see process.py)
         stats = RunStats(engine=engine.name, fps=settings.fps)
         stats.warnings.extend(ignored_controls(engine, settings.requested_controls()))
         stats.warnings.extend(mouth.warnings)

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from fgemotalk_cli.pipelines.common import return_freed_memory
+from fgemotalk_cli.process import return_freed_memory
 
 
 def _resident_kib() -> int:
