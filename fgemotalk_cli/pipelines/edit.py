@@ -64,7 +64,7 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         prepare, render = _video_frame_steps(engine, control)
         # Decoding, face tracking and each frame's preparation (in video order: tracking and
         # shots follow it) run on a second thread, while the frames prepared before render
-        # on the render threads and the encoder encodes.
+        # in the render workers and the encoder encodes.
         jobs = _prepared_frames(input_path, info, options, prepare, stats, decoding)
         with prefetched(jobs, PREFETCH_FRAMES) as prepared, \
                 encoded.progress("edit-au", info.frame_count) as progress, \
