@@ -10,6 +10,7 @@ from fgemotalk_cli.errors import AUError
 from fgemotalk_cli.expression.aus import (
     CATALOGUE,
     PAPER_AUS,
+    ExpressionControl,
     bundled_presets,
     expression_control,
     load_preset,
@@ -160,3 +161,11 @@ def test_timeline_errors(tmp_path: Path, text: str, message: str) -> None:
 def test_bad_mode() -> None:
     with pytest.raises(AUError, match="add or replace"):
         expression_control(["12=1"], None, "multiply")
+
+
+def test_requested_aus_are_the_moved_ones_and_the_timeline_s(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("keyframes:\n  - {time: 0.0, aus: {4: 1}}\n  - {time: 1.0, aus: {15: 3}}\n")
+    control = ExpressionControl(au_intensities={12: 3.0, 6: 0.0}, timeline=load_timeline(path))
+    assert control.requested_aus == {4, 12, 15}  # AU 6 at 0 moves nothing
+    assert ExpressionControl(au_intensities={12: 0.0}).requested_aus == set()

@@ -328,6 +328,12 @@ class ExpressionControl:
     def is_neutral(self) -> bool:
         return self.timeline is None and not any(self.au_intensities.values())
 
+    @property
+    def requested_aus(self) -> set[int]:
+        """The AUs this control moves at some time (a constant 0 moves nothing)."""
+        moved = {au for au, value in self.au_intensities.items() if value}
+        return moved | set(self.timeline.aus if self.timeline is not None else ())
+
 
 
 

@@ -118,8 +118,7 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
     if isinstance(engine, WarpEngine):
         # Each shot's AUs are calibrated on its first frame, as a photo's are on the photo.
         warp = engine
-        wanted = {au for au, value in control.au_intensities.items() if value}
-        wanted |= set(control.timeline.aus if control.timeline is not None else ())
+        wanted = control.requested_aus
         shots = ShotSources(None if not wanted else
                             lambda source: warp.calibrated_shot(source, wanted))
 

@@ -75,6 +75,9 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
                 transcript=settings.transcript, language=settings.language)
             source = load_source_face(source_path, options.face_index, options.max_size)
             state = engine.prepare(source.image, source.landmarks)
+            calibrate_for = getattr(engine, "calibrate_for", None)
+            if calibrate_for is not None:  # the warp engine: while the speech is analysed
+                calibrate_for(state, control.requested_aus)
             mouth = mouth_future.result()
         return_freed_memory()  # what the whole-clip speech analysis freed (see process.py)
         stats = RunStats(engine=engine.name, fps=settings.fps)

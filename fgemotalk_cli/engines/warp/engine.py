@@ -199,6 +199,11 @@ class WarpEngine:
         if state.transfer is not None:
             state.transfer.geometry = geometry
 
+    def calibrate_for(self, state: WarpState, aus: Iterable[int]) -> None:
+        """Solve the calibration of ``aus`` on this state's source now rather than on the
+        first frame that asks for them (``speak`` does it while its speech is analysed)."""
+        self._calibrate(state, [dict.fromkeys(aus, 0.0)])
+
     def calibrated_shot(self, source: WarpSource, aus: Iterable[int]) -> WarpSource:
         """A video shot's first source with its geometry following its own tables for ``aus``
         (``edit-au`` on a video: solved once per shot; the shot's frames share its geometry,
