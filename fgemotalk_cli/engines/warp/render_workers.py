@@ -319,7 +319,10 @@ def _serve(connection: Connection, fresh: bool) -> None:
                 answer: tuple[str, Any] = ("frame", first(*arguments))
             except Exception as error:
                 answer = ("error", _sendable(error))
-            connection.send(answer)
+            try:
+                connection.send(answer)
+            except OSError:  # the job's process is gone: nobody to answer
+                return
             rendered += 1
             if rendered % TRIM_EVERY_FRAMES == 0:
                 return_freed_memory()
