@@ -83,6 +83,25 @@ def test_a_signal_mid_run_prints_one_line_and_leaves_nothing(
     assert stderr.splitlines() == ["interrupted: no output written"]
     assert stdout == ""
     assert everything_in(out) == []
+    # The render worker processes (forked, the same command line) ended with the job.
+    assert _processes_running_with(str(out / "result.mp4")) == []
+
+
+def _processes_running_with(argument: str) -> list[int]:
+    """Pids of the live processes whose command line holds ``argument`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            state = next(line for line in (entry / "status").read_text().splitlines()
+                         if line.startswith("State:"))
+        except (OSError, StopIteration):
+            continue  # ended meanwhile
+        if argument.encode() in words and "zombie" not in state:
+            pids.append(int(entry.name))
+    return pids
 
 
 # --------------------------------------------------------------------------- disk full
