@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from checkouts import add_before_after_arguments, use_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 PORTRAITS = ("sadtalker_sad.png", "liveportrait_s12.jpg", "face_recognition_obama.jpg",
@@ -230,18 +231,15 @@ def summarise(values: list[tuple[float, float]]) -> dict[str, list[float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "realism")
-    parser.add_argument("--label", default="after")
-    parser.add_argument("--code", type=Path, default=REPO,
-                        help="checkout whose fgemotalk_cli renders (e.g. /work/main: before)")
+    add_before_after_arguments(parser, REPO / "bench" / "results" / "realism",
+                               "checkout whose fgemotalk_cli renders (e.g. /work/main: before)")
     parser.add_argument("--compare", action="store_true",
                         help="stack before.png and after.png (already rendered) row by row")
     parser.add_argument("--real", action="store_true",
                         help="also measure the interiors of real open mouths in the clips")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(args.code))
+    use_checkout(args.code)
     import cv2
 
     if args.compare:

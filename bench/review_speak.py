@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from checkouts import add_before_after_arguments, use_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 AUDIO = "sadtalker_RD_Radio31_000.wav"
@@ -62,16 +63,13 @@ def pick_frames(track: object) -> list[tuple[str, int]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "realism")
-    parser.add_argument("--label", default="after")
-    parser.add_argument("--code", type=Path, default=REPO, help="checkout whose code renders")
+    add_before_after_arguments(parser, REPO / "bench" / "results" / "realism",
+                               "checkout whose code renders")
     parser.add_argument("--compare", action="store_true",
                         help="stack speak_before.png and speak_after.png row by row")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(args.code))
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    use_checkout(args.code)
     import cv2
     from review_realism import CELL, PORTRAITS, face_crop, load_portrait
 

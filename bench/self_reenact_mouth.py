@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from checkouts import add_before_after_arguments, use_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = ("sadtalker_WDA_AlexandriaOcasioCortez_000.mp4", "sadtalker_WDA_KatieHill_000.mp4",
@@ -65,10 +66,7 @@ def clip_frames(path: Path, stride: int, count: int) -> list[np.ndarray]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "realism")
-    parser.add_argument("--label", default="after")
-    parser.add_argument("--code", type=Path, default=REPO)
+    add_before_after_arguments(parser, REPO / "bench" / "results" / "realism")
     parser.add_argument("--stride", type=int, default=6)
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--no-identity", action="store_true")
@@ -77,7 +75,7 @@ def main() -> int:
                         help="the driver's expression detail as ratio images (expression_detail)")
     parser.add_argument("--gaze", default=None, help="driver or source (checkouts with --gaze)")
     args = parser.parse_args()
-    sys.path.insert(0, str(args.code))
+    use_checkout(args.code)
     from fgemotalk_cli.engines.base import DriverSample
     from fgemotalk_cli.engines.warp.engine import WarpEngine, edit_source
     from fgemotalk_cli.evaluation.metrics import expression_distance, expression_shape, ssim

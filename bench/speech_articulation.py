@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from checkouts import add_before_after_arguments, use_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 AUDIOS = ("sadtalker_RD_Radio31_000.wav", "sadtalker_RD_Radio34_002.wav", "vexpress_tys_aud.mp3",
@@ -117,14 +117,11 @@ def real_reference(media: Path, stride: int) -> dict[str, dict[str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/fgemotalk_articulation"))
-    parser.add_argument("--label", default="after")
-    parser.add_argument("--code", type=Path, default=REPO, help="checkout whose code runs")
+    add_before_after_arguments(parser, Path("/tmp/fgemotalk_articulation"))
     parser.add_argument("--real-stride", type=int, default=3)
     parser.add_argument("--no-real", action="store_true", help="skip the real-clip reference")
     args = parser.parse_args()
-    sys.path.insert(0, str(args.code))
+    use_checkout(args.code)
     from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
     from fgemotalk_cli.faces.detector import detect_source_face
     from fgemotalk_cli.media.images import downscale_to_max_side, load_image

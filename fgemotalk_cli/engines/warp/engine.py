@@ -209,8 +209,7 @@ class WarpEngine:
         (``edit-au`` on a video: solved once per shot; the shot's frames share its geometry,
         :class:`~fgemotalk_cli.engines.warp.shots.ShotSources`)."""
         state = WarpState(source=source, calibrate=self.calibrate != "off")
-        self._calibrate(state, [dict.fromkeys(
-            CALIBRATED_AUS if self.calibrate == "full" else aus, 0.0)])
+        self.calibrate_for(state, CALIBRATED_AUS if self.calibrate == "full" else aus)
         return state.source
 
     def _read_aus(self, image: np.ndarray) -> dict[int, float] | None:

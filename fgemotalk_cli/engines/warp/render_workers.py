@@ -153,8 +153,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
                         jobs: Iterable[tuple[object, ...]]) -> list[np.ndarray]:
         """``render(*job)`` for each job in the workers, results in job order. ``render``
         must be a module-level function (it is sent by name)."""
-        if not self._started.is_set():
-            self._started.wait()
+        self._started.wait()
         if self._start_error is not None:
             # No processes to be had (a process limit, no memory to fork): slower, not broken.
             return [render(*job) for job in jobs]
