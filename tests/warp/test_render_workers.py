@@ -52,6 +52,13 @@ def die(index: int) -> np.ndarray:
     return np.zeros((1, 1, 3), np.uint8)
 
 
+def stamp_start(marker: str, seconds: float, payload: np.ndarray) -> np.ndarray:
+    """Write when this job started (its payload is larger than a pipe holds), then work."""
+    Path(marker).write_text(repr(time.monotonic()))
+    time.sleep(seconds)
+    return np.full((1, 1, 3), payload.size % 251, np.uint8)
+
+
 def pid(index: int) -> np.ndarray:
     return np.array([[[os.getpid() % 251, index, 0]]], np.uint8)
 
@@ -90,6 +97,23 @@ def test_jobs_render_while_later_jobs_are_still_being_made(tmp_path: Path) -> No
     with RenderWorkers(2, kept_types=()).start() as workers:
         frames = workers.render_in_order(touch_then_render, jobs())
     assert [int(frame[0, 0, 0]) for frame in frames] == [0, 1, 2, 3]
+
+
+def test_a_busy_worker_does_not_hold_back_the_other_ones_jobs(tmp_path: Path) -> None:
+    """Jobs of ~1 MB (a frame's driver image) do not fit in a pipe: while worker 0 is busy,
+    worker 1 still gets its next job instead of waiting behind a job written to worker 0."""
+    big = np.zeros((1024, 1024), np.uint8)  # 1 MB, several times a pipe's buffer
+    markers = [str(tmp_path / f"job{index}") for index in range(4)]
+    jobs = [(markers[0], 1.5, big), (markers[1], 0.0, big), (markers[2], 0.0, big),
+            (markers[3], 0.0, big)]
+    with RenderWorkers(2, kept_types=()).start() as workers:
+        began = time.monotonic()
+        frames = workers.render_in_order(stamp_start, jobs)
+    assert len(frames) == 4
+    started = [float(Path(marker).read_text()) - began for marker in markers]
+    # Worker 0 sleeps 1.5 s in job 0 before it reads job 2; job 3 goes to worker 1.
+    assert started[2] >= 1.5
+    assert started[3] < 1.0, f"job 3 waited for worker 0: started at {started[3]:.2f} s"
 
 
 def test_a_failing_job_raises_in_the_caller_and_the_workers_go_on() -> None:

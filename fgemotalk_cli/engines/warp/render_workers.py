@@ -8,9 +8,12 @@ no gain), two worker processes 9.7 ms.
 A worker keeps the large objects of a job it was sent once (the prepared source, the driven
 layers: the pool's ``kept_types``) under a key, so a frame sends only its own inputs (target
 points, the driver frame) and gets its rendered frame back. Jobs go to the workers in turn and
-their results are read in the same turn, so frames come back in job order. A reader thread per
-worker drains its results as they come, which is what keeps a large job and a large result
-from blocking each other in the pipes.
+their results are read in the same turn, so frames come back in job order. Per worker, a sender
+thread writes its jobs into the pipe and a reader thread drains its results as they come: a
+frame's job (~1 MB with the driver frame) is larger than a pipe holds, so a job written from
+the caller's thread waited for a busy worker to finish its frame and read it, and the other
+worker sat idle meanwhile (measured: the caller spent ~20% of a reenact's wall time in that
+write, and the two workers used one core between them).
 
     with RenderWorkers(2, kept_types=(WarpSource, DrivenLayers)) as workers:
         frames = workers.render_in_order(render_driven, jobs)
@@ -32,6 +35,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from types import TracebackType
 from typing import Any
 
@@ -50,6 +54,7 @@ _JOIN_SECONDS = 2.0
 #: pipe as a fresh buffer of ~1 MB; glibc serves such sizes from its heap once it has seen a
 #: few freed, and without a trim a 60 s job's peak grew ~10% over a 10 s one's.
 TRIM_EVERY_FRAMES = 32
+_STOP_SENDING = b""  # ends a sender thread (a pickled message is never empty)
 
 
 def default_worker_count() -> int:
@@ -83,6 +88,9 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         self._processes: list[Any] = []
         self._results: list[queue.Queue[tuple[str, Any]]] = []
         self._readers: list[threading.Thread] = []
+        self._outboxes: list[queue.Queue[bytes]] = []
+        self._senders: list[threading.Thread] = []
+        self._unsendable: set[int] = set()  # workers whose pipe refused a message
         # Per worker, what it keeps (the references keep the ids from being reused).
         self._kept: list[OrderedDict[int, object]] = []
         self._next_worker = 0
@@ -120,7 +128,8 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         processes: list[Any] = []
         connections: list[Connection] = []
         try:
-            # Every worker first, then the reader threads: a fork copies no thread of ours.
+            # Every worker first, then the sender and reader threads: a fork copies no thread
+            # of ours.
             for index in range(self.count):
                 ours, theirs = context.Pipe()
                 process = context.Process(target=_serve, args=(theirs, fresh), daemon=True,
@@ -135,11 +144,17 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             self._start_error = error
             self._started.set()
             return
-        for ours in connections:
+        for index, ours in enumerate(connections):
+            outbox: queue.Queue[bytes] = queue.Queue()
+            sender = threading.Thread(target=self._send_from, args=(index, ours, outbox),
+                                      name="fgemotalk-render-sender", daemon=True)
             results: queue.Queue[tuple[str, Any]] = queue.Queue()
             reader = threading.Thread(target=_read_results, args=(ours, results),
                                       name="fgemotalk-render-reader", daemon=True)
+            sender.start()
             reader.start()
+            self._outboxes.append(outbox)
+            self._senders.append(sender)
             self._results.append(results)
             self._readers.append(reader)
             self._kept.append(OrderedDict())
@@ -202,12 +217,24 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             arguments.append(_Kept(key))
         return tuple(arguments)
 
-    def _send(self, worker: int, message: tuple[object, ...]) -> None:
-        try:
-            self._connections[worker].send(message)
-        except (BrokenPipeError, ConnectionResetError, EOFError):
+    def _send(self, worker: int, message: object) -> None:
+        """Queue ``message`` for the worker's sender thread. It is pickled here, now: the
+        worker sees the job as it was when sent, whatever the caller changes afterwards."""
+        if worker in self._unsendable:
             raise RenderWorkerError("a render worker stopped unexpectedly (killed, or out of "
-                                    "memory)") from None
+                                    "memory)")
+        self._outboxes[worker].put(bytes(ForkingPickler.dumps(message)))
+
+    def _send_from(self, worker: int, connection: Connection, outbox: queue.Queue[bytes]) -> None:
+        """A sender thread: writes the worker's messages in order; after a refused write it
+        only empties its outbox (the reader reports the worker gone)."""
+        while (payload := outbox.get()) != _STOP_SENDING:
+            if worker in self._unsendable:
+                continue
+            try:
+                connection.send_bytes(payload)
+            except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
+                self._unsendable.add(worker)
 
     def _answer(self, worker: int) -> tuple[str, Any]:
         if worker in self._gone:
@@ -232,12 +259,13 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             return
         self._closed = True
         self._started.wait()
-        if not self._broken:
-            for connection in self._connections:
-                try:
-                    connection.send(None)
-                except OSError:
-                    pass  # already gone
+        for outbox in self._outboxes:
+            _drop_waiting(outbox)  # jobs not yet written: nobody will read their frames
+            if not self._broken:
+                outbox.put(bytes(ForkingPickler.dumps(None)))  # the worker's signal to end
+            outbox.put(_STOP_SENDING)
+        for sender in self._senders:
+            sender.join(_JOIN_SECONDS)
         for process in self._processes:
             if not self._broken:
                 process.join(_JOIN_SECONDS)
@@ -252,6 +280,14 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
+
+
+def _drop_waiting(outbox: queue.Queue[bytes]) -> None:
+    while True:
+        try:
+            outbox.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _may_fork() -> bool:
