@@ -7,10 +7,10 @@ audio to the video so both agree within one frame.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 from fgemotalk_cli.engines.base import Control, SpeechSample, ignored_controls
@@ -25,7 +25,7 @@ from fgemotalk_cli.pipelines.common import (
     side_by_side,
 )
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers, run_aside
 from fgemotalk_cli.process import return_freed_memory
 from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 from fgemotalk_cli.speech.mouth import mouth_track
@@ -67,18 +67,17 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
         n_frames = math.ceil(wave.size / SPEECH_SAMPLE_RATE * settings.fps)
         engine = load_engine(options)
         job.enter_context(render_workers(engine))  # before the threads below: they are forked
-        # The speech analysis (phoneme decoding) runs on a second thread while the source
-        # face is found and prepared: neither needs the other.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fgemotalk-speech") as pool:
-            mouth_future = pool.submit(
-                mouth_track, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames,
-                transcript=settings.transcript, language=settings.language)
-            source = load_source_face(source_path, options.face_index, options.max_size)
-            state = engine.prepare(source.image, source.landmarks)
-            calibrate_for = getattr(engine, "calibrate_for", None)
-            if calibrate_for is not None:  # the warp engine: while the speech is analysed
-                calibrate_for(state, control.requested_aus)
-            mouth = mouth_future.result()
+        # The speech analysis (phoneme decoding) runs aside, in a render worker, while the
+        # source face is found, prepared and calibrated: none needs the others.
+        speech = run_aside(engine, partial(mouth_track, transcript=settings.transcript,
+                                           language=settings.language),
+                           wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames)
+        source = load_source_face(source_path, options.face_index, options.max_size)
+        state = engine.prepare(source.image, source.landmarks)
+        calibrate_for = getattr(engine, "calibrate_for", None)
+        if calibrate_for is not None:  # the warp engine
+            calibrate_for(state, control.requested_aus)
+        mouth = speech.result()
         return_freed_memory()  # what the whole-clip speech analysis freed (see process.py)
         stats = RunStats(engine=engine.name, fps=settings.fps)
         stats.warnings.extend(ignored_controls(engine, settings.requested_controls()))

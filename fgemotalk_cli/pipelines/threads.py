@@ -18,9 +18,12 @@ Only OpenBLAS is limited (torch's own BLAS, for the neural engine, is left alone
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
 
 # Frame loops may overlap (pipelines run from a script's own threads): the first one in sets
 # the limits, the last one out restores what was there before.
@@ -59,3 +62,24 @@ def render_workers(engine: object) -> AbstractContextManager[None]:
     ``render_workers``: every core renders frames); nothing for an engine without them."""
     opener = getattr(engine, "render_workers", None)
     return nullcontext() if opener is None else opener()
+
+
+def run_aside(engine: object, function: Callable[..., Result], *arguments: object,
+              ) -> Future[Result]:
+    """``function(*arguments)`` while the job goes on: in one of the engine's render workers
+    when it has them (the warp engine's ``run_aside``: another process, so it does not hold
+    the job's GIL), else on a thread of this process."""
+    runner = getattr(engine, "run_aside", None)
+    future = None if runner is None else runner(function, *arguments)
+    if future is not None:
+        return future
+    future = Future()
+
+    def call() -> None:
+        try:
+            future.set_result(function(*arguments))
+        except BaseException as error:  # re-raised by future.result()
+            future.set_exception(error)
+
+    threading.Thread(target=call, name="fgemotalk-aside", daemon=True).start()
+    return future

@@ -16,6 +16,7 @@ import pytest
 from fgemotalk_cli.engines.warp import engine
 from fgemotalk_cli.engines.warp.render_workers import RenderWorkers
 from fgemotalk_cli.errors import RenderWorkerError
+from fgemotalk_cli.pipelines.threads import run_aside
 
 _pickled_in_parent: list[int] = []
 
@@ -114,6 +115,24 @@ def test_a_busy_worker_does_not_hold_back_the_other_ones_jobs(tmp_path: Path) ->
     # Worker 0 sleeps 1.5 s in job 0 before it reads job 2; job 3 goes to worker 1.
     assert started[2] >= 1.5
     assert started[3] < 1.0, f"job 3 waited for worker 0: started at {started[3]:.2f} s"
+
+
+def test_a_call_aside_runs_in_a_worker_while_frames_keep_their_order() -> None:
+    with RenderWorkers(2, kept_types=(Heavy,)).start() as workers:
+        aside = workers.submit(pid, 7)
+        frames = workers.render_in_order(fill, [(Heavy(20), index) for index in range(3)])
+        answer = aside.result(timeout=20)
+    assert int(answer[0, 0, 1]) == 7 and int(answer[0, 0, 0]) != os.getpid() % 251
+    assert [int(frame[0, 0, 0]) for frame in frames] == [20, 21, 22]
+
+
+def test_run_aside_without_workers_runs_on_a_thread() -> None:
+    warp = engine.WarpEngine(calibrate="off")
+    answer = run_aside(warp, pid, 3).result(timeout=20)  # no render_workers block: here
+    assert int(answer[0, 0, 0]) == os.getpid() % 251 and int(answer[0, 0, 1]) == 3
+    with warp.render_workers(count=2):
+        answer = run_aside(warp, pid, 4).result(timeout=20)
+    assert int(answer[0, 0, 0]) != os.getpid() % 251 and int(answer[0, 0, 1]) == 4
 
 
 def test_a_failing_job_raises_in_the_caller_and_the_workers_go_on() -> None:

@@ -17,6 +17,7 @@ Nothing here touches files or video: the pipelines stream frames through :class:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -170,6 +171,14 @@ class WarpEngine:
                 yield
             finally:
                 _active_workers.reset(token)
+
+    def run_aside(self, function: Callable[..., object], *arguments: object) -> Future | None:
+        """``function(*arguments)`` in one of the job's render workers while the job goes on
+        (a module-level function, picklable arguments); None when the job has no workers
+        (the caller runs it itself). A worker is its own process: work that holds the GIL
+        there (the speech analysis) no longer slows the job's own start."""
+        workers = _active_workers.get()
+        return None if workers is None else workers.submit(function, *arguments)
 
     def _calibrate(self, state: WarpState, aus: Sequence[Mapping[int, float]]) -> None:
         """Solve the calibration of the AUs in ``aus`` not solved yet on this state's source

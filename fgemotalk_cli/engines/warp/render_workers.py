@@ -16,6 +16,7 @@ worker sat idle meanwhile (measured: the caller spent ~20% of a reenact's wall t
 write, and the two workers used one core between them).
 
     with RenderWorkers(2, kept_types=(WarpSource, DrivenLayers)) as workers:
+        speech = workers.submit(mouth_track, wave, ...)    # one call in a worker, meanwhile
         frames = workers.render_in_order(render_driven, jobs)
 
 Workers are forked before the job starts its own threads (see :meth:`RenderWorkers.start`)
@@ -28,12 +29,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import signal
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from types import TracebackType
@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from fgemotalk_cli.engines.warp.render_worker import TRIM_EVERY_FRAMES, Kept, serve
 from fgemotalk_cli.errors import RenderWorkerError
 from fgemotalk_cli.process import STDERR_FORWARDER_THREAD, return_freed_memory
 
@@ -50,10 +51,6 @@ KEPT_PER_WORKER = 6
 #: Modules a fork server imports once, so each worker starts with the renderer loaded.
 PRELOADED_MODULES = ["numpy", "cv2", "fgemotalk_cli.engines.warp.driven"]
 _JOIN_SECONDS = 2.0
-#: Frames between heap trims, in each worker and in the job's process. Every frame crosses a
-#: pipe as a fresh buffer of ~1 MB; glibc serves such sizes from its heap once it has seen a
-#: few freed, and without a trim a 60 s job's peak grew ~10% over a 10 s one's.
-TRIM_EVERY_FRAMES = 32
 _STOP_SENDING = b""  # ends a sender thread (a pickled message is never empty)
 
 
@@ -71,13 +68,6 @@ def default_worker_count() -> int:
     return max(1, min(4, cores))
 
 
-@dataclass(frozen=True)
-class _Kept:
-    """Stands for a kept object in a job: the worker looks it up by key."""
-
-    key: int
-
-
 class RenderWorkers(AbstractContextManager["RenderWorkers"]):
     """``count`` worker processes rendering jobs in order (see the module doc)."""
 
@@ -86,7 +76,10 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         self.kept_types = kept_types
         self._connections: list[Connection] = []
         self._processes: list[Any] = []
-        self._results: list[queue.Queue[tuple[str, Any]]] = []
+        # Per worker, the futures of the jobs sent and not answered yet, oldest first: a
+        # worker answers in the order it was sent its jobs.
+        self._waiting: list[deque[Future[Any]]] = []
+        self._waiting_lock = threading.Lock()
         self._readers: list[threading.Thread] = []
         self._outboxes: list[queue.Queue[bytes]] = []
         self._senders: list[threading.Thread] = []
@@ -95,7 +88,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         self._kept: list[OrderedDict[int, object]] = []
         self._next_worker = 0
         self._frames_since_trim = 0
-        self._lock = threading.Lock()  # one batch at a time: the turn order is shared
+        self._lock = threading.Lock()  # one caller at a time sends: the turn is shared
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._closed = False
@@ -132,7 +125,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             # of ours.
             for index in range(self.count):
                 ours, theirs = context.Pipe()
-                process = context.Process(target=_serve, args=(theirs, fresh), daemon=True,
+                process = context.Process(target=serve, args=(theirs, fresh), daemon=True,
                                           name=f"fgemotalk-render-{index}")
                 process.start()
                 theirs.close()
@@ -148,14 +141,13 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             outbox: queue.Queue[bytes] = queue.Queue()
             sender = threading.Thread(target=self._send_from, args=(index, ours, outbox),
                                       name="fgemotalk-render-sender", daemon=True)
-            results: queue.Queue[tuple[str, Any]] = queue.Queue()
-            reader = threading.Thread(target=_read_results, args=(ours, results),
+            reader = threading.Thread(target=self._read_from, args=(index, ours),
                                       name="fgemotalk-render-reader", daemon=True)
+            self._waiting.append(deque())
             sender.start()
             reader.start()
             self._outboxes.append(outbox)
             self._senders.append(sender)
-            self._results.append(results)
             self._readers.append(reader)
             self._kept.append(OrderedDict())
         self._connections, self._processes = connections, processes
@@ -173,28 +165,49 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             # No processes to be had (a process limit, no memory to fork): slower, not broken.
             return [render(*job) for job in jobs]
         with self._lock:
-            if self._broken:
-                raise RenderWorkerError("the render workers stopped after an earlier error")
-            order: list[int] = []
-            try:
-                for job in jobs:
-                    worker = self._next_worker
-                    self._next_worker = (worker + 1) % self.count
-                    self._send(worker, ("render", render, self._with_keys(worker, job)))
-                    order.append(worker)
-            except BaseException:
-                # A job that failed to be made or sent (Ctrl-C mid-message included) leaves
-                # the pipes in an unknown state: this pool serves no more batches.
-                self._broken = True
-                raise
-            # Everything sent is read before any error is raised, so the next batch starts
-            # clean.
-            answers = [self._answer(worker) for worker in order]
-            self._frames_since_trim += len(answers)
-            if self._frames_since_trim >= TRIM_EVERY_FRAMES:
-                self._frames_since_trim = 0
-                return_freed_memory()
-        return [self._frame(worker, kind, value) for worker, (kind, value) in zip(order, answers)]
+            futures = [self._submit("render", render, job) for job in jobs]
+        # Every answer is taken by its worker's reader whether or not it is waited for here,
+        # so an error may be raised at once: the next batch still starts clean.
+        frames = [future.result() for future in futures]
+        self._frames_since_trim += len(frames)
+        if self._frames_since_trim >= TRIM_EVERY_FRAMES:
+            self._frames_since_trim = 0
+            return_freed_memory()
+        return frames
+
+    def submit(self, function: Callable[..., Any], *arguments: object) -> Future[Any]:
+        """``function(*arguments)`` in the next worker in turn, while the caller goes on (the
+        speech analysis of a ``speak`` job while its source is prepared). ``function`` must be
+        a module-level function, its arguments and result picklable."""
+        self._started.wait()
+        if self._start_error is not None:
+            return _called_here(function, arguments)
+        with self._lock:
+            return self._submit("call", function, arguments)
+
+    def _submit(self, kind: str, function: Callable[..., Any],
+                job: tuple[object, ...]) -> Future[Any]:
+        """Send one job to the next worker in turn; its future resolves when it answers.
+        ``kind``: "render" (a frame) or "call" (a one-off: the worker trims its heap after)."""
+        if self._broken:
+            raise RenderWorkerError("the render workers stopped after an earlier error")
+        worker = self._next_worker
+        self._next_worker = (worker + 1) % self.count
+        future: Future[Any] = Future()
+        try:
+            message = (kind, function, self._with_keys(worker, job))
+            with self._waiting_lock:
+                if worker in self._gone:
+                    raise self._gone_error(worker)
+                self._waiting[worker].append(future)
+            self._send(worker, message)
+        except BaseException:
+            # A job that failed to be made or sent (Ctrl-C mid-job included) may leave a
+            # future without its message, or a message without its future: the answers
+            # would no longer meet their jobs, so this pool serves no more.
+            self._broken = True
+            raise
+        return future
 
     def _with_keys(self, worker: int, job: tuple[object, ...]) -> tuple[object, ...]:
         """The job with its kept objects replaced by keys, sending the ones this worker lacks."""
@@ -214,7 +227,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
                     # Earlier messages are handled first: no job still waiting needs it.
                     oldest, _ = kept.popitem(last=False)
                     self._send(worker, ("drop", oldest, None))
-            arguments.append(_Kept(key))
+            arguments.append(Kept(key))
         return tuple(arguments)
 
     def _send(self, worker: int, message: object) -> None:
@@ -236,22 +249,37 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
                 self._unsendable.add(worker)
 
-    def _answer(self, worker: int) -> tuple[str, Any]:
-        if worker in self._gone:
-            return "gone", None
-        answer = self._results[worker].get()
-        if answer[0] == "gone":
+    def _read_from(self, worker: int, connection: Connection) -> None:
+        """A reader thread: each answer resolves the oldest job waiting on this worker; when
+        its pipe closes, every job still waiting fails with a :class:`RenderWorkerError`."""
+        while True:
+            try:
+                kind, value = connection.recv()
+            except (EOFError, OSError):
+                break
+            with self._waiting_lock:
+                future = self._waiting[worker].popleft()
+            if kind == "done":
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        with self._waiting_lock:
             self._gone.add(worker)
-        return answer
+            stranded = list(self._waiting[worker])
+            self._waiting[worker].clear()
+        if stranded:
+            self._broken = True
+            error = self._gone_error(worker)
+            for future in stranded:
+                future.set_exception(error)
 
-    def _frame(self, worker: int, kind: str, value: Any) -> np.ndarray:
-        if kind == "frame":
-            return value
-        if kind == "error":
-            raise value
-        self._broken = True
-        raise RenderWorkerError(f"a render worker stopped unexpectedly (exit code "
-                                f"{self._processes[worker].exitcode}: killed, or out of memory)")
+    def _gone_error(self, worker: int) -> RenderWorkerError:
+        process = self._processes[worker] if worker < len(self._processes) else None
+        if process is not None:
+            process.join(_JOIN_SECONDS)  # its exit code says why
+        code = "unknown" if process is None else process.exitcode
+        return RenderWorkerError(f"a render worker stopped unexpectedly (exit code {code}: "
+                                 "killed, or out of memory)")
 
     def close(self) -> None:
         """End the workers (they finish the job in hand) and wait for them, briefly."""
@@ -309,66 +337,10 @@ def _server_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def _read_results(connection: Connection, results: queue.Queue[tuple[str, Any]]) -> None:
-    """Move a worker's answers into ``results`` as they come; ("gone", None) when it ends."""
-    while True:
-        try:
-            results.put(connection.recv())
-        except (EOFError, OSError):
-            results.put(("gone", None))
-            return
-
-
-def _serve(connection: Connection, fresh: bool) -> None:
-    """A worker's loop: keep, drop, render; ends when the pool closes or its pipe does.
-    ``fresh``: a new interpreter (not a fork, which inherits one OpenCV thread)."""
-    from threadpoolctl import threadpool_limits
-
-    # Ctrl-C reaches the whole process group: the job's process decides and closes the pool.
-    # A forked worker also inherited the job's SIGTERM handler; it ends quietly instead.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # One native thread each: the workers themselves are the parallelism (pipelines/threads.py).
-    if fresh:
-        import cv2
-
-        cv2.setNumThreads(1)
-    threadpool_limits(limits=1, user_api="blas")
-    kept: dict[int, object] = {}
-    rendered = 0
-    while True:
-        try:
-            message = connection.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        kind, first, second = message
-        if kind == "keep":
-            kept[first] = second
-        elif kind == "drop":
-            kept.pop(first, None)
-        else:
-            arguments = [kept[a.key] if isinstance(a, _Kept) else a for a in second]
-            try:
-                answer: tuple[str, Any] = ("frame", first(*arguments))
-            except Exception as error:
-                answer = ("error", _sendable(error))
-            try:
-                connection.send(answer)
-            except OSError:  # the job's process is gone: nobody to answer
-                return
-            rendered += 1
-            if rendered % TRIM_EVERY_FRAMES == 0:
-                return_freed_memory()
-
-
-def _sendable(error: Exception) -> Exception:
-    """The error itself when it survives pickling, else a RuntimeError with its text."""
-    import pickle
-
+def _called_here(function: Callable[..., Any], arguments: tuple[object, ...]) -> Future[Any]:
+    future: Future[Any] = Future()
     try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:
-        return RuntimeError(f"{type(error).__name__}: {error}")
+        future.set_result(function(*arguments))
+    except Exception as error:
+        future.set_exception(error)
+    return future
