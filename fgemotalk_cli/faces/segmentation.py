@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from fgemotalk_cli.faces.crop import check_rgb
+from fgemotalk_cli.faces.mediapipe_import import import_mediapipe
 
 # The model looks at 256x256 (general) or 144x256 (landscape); more pixels only cost time.
 _ANALYSIS_SIDE = 512
@@ -17,6 +18,8 @@ _ANALYSIS_SIDE = 512
 def person_mask(image_rgb: np.ndarray) -> np.ndarray:
     """(H, W) float32 in 0..1: how much each pixel belongs to a person."""
     import cv2
+
+    import_mediapipe()
     from mediapipe.python.solutions import selfie_segmentation
 
     image = check_rgb(image_rgb)
