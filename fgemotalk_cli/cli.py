@@ -10,8 +10,11 @@ definitions (tests/test_architecture.py checks that this module's imports stay f
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -301,3 +304,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
     # Without standalone mode, click hands back the code of a typer.Exit instead of raising.
     return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    """The ``fgemotalk`` command: :func:`main`, then out of the process at once.
+
+    When a job is done its output is closed and in place; what the interpreter would still do
+    is tear down ~900 imported modules and the native libraries' objects, 0.13-0.17 s of CPU
+    on every run (measured with strace after the last write). The exit handlers still run;
+    with a thread of a script still at work, the normal exit waits for it instead."""
+    code = main()
+    others = [thread for thread in threading.enumerate()
+              if thread is not threading.current_thread() and not thread.daemon]
+    if others:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

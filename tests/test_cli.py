@@ -141,3 +141,31 @@ def test_subprocess_bad_au_and_missing_audio(tmp_path: Path, shared_media: Path)
     done = _run_cli("speak", str(source), "missing.wav", "--au", "99=1", cwd=tmp_path)
     assert done.returncode == 2 and "AU 99 is not supported" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+_RUN_PROBE = """
+import atexit, sys, threading, time
+from pathlib import Path
+atexit.register(lambda: print("exit handler ran", flush=True))
+if len(sys.argv) > 2:  # a script's own worker thread, still writing when the command ends
+    def late(marker=Path(sys.argv[2])):
+        time.sleep(0.5)
+        marker.write_text("done")
+    threading.Thread(target=late).start()
+sys.argv = ["fgemotalk", "edit-au", sys.argv[1], "--au", "12=3"]
+from fgemotalk_cli.cli import run
+run()
+"""
+
+
+def test_the_command_exits_quickly_with_its_code_and_exit_handlers(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.png")
+    done = subprocess.run([sys.executable, "-c", _RUN_PROBE, missing], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: input not found")
+    assert "exit handler ran" in done.stdout
+    marker = tmp_path / "marker"
+    done = subprocess.run([sys.executable, "-c", _RUN_PROBE, missing, str(marker)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and marker.read_text() == "done"  # waited for the thread
