@@ -12,8 +12,8 @@ import numpy as np
 
 from fgemotalk_cli.engines.base import Engine, ignored_controls
 from fgemotalk_cli.engines.loading import load_engine
-from fgemotalk_cli.engines.warp.engine import WarpEngine, WarpState
-from fgemotalk_cli.engines.warp.shots import ShotSources
+from fgemotalk_cli.engines.warp.engine import WarpEngine
+from fgemotalk_cli.engines.warp.shots import ShotFrame, ShotSources
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.expression.aus import CATALOGUE, ExpressionControl, check_intensity
 from fgemotalk_cli.faces.detector import FaceMeshDetector
@@ -122,19 +122,19 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
         shots = ShotSources(None if not wanted else
                             lambda source: warp.calibrated_shot(source, wanted))
 
-        def prepare_warp(image: np.ndarray, face: Any) -> WarpState | None:
+        def prepare_warp(image: np.ndarray, face: Any) -> ShotFrame | None:
             if face is None:
                 shots.no_face()
                 return None
-            return WarpState(source=shots.source_for(image, face))
+            return shots.frame_for(image, face)
 
         def render_warp(jobs: list[tuple[Any, ...]]) -> list[np.ndarray]:
             # A frame without a face passes through; the others render together.
-            faced = [(state, control.at(time_seconds)) for state, _, time_seconds in jobs
-                     if state is not None]
-            edited = iter(engine.edit_each([state for state, _ in faced],
-                                           [vector for _, vector in faced]))
-            return [image if state is None else next(edited) for state, image, _ in jobs]
+            faced = [(frame, control.at(time_seconds)) for frame, _, time_seconds in jobs
+                     if frame is not None]
+            edited = iter(engine.edit_frames([frame for frame, _ in faced],
+                                             [vector for _, vector in faced]))
+            return [image if frame is None else next(edited) for frame, image, _ in jobs]
 
         return prepare_warp, render_warp
 

@@ -47,6 +47,7 @@ from fgemotalk_cli.engines.warp.mouth import MouthPatch
 from fgemotalk_cli.engines.warp.ratio_images import DriverReference
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
 from fgemotalk_cli.engines.warp.render_workers import RenderWorkers, default_worker_count
+from fgemotalk_cli.engines.warp.shots import ShotFrame
 from fgemotalk_cli.errors import WeightsError
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
 from fgemotalk_cli.expression.readout import au_intensities
@@ -81,6 +82,13 @@ def _build_layers_here(source: WarpSource) -> None:
     way it runs once, not once per worker."""
     if _active_workers.get() is not None:
         source.layers  # noqa: B018  (a cached property: reading it builds it)
+
+
+def edit_shot_frame(shot: WarpSource, image: np.ndarray | None, points: np.ndarray | None,
+                    au_intensities: Mapping[int, float]) -> np.ndarray:
+    """A video frame with AU edits, its source built from its shot's where it renders (see
+    :class:`~.shots.ShotFrame`: the shot's source is sent to a render worker once)."""
+    return edit_source(ShotFrame(shot, image, points).source(), au_intensities)
 
 
 def target_from_controls(source: WarpSource, au_intensities: Mapping[int, float],
@@ -303,10 +311,9 @@ class WarpEngine:
         self._calibrate(state, aus)
         return render_in_order(edit_source, [(state.source, vector) for vector in aus])
 
-    def edit_each(self, states: Sequence[WarpState],
-                  aus: Sequence[dict[int, float]]) -> list[np.ndarray]:
-        """One edit per state (the frames of a video, each its own source), rendered together."""
-        for state, vector in zip(states, aus):
-            self._calibrate(state, [vector])
-        return render_in_order(edit_source, [(state.source, vector)
-                                             for state, vector in zip(states, aus)])
+    def edit_frames(self, frames: Sequence[ShotFrame],
+                    aus: Sequence[dict[int, float]]) -> list[np.ndarray]:
+        """One edit per video frame (each in its shot, whose AUs were calibrated when it was
+        prepared: :meth:`calibrated_shot`), rendered together."""
+        return render_in_order(edit_shot_frame, [(frame.shot, frame.image, frame.points, vector)
+                                                 for frame, vector in zip(frames, aus)])

@@ -9,6 +9,12 @@ AU geometry (its fields are face-unit displacements, applied to each frame's own
 and per frame rebuilds only what follows the landmarks: the face frame (pose), the warp mesh,
 the mouth and lid openings. A cut (the face jumps, or the picture changes wholesale) or a frame
 without a face starts a new shot.
+
+Where the frames render in worker processes, a frame travels as a :class:`ShotFrame`: the shot's
+source (which each worker keeps, sent once per shot) and the frame's own pixels and points, and
+the worker builds the frame's source itself (:meth:`ShotFrame.source`). Built in the job's
+process, every frame's source (its copy of the shot's geometry included, ~0.7 MB at 256 px)
+crossed the pipe, and the job's process, which also tracks the face, ran short of time first.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +38,21 @@ CUT_SCALE_CHANGE = 0.2
 #: Mean absolute change of a 24x24 thumbnail (0..255) above which the picture was cut.
 CUT_THUMBNAIL_CHANGE = 28.0
 _THUMBNAIL = (24, 24)
+
+
+@dataclass(frozen=True)
+class ShotFrame:
+    """One frame of a shot: the shot's source, and this frame's pixels and landmarks (None:
+    the frame is the shot's first, whose source the shot's is)."""
+
+    shot: WarpSource
+    image: np.ndarray | None = None
+    points: np.ndarray | None = None
+
+    def source(self) -> WarpSource:
+        if self.image is None or self.points is None:
+            return self.shot
+        return moved_source(self.shot, self.image, self.points)
 
 
 class ShotSources:
@@ -51,19 +73,23 @@ class ShotSources:
         self._shot = None
 
     def source_for(self, image: np.ndarray, landmarks: object) -> WarpSource:
+        return self.frame_for(image, landmarks).source()
+
+    def frame_for(self, image: np.ndarray, landmarks: object) -> ShotFrame:
+        """This frame within its shot (a new shot at a cut: prepared, calibrated)."""
         points = L.as_points(landmarks)
-        frame = L.face_frame(points)
+        iod_px = L.face_frame(points).iod_px
         thumbnail = _thumbnail(image)
-        if self._shot is None or self._is_cut(points, frame.iod_px, thumbnail):
+        if self._shot is None or self._is_cut(points, iod_px, thumbnail):
             self._shot = prepare_source(image, landmarks)
             if self._calibrate is not None:
                 self._shot = self._calibrate(self._shot)
             self.shots += 1
-            source = self._shot
+            frame = ShotFrame(self._shot)
         else:
-            source = self._moved(image, points, frame)
-        self._last_points, self._last_iod, self._last_thumbnail = points, frame.iod_px, thumbnail
-        return source
+            frame = ShotFrame(self._shot, image, points)
+        self._last_points, self._last_iod, self._last_thumbnail = points, iod_px, thumbnail
+        return frame
 
     def _is_cut(self, points: np.ndarray, iod_px: float, thumbnail: np.ndarray) -> bool:
         assert self._last_points is not None and self._last_thumbnail is not None
@@ -75,31 +101,31 @@ class ShotSources:
         return (moved > CUT_MOVEMENT_IOD or rescaled > CUT_SCALE_CHANGE
                 or changed > CUT_THUMBNAIL_CHANGE)
 
-    def _moved(self, full_image: np.ndarray, full_points: np.ndarray,
-               full_frame: L.FaceFrame) -> WarpSource:
-        """The shot's source with this frame's pixels, landmarks, pose and openings."""
-        shot = self._shot
-        assert shot is not None
-        image, points, scale = working_resolution(np.ascontiguousarray(full_image), full_points)
-        frame = full_frame if scale == 1.0 else L.face_frame(points)
-        # The shot's fields and guards, this frame's face and pose (what the per-frame warp
-        # and `offsets` read); the copy is shallow, the fields are shared and never written.
-        geometry = copy.copy(shot.geometry)
-        geometry.face = frame.to_face(points)
-        geometry.frame = frame
-        xy = points[:, :2]
-        return WarpSource(
-            image=np.ascontiguousarray(image), points=points, geometry=geometry,
-            mesh=build_warp_mesh(points, shot.geometry.visible_iris), map_step=shot.map_step,
-            mouth_style=dataclasses.replace(shot.mouth_style, source_opening=opening(xy)),
-            lid_style=shot.lid_style.with_openings_of(xy),
-            full_image=np.ascontiguousarray(full_image), scale=scale,
-            # Glasses stay off: a shot's split frame belongs to its first frame's pixels.
-            # The full-strength motions and the light belong to the shot; the rest face and
-            # depth are this frame's.
-            shading=None if shot.shading is None else dataclasses.replace(
-                shot.shading, face=geometry.face, depth=np.asarray(points[:, 2], np.float64)),
-        )
+
+
+def moved_source(shot: WarpSource, full_image: np.ndarray, full_points: np.ndarray,
+                 ) -> WarpSource:
+    """The shot's source with this frame's pixels, landmarks, pose and openings."""
+    image, points, scale = working_resolution(np.ascontiguousarray(full_image), full_points)
+    frame = L.face_frame(full_points if scale == 1.0 else points)
+    # The shot's fields and guards, this frame's face and pose (what the per-frame warp
+    # and `offsets` read); the copy is shallow, the fields are shared and never written.
+    geometry = copy.copy(shot.geometry)
+    geometry.face = frame.to_face(points)
+    geometry.frame = frame
+    xy = points[:, :2]
+    return WarpSource(
+        image=np.ascontiguousarray(image), points=points, geometry=geometry,
+        mesh=build_warp_mesh(points, shot.geometry.visible_iris), map_step=shot.map_step,
+        mouth_style=dataclasses.replace(shot.mouth_style, source_opening=opening(xy)),
+        lid_style=shot.lid_style.with_openings_of(xy),
+        full_image=np.ascontiguousarray(full_image), scale=scale,
+        # Glasses stay off: a shot's split frame belongs to its first frame's pixels.
+        # The full-strength motions and the light belong to the shot; the rest face and
+        # depth are this frame's.
+        shading=None if shot.shading is None else dataclasses.replace(
+            shot.shading, face=geometry.face, depth=np.asarray(points[:, 2], np.float64)),
+    )
 
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
