@@ -49,8 +49,10 @@ PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: by looking at strength sheets of several portraits: past these the outer brows arch into
 #: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows past a real
 #: stare (AU 5: 2.0 doubles a small eye's opening), the lips thin to a line (AU 12); the jaw
-#: turns 15 degrees per unit, and eye closure cannot pass fully closed.
-MAX_SHARE = {1: 2.2, 2: 1.8, 5: 2.0, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: turns 15 degrees per unit, up to 27 (AU 26: d18's real yawn, jawOpen 0.86, looks like 1.6
+#: to 1.8 on the sheets, and past 2 the mouth becomes a cavern), and eye closure cannot pass
+#: fully closed.
+MAX_SHARE = {1: 2.2, 2: 1.8, 5: 2.0, 7: 1.6, 12: 2.2, 26: 1.8, 43: 1.0}
 #: AUs whose reading of a single photo is unbiased enough to say the face already shows them
 #: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
 #: reads above ROOM_FROM and whose strongest probe reads less than SATURATED_GAIN more is
