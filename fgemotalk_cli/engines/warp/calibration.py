@@ -143,6 +143,18 @@ class _Probe:
         if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
+    def peak(self) -> float:
+        """The largest usable strength worth rendering: the first that reads the most. Past
+        it the read-out falls on some faces (a lid raised past what the landmarker believes
+        reads lower again: s9's AU 5 2.3 at 1.5, 1.2 at 2.0), and the monotone response
+        below would otherwise carry intensity 5 out to the last, weaker strength."""
+        if self.au in (43, 45):  # eye closure at 5 is a closed eye, whatever reads then
+            return float(max(self.usable))
+        usable = [(share, change) for share, change in zip(self.shares, self.changes)
+                  if share > 0 and share in self.usable]
+        best = max(change for _, change in usable)
+        return float(min(share for share, change in usable if change >= best))
+
     def solve(self, fallback_top: float) -> tuple[float, ...]:
         """Shares at intensities 0..5 whose change follows the calibration curve."""
         rule = CHANGE_RULES[self.au]
@@ -153,7 +165,7 @@ class _Probe:
         # moves) takes its last strength: the next rise starts from there.
         x = np.unique(changes)
         strength = [shares[changes == value].max() for value in x]
-        top = float(max(self.usable)) if len(self.usable) > 1 else fallback_top
+        top = self.peak() if len(self.usable) > 1 else fallback_top
         solved = [0.0] + [min(float(np.interp(rule.change_at(k), x, strength)), top)
                           for k in INTENSITIES[1:]]
         table = np.maximum.accumulate(solved)
