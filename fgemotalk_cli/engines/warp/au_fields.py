@@ -44,7 +44,7 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
                              forward 0.04 (most in the middle); upper lip up 0.02
 20    lip stretcher          corners out 0.11, no vertical pull (down reads as AU 15, up as
                              AU 12); lips stretched in proportion to their distance from the
-                             centre; each lip flattened by a fifth of its own height
+                             centre; vermilion thinned 0.015
 23    lip tightener          both vermilions narrowed by 40 % towards the mouth line;
                              corners 0.02 medial
 25    lips part              lower lip down 0.07, upper lip up 0.02 (most in the middle)
@@ -88,7 +88,6 @@ from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.regions import EyeRegion, FaceRegions
 
 JAW_MAX_RADIANS = float(np.deg2rad(15.0))
-_AU20_THINNING = 0.2  # of each lip's own height, AU 20's field at intensity 5
 
 
 def _vec(x: float = 0.0, y: float = 0.0, z: float = 0.0) -> np.ndarray:
@@ -311,9 +310,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     f[20] = _corner_field(r, _vec(0.0, 0.0, 0.0))
     f[20][:, 0] += 0.11 * np.where(np.abs(stretch) <= 1, stretch * lips, 0.0)
     f[20] += _corner_field(r, _vec(0.11, 0, 0)) * (np.abs(m.mouth_u) > 1)[:, None]
-    # Stretched lips flatten: each loses a share of its own height (the same lip drawn wider).
-    f[20][:, 1] += _AU20_THINNING * (m.vermilion_upper * m.upper_thickness
-                                     - m.vermilion_lower * m.lower_thickness)
+    f[20][:, 1] += 0.015 * (m.vermilion_upper - m.vermilion_lower)
 
     f[23] = np.zeros_like(face)
     f[23][:, 1] = 0.4 * (m.vermilion_upper * m.upper_thickness
