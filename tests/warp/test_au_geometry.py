@@ -7,6 +7,7 @@ import pytest
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.articulation import SPEECH_OPENING_IOD, midline_gap
+from fgemotalk_cli.engines.warp.au_fields import JAW_MAX_RADIANS, jaw_field
 from fgemotalk_cli.engines.warp.au_geometry import (
     SUPPORTED_WARP_AUS,
     AUGeometry,
@@ -40,8 +41,9 @@ def test_each_au_moves_the_face_more_with_intensity(geometry: AUGeometry, au: in
     magnitudes = [_magnitude(geometry.offsets({au: i})) for i in range(6)]
     assert magnitudes[0] == 0.0
     assert np.all(np.diff(magnitudes) > 0), magnitudes
-    # Every field stays a facial movement, not a distortion: under 0.7 IOD anywhere.
-    assert 0.04 < magnitudes[-1] < 0.7
+    # Every field stays a facial movement, not a distortion: under 0.7 IOD anywhere in the
+    # image plane (a wide jaw drop also turns the chin back, in depth).
+    assert 0.04 < _magnitude(geometry.offsets({au: 5})[:, :2]) < 0.7
 
 
 def test_unknown_au_and_bad_intensity_are_errors(geometry: AUGeometry) -> None:
@@ -58,6 +60,19 @@ def test_combined_aus_saturate_softly(geometry: AUGeometry) -> None:
     assert np.all(np.linalg.norm(combined, axis=1) <= limit)
     # ...while still moving more than the strongest single AU somewhere.
     assert _magnitude(combined) > max(_magnitude(s) for s in single) * 0.99
+
+
+def test_a_wide_jaw_drop_is_not_soft_clipped(geometry: AUGeometry) -> None:
+    # AU 26 alone is a single control: past the speech jaw's share (1) the lower face turns
+    # fully by its share, instead of saturating at 1.3 times the speech jaw's move.
+    chin = []
+    for top in (1.0, 1.4, 1.8):
+        wide = geometry.with_response({26: (0.0, 0.2, 0.4, 0.6, 0.8, top)})
+        moved = wide.offsets({26: 5.0})
+        turned = jaw_field(wide.regions, JAW_MAX_RADIANS * top)
+        np.testing.assert_allclose(moved[L.CHIN], turned[L.CHIN], atol=1e-6)
+        chin.append(float(np.linalg.norm(moved[L.CHIN])))
+    assert chin[2] / chin[0] > 1.7
 
 
 def test_eye_closure_puts_upper_lids_on_lower_lids(geometry: AUGeometry) -> None:

@@ -162,3 +162,25 @@ def test_calibrated_frown_and_wide_eyes_read_on_the_mesh(warp_cases, reader) -> 
                                           - rule.signal(rest)) for k in (1.0, 5.0)]
         assert 0.3 < readings[0] < readings[1]
         assert readings[1] > 2.5
+
+
+def test_intensity_5_stops_at_the_strength_that_reads_the_most() -> None:
+    """Where the read-out falls again past some strength (a lid raised past what the
+    landmarker believes), 5 takes the strength that read the most, not the last one that
+    the monotone response carries the same reading out to."""
+    from fgemotalk_cli.engines.warp.calibration import _Probe
+    from fgemotalk_cli.expression.readout import CHANGE_RULES
+
+    rule = CHANGE_RULES[5]
+    probe = _Probe(crop=None, reader=None, base=None, au=5)  # type: ignore[arg-type]
+    readings = {0.3: 0.4, 0.6: 1.9, 1.2: 2.6, 1.5: 3.0, 2.0: 1.2}  # intensity units
+    for share, reading in readings.items():
+        probe.shares.append(share)
+        probe.changes.append(rule.change_at(reading))
+        probe.usable.append(share)
+    table = probe.solve(fallback_top=2.0)
+    assert table[5] == pytest.approx(1.5)
+    assert all(b > a for a, b in zip(table, table[1:]))
+    # A response that keeps rising still goes to its largest strength.
+    probe.changes[-1] = rule.change_at(3.4)
+    assert probe.solve(fallback_top=2.0)[5] > 1.5

@@ -139,6 +139,10 @@ class AUGeometry:
                       for au, f in self.au_fields.items()]
         magnitudes += [np.linalg.norm(f, axis=1) for f in self.speech_fields.values()]
         self._jaw_limit = max(_JAW_LIMIT, max(self.response[26]))
+        # AU 26 at its largest share is a single control too: without it the knee is the
+        # speech jaw's (share 1), and a wider jaw drop saturated at 1.3 of that.
+        magnitudes.append(np.linalg.norm(
+            jaw_field(self.regions, JAW_MAX_RADIANS * self._jaw_limit), axis=1))
         # The largest move any single control makes at each point (at its largest share):
         # sums beyond it saturate, a single AU at full intensity never does.
         self.knee = np.maximum(np.max(magnitudes, axis=0), 1e-4)

@@ -49,8 +49,10 @@ PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: by looking at strength sheets of several portraits: past these the outer brows arch into
 #: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows past a real
 #: stare (AU 5: 2.0 doubles a small eye's opening), the lips thin to a line (AU 12); the jaw
-#: turns 15 degrees per unit, and eye closure cannot pass fully closed.
-MAX_SHARE = {1: 2.2, 2: 1.8, 5: 2.0, 7: 1.6, 12: 2.2, 26: 1.45, 43: 1.0}
+#: turns 15 degrees per unit, up to 27 (AU 26: d18's real yawn, jawOpen 0.86, looks like 1.6
+#: to 1.8 on the sheets, and past 2 the mouth becomes a cavern), and eye closure cannot pass
+#: fully closed.
+MAX_SHARE = {1: 2.2, 2: 1.8, 5: 2.0, 7: 1.6, 12: 2.2, 26: 1.8, 43: 1.0}
 #: AUs whose reading of a single photo is unbiased enough to say the face already shows them
 #: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
 #: reads above ROOM_FROM and whose strongest probe reads less than SATURATED_GAIN more is
@@ -141,6 +143,18 @@ class _Probe:
         if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
+    def peak(self) -> float:
+        """The largest usable strength worth rendering: the first that reads the most. Past
+        it the read-out falls on some faces (a lid raised past what the landmarker believes
+        reads lower again: s9's AU 5 2.3 at 1.5, 1.2 at 2.0), and the monotone response
+        below would otherwise carry intensity 5 out to the last, weaker strength."""
+        if self.au in (43, 45):  # eye closure at 5 is a closed eye, whatever reads then
+            return float(max(self.usable))
+        usable = [(share, change) for share, change in zip(self.shares, self.changes)
+                  if share > 0 and share in self.usable]
+        best = max(change for _, change in usable)
+        return float(min(share for share, change in usable if change >= best))
+
     def solve(self, fallback_top: float) -> tuple[float, ...]:
         """Shares at intensities 0..5 whose change follows the calibration curve."""
         rule = CHANGE_RULES[self.au]
@@ -151,7 +165,7 @@ class _Probe:
         # moves) takes its last strength: the next rise starts from there.
         x = np.unique(changes)
         strength = [shares[changes == value].max() for value in x]
-        top = float(max(self.usable)) if len(self.usable) > 1 else fallback_top
+        top = self.peak() if len(self.usable) > 1 else fallback_top
         solved = [0.0] + [min(float(np.interp(rule.change_at(k), x, strength)), top)
                           for k in INTENSITIES[1:]]
         table = np.maximum.accumulate(solved)
