@@ -11,13 +11,14 @@ from fgemotalk_cli.engines.warp.calibration import (
     CALIBRATED_AUS,
     MAX_SHARE,
     PROBE_SHARES,
+    _Probe,
     calibrate,
     calibrated_source,
 )
 from fgemotalk_cli.engines.warp.engine import edit_source
 from fgemotalk_cli.evaluation.au_readout_study import readout_study
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
-from fgemotalk_cli.expression.readout import READOUT_RULES
+from fgemotalk_cli.expression.readout import CHANGE_RULES, READOUT_RULES
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +169,6 @@ def test_intensity_5_stops_at_the_strength_that_reads_the_most() -> None:
     """Where the read-out falls again past some strength (a lid raised past what the
     landmarker believes), 5 takes the strength that read the most, not the last one that
     the monotone response carries the same reading out to."""
-    from fgemotalk_cli.engines.warp.calibration import _Probe
-    from fgemotalk_cli.expression.readout import CHANGE_RULES
-
     rule = CHANGE_RULES[5]
     probe = _Probe(crop=None, reader=None, base=None, au=5)  # type: ignore[arg-type]
     readings = {0.3: 0.4, 0.6: 1.9, 1.2: 2.6, 1.5: 3.0, 2.0: 1.2}  # intensity units
