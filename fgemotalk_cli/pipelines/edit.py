@@ -25,7 +25,7 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, frames_ahead, render_workers
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -69,8 +69,9 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         with prefetched(jobs, PREFETCH_FRAMES) as prepared, \
                 encoded.progress("edit-au", info.frame_count) as progress, \
                 frame_loop_threads():
-            while batch := list(islice(prepared, options.batch_size)):
-                for edited in render(batch):
+            batches = iter(lambda: list(islice(prepared, options.batch_size)), [])
+            for batch, frames in frames_ahead(batches, render):
+                for edited in frames:
                     encoded.write(edited)
                 progress.advance(len(batch))
         stats.frames = encoded.frames_written
@@ -101,8 +102,9 @@ def _prepared_frames(input_path: Path, info: VideoInfo, options: RunOptions,
 
 
 def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple[
-        Callable[[np.ndarray, Any], Any], Callable[[list[tuple[Any, ...]]], list[np.ndarray]]]:
-    """How to prepare each frame of a video and render a batch of them.
+        Callable[[np.ndarray, Any], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]:
+    """How to prepare each frame of a video and render a batch of them (its frames, or
+    futures of them: :func:`~fgemotalk_cli.pipelines.threads.frames_ahead`).
 
     ``prepare(frame, face or None)`` gives the engine state (None without a face). The warp
     engine prepares the face once per shot (:class:`ShotSources`; a frame without a face
@@ -128,12 +130,12 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
                 return None
             return shots.frame_for(image, face)
 
-        def render_warp(jobs: list[tuple[Any, ...]]) -> list[np.ndarray]:
+        def render_warp(jobs: list[tuple[Any, ...]]) -> list[Any]:
             # A frame without a face passes through; the others render together.
             faced = [(frame, control.at(time_seconds)) for frame, _, time_seconds in jobs
                      if frame is not None]
-            edited = iter(engine.edit_frames([frame for frame, _ in faced],
-                                             [vector for _, vector in faced]))
+            edited = iter(engine.edit_frames_soon([frame for frame, _ in faced],
+                                                  [vector for _, vector in faced]))
             return [image if frame is None else next(edited) for frame, image, _ in jobs]
 
         return prepare_warp, render_warp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from itertools import chain, islice
 from pathlib import Path
@@ -19,7 +19,7 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, frames_ahead, render_workers
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -65,11 +65,16 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
                 engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
                 stream = samples
             height = source.image.shape[0]
+            render = getattr(engine, "reenact_soon", engine.reenact)
+
+            def rendered(batch: list[DriverSample]) -> Sequence[object]:
+                aus = [control.at(sample.time_seconds) for sample in batch]
+                return render(state, batch, aus, control.au_mode)
+
             with encoded.progress("reenact", info.frame_count) as progress, \
                     frame_loop_threads():
-                while batch := list(islice(stream, options.batch_size)):
-                    aus = [control.at(sample.time_seconds) for sample in batch]
-                    frames = engine.reenact(state, batch, aus, control.au_mode)
+                for batch, frames in frames_ahead(_batches(stream, options.batch_size),
+                                                  rendered):
                     for sample, frame in zip(batch, frames):
                         if options.compare:
                             frame = side_by_side([source.image, sample.image, frame], height)
@@ -90,6 +95,11 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
             "their motion was carried over from the last tracked frame"
         )
     return stats
+
+
+def _batches(stream: Iterator[DriverSample], size: int) -> Iterator[list[DriverSample]]:
+    while batch := list(islice(stream, size)):
+        yield batch
 
 
 def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:

@@ -7,6 +7,7 @@ audio to the video so both agree within one frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,7 +26,12 @@ from fgemotalk_cli.pipelines.common import (
     side_by_side,
 )
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads, render_workers, run_aside
+from fgemotalk_cli.pipelines.threads import (
+    frame_loop_threads,
+    frames_ahead,
+    render_workers,
+    run_aside,
+)
 from fgemotalk_cli.process import return_freed_memory
 from fgemotalk_cli.speech.gestures import blink_track, head_motion_track
 from fgemotalk_cli.speech.mouth import mouth_track
@@ -89,24 +95,29 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
                                  seed=settings.seed)
         engine.attach_audio(state, wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames)
         height = source.image.shape[0]
+        render = getattr(engine, "speak_soon", engine.speak)
+
+        def rendered(indices: range) -> Sequence[object]:
+            samples = [
+                SpeechSample(
+                    mouth=mouth.shape_at(i),
+                    blink=float(blinks[i]),
+                    head_degrees=(float(head[i, 0]), float(head[i, 1]), float(head[i, 2])),
+                    wave_index=i,
+                )
+                for i in indices
+            ]
+            return render(state, samples, [control.at(i / float(settings.fps)) for i in indices])
+
+        batches = (range(start, min(start + options.batch_size, n_frames))
+                   for start in range(0, n_frames, options.batch_size))
         with encoded.progress("speak", n_frames) as progress, frame_loop_threads():
-            for start in range(0, n_frames, options.batch_size):
-                indices = range(start, min(start + options.batch_size, n_frames))
-                samples = [
-                    SpeechSample(
-                        mouth=mouth.shape_at(i),
-                        blink=float(blinks[i]),
-                        head_degrees=(float(head[i, 0]), float(head[i, 1]), float(head[i, 2])),
-                        wave_index=i,
-                    )
-                    for i in indices
-                ]
-                aus = [control.at(i / float(settings.fps)) for i in indices]
-                for frame in engine.speak(state, samples, aus):
+            for indices, frames in frames_ahead(batches, rendered):
+                for frame in frames:
                     if options.compare:
                         frame = side_by_side([source.image, frame], height)
                     encoded.write(frame)
-                progress.advance(len(samples))
+                progress.advance(len(indices))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
     return stats

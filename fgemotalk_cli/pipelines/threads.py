@@ -18,12 +18,13 @@ Only OpenBLAS is limited (torch's own BLAS, for the neural engine, is left alone
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
+Batch = TypeVar("Batch")
 
 # Frame loops may overlap (pipelines run from a script's own threads): the first one in sets
 # the limits, the last one out restores what was there before.
@@ -83,3 +84,24 @@ def run_aside(engine: object, function: Callable[..., Result], *arguments: objec
 
     threading.Thread(target=call, name="fgemotalk-aside", daemon=True).start()
     return future
+
+
+def frames_ahead(batches: Iterable[Batch], render: Callable[[Batch], Sequence[Any]],
+                 ) -> Iterator[tuple[Batch, list[Any]]]:
+    """Each batch with its frames, in order, each batch handed to ``render`` before the
+    frames of the one before it are awaited. ``render`` returns the frames, or futures of
+    them (the warp engine's ``reenact_soon``, ``speak_soon``, ``edit_frames_soon``): then the
+    render workers already have the next batch while the caller encodes this one, instead of
+    waiting at every batch's end for its slowest frame and the next batch's first job."""
+    waiting: tuple[Batch, Sequence[Any]] | None = None
+    for batch in batches:
+        submitted = (batch, render(batch))
+        if waiting is not None:
+            yield waiting[0], _resolved(waiting[1])
+        waiting = submitted
+    if waiting is not None:
+        yield waiting[0], _resolved(waiting[1])
+
+
+def _resolved(frames: Sequence[Any]) -> list[Any]:
+    return [frame.result() if isinstance(frame, Future) else frame for frame in frames]

@@ -1,13 +1,16 @@
-"""The frame loop's native thread limits: one OpenBLAS and one OpenCV thread, restored after."""
+"""The frame loop's native thread limits (one OpenBLAS and one OpenCV thread, restored after),
+and batches handed to the renderer one ahead."""
 
 from __future__ import annotations
+
+from concurrent.futures import Future
 
 import cv2
 import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
 
-from fgemotalk_cli.pipelines.threads import frame_loop_threads
+from fgemotalk_cli.pipelines.threads import frame_loop_threads, frames_ahead
 
 
 def _openblas_threads() -> list[int]:
@@ -41,3 +44,22 @@ def test_overlapping_loops_restore_the_settings_when_the_last_one_ends() -> None
     assert cv2.getNumThreads() == 1  # the second loop still runs
     second.__exit__(None, None, None)
     assert cv2.getNumThreads() == opencv_before
+
+
+def test_frames_ahead_hands_over_the_next_batch_before_taking_this_ones_frames() -> None:
+    events: list[str] = []
+
+    def render(batch: list[int]) -> list[object]:
+        events.append(f"render {batch[0]}")
+        futures: list[Future[int]] = []
+        for item in batch:
+            future: Future[int] = Future()
+            future.set_result(item * 10)
+            futures.append(future)
+        return [futures[0], batch[1] * 10]  # futures and plain frames alike
+
+    for batch, frames in frames_ahead(iter([[1, 2], [3, 4], [5, 6]]), render):
+        events.append(f"write {batch[0]}")
+        assert frames == [batch[0] * 10, batch[1] * 10]
+    assert events == ["render 1", "render 3", "write 1", "render 5", "write 3", "write 5"]
+    assert list(frames_ahead(iter([]), render)) == []

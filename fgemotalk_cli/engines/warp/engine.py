@@ -69,10 +69,27 @@ def render_in_order(render: Callable[..., np.ndarray],
 
     Each job goes to a worker as soon as ``jobs`` yields it, so a generator that computes the
     jobs (the sequential motion transfer) overlaps with the rendering of the jobs before."""
+    return [future.result() for future in render_soon(render, jobs)]
+
+
+def render_soon(render: Callable[..., np.ndarray],
+                jobs: Iterable[tuple[object, ...]]) -> list[Future[np.ndarray]]:
+    """:func:`render_in_order` without waiting for the frames: their futures, in job order
+    (already done where the job has no workers: then each renders here, now)."""
     workers = _active_workers.get()
     if workers is None:
-        return [render(*job) for job in jobs]
-    return workers.render_in_order(render, jobs)
+        return [_finished(render(*job)) for job in jobs]
+    return workers.submit_renders(render, jobs)
+
+
+def _finished(frame: np.ndarray) -> Future[np.ndarray]:
+    future: Future[np.ndarray] = Future()
+    future.set_result(frame)
+    return future
+
+
+def _frames(futures: list[Future[np.ndarray]]) -> list[np.ndarray]:
+    return [future.result() for future in futures]
 
 
 def _build_layers_here(source: WarpSource) -> None:
@@ -247,6 +264,11 @@ class WarpEngine:
 
     def reenact(self, state: WarpState, samples: list[DriverSample],
                 aus: list[dict[int, float]], au_mode: AUMode) -> list[np.ndarray]:
+        return _frames(self.reenact_soon(state, samples, aus, au_mode))
+
+    def reenact_soon(self, state: WarpState, samples: list[DriverSample],
+                     aus: list[dict[int, float]], au_mode: AUMode) -> list[Future[np.ndarray]]:
+        """:meth:`reenact` without waiting for the frames (see :func:`render_soon`)."""
         self._calibrate(state, aus)
         if state.transfer is None:
             if state.reference is None:
@@ -276,7 +298,7 @@ class WarpEngine:
 
         _build_layers_here(state.source)  # the driver moves the head
         # Each frame renders while the next one's target is computed.
-        return render_in_order(render_driven, jobs())
+        return render_soon(render_driven, jobs())
 
     def motion_warnings(self, state: WarpState) -> list[str]:
         """What the motion transfer had to change, once per video (for the run's summary)."""
@@ -294,6 +316,11 @@ class WarpEngine:
 
     def speak(self, state: WarpState, samples: list[SpeechSample],
               aus: list[dict[int, float]]) -> list[np.ndarray]:
+        return _frames(self.speak_soon(state, samples, aus))
+
+    def speak_soon(self, state: WarpState, samples: list[SpeechSample],
+                   aus: list[dict[int, float]]) -> list[Future[np.ndarray]]:
+        """:meth:`speak` without waiting for the frames (see :func:`render_soon`)."""
         self._calibrate(state, aus)  # the requested AUs; the blinks below are eye closures
         jobs = []
         for sample, vector in zip(samples, aus):
@@ -302,7 +329,7 @@ class WarpEngine:
             jobs.append((state.source, vector, sample.mouth, sample.head_degrees))
         if any(any(sample.head_degrees) for sample in samples):
             _build_layers_here(state.source)
-        return render_in_order(edit_source, jobs)
+        return render_soon(edit_source, jobs)
 
     def edit(self, state: WarpState, aus: list[dict[int, float]],
              au_mode: AUMode) -> list[np.ndarray]:
@@ -315,5 +342,10 @@ class WarpEngine:
                     aus: Sequence[dict[int, float]]) -> list[np.ndarray]:
         """One edit per video frame (each in its shot, whose AUs were calibrated when it was
         prepared: :meth:`calibrated_shot`), rendered together."""
-        return render_in_order(edit_shot_frame, [(frame.shot, frame.image, frame.points, vector)
-                                                 for frame, vector in zip(frames, aus)])
+        return _frames(self.edit_frames_soon(frames, aus))
+
+    def edit_frames_soon(self, frames: Sequence[ShotFrame],
+                         aus: Sequence[dict[int, float]]) -> list[Future[np.ndarray]]:
+        """:meth:`edit_frames` without waiting for the frames (see :func:`render_soon`)."""
+        return render_soon(edit_shot_frame, [(frame.shot, frame.image, frame.points, vector)
+                                             for frame, vector in zip(frames, aus)])

@@ -160,20 +160,26 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
                         jobs: Iterable[tuple[object, ...]]) -> list[np.ndarray]:
         """``render(*job)`` for each job in the workers, results in job order. ``render``
         must be a module-level function (it is sent by name)."""
+        # Every answer is taken by its worker's reader whether or not it is waited for here,
+        # so an error may be raised at once: the next batch still starts clean.
+        return [future.result() for future in self.submit_renders(render, jobs)]
+
+    def submit_renders(self, render: Callable[..., np.ndarray],
+                       jobs: Iterable[tuple[object, ...]]) -> list[Future[np.ndarray]]:
+        """The jobs of :meth:`render_in_order` sent without waiting for their frames: their
+        futures, in job order (a caller sends the next batch before it takes this one's
+        frames, and the workers never wait between batches)."""
         self._started.wait()
         if self._start_error is not None:
             # No processes to be had (a process limit, no memory to fork): slower, not broken.
-            return [render(*job) for job in jobs]
+            return [_called_here(render, job) for job in jobs]
         with self._lock:
             futures = [self._submit("render", render, job) for job in jobs]
-        # Every answer is taken by its worker's reader whether or not it is waited for here,
-        # so an error may be raised at once: the next batch still starts clean.
-        frames = [future.result() for future in futures]
-        self._frames_since_trim += len(frames)
+        self._frames_since_trim += len(futures)
         if self._frames_since_trim >= TRIM_EVERY_FRAMES:
             self._frames_since_trim = 0
             return_freed_memory()
-        return frames
+        return futures
 
     def submit(self, function: Callable[..., Any], *arguments: object) -> Future[Any]:
         """``function(*arguments)`` in the next worker in turn, while the caller goes on (the
