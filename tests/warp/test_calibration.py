@@ -182,3 +182,21 @@ def test_intensity_5_stops_at_the_strength_that_reads_the_most() -> None:
     # A response that keeps rising still goes to its largest strength.
     probe.changes[-1] = rule.change_at(3.4)
     assert probe.solve(fallback_top=2.0)[5] > 1.5
+
+
+def test_an_au_that_reads_only_with_another_keeps_the_general_table() -> None:
+    """Strengths within the read-out's noise are usable (nothing else moved) but say nothing:
+    where every strength that reads also moves another AU more than half as much, the face
+    keeps the general table instead of a table solved on noise."""
+    rule = CHANGE_RULES[20]
+    probe = _Probe(crop=None, reader=None, base=None, au=20)  # type: ignore[arg-type]
+    for share, change, usable in ((0.3, 0.001, True), (0.6, 0.002, True),
+                                  (1.2, 0.06, False), (2.6, 0.39, False)):
+        probe.shares.append(share)
+        probe.changes.append(change)
+        if usable:
+            probe.usable.append(share)
+    assert not probe.reads_alone()
+    probe.usable.append(1.2)  # one strength that reads on its own is enough
+    assert probe.reads_alone() and probe.peak() == 1.2
+    assert 0.002 < 2 * rule.noise < 0.06

@@ -143,6 +143,16 @@ class _Probe:
         if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
+    def reads_alone(self) -> bool:
+        """Whether some usable strength (its off-target movement at most half its own) reads
+        above the read-out's noise. Where only strengths within the noise are usable (d19's
+        open mouth: every stretch that reads as AU 20 also reads as a smile), solving on them
+        would take a strength that reads nothing for intensity 5: AU 20 at 0.15 of its field
+        on art_20, 0.6 on d19, against 1.3 in the general table."""
+        rule = CHANGE_RULES[self.au]
+        return any(change >= 2 * rule.noise for share, change in zip(self.shares, self.changes)
+                   if share > 0 and share in self.usable)
+
     def peak(self) -> float:
         """The largest usable strength worth rendering: the first that reads the most. Past
         it the read-out falls on some faces (a lid raised past what the landmarker believes
@@ -275,10 +285,11 @@ class FaceCalibrator:
         # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.
         if au == 43:
             probe.usable.append(limit)
-        if len(probe.usable) < 2:
-            # Every strength moved another AU more than half as much: the model confuses the
-            # two on this face (15 and 20 read each other's corners), so its own change says
-            # nothing the general table does not.
+        if not probe.reads_alone():
+            # Every strength that reads moved another AU more than half as much: the model
+            # confuses the two on this face (15 and 20 read each other's corners, a stretched
+            # open mouth reads as a smile), so its own change says nothing the general table
+            # does not.
             self.notes.append(f"calibration: AU{au} reads as another AU on this face; "
                               "general table")
             return None
