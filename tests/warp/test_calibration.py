@@ -200,3 +200,31 @@ def test_an_au_that_reads_only_with_another_keeps_the_general_table() -> None:
     probe.usable.append(1.2)  # one strength that reads on its own is enough
     assert probe.reads_alone() and probe.peak() == 1.2
     assert 0.002 < 2 * rule.noise < 0.06
+
+
+def test_a_face_table_stays_within_half_and_one_and_a_half_of_the_general_table() -> None:
+    """A read-out that over-reads a face (s2's frown: the calibration crop reads 5 at 0.6 of
+    the field, the whole picture 1.1, and the sheet shows a slight frown) cannot shrink its
+    intensity 5 below half the general one, as one that under-reads cannot stretch the table
+    past 1.5x; the low intensities keep the face's own curve."""
+    from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+    from fgemotalk_cli.engines.warp.calibration import (
+        MAX_GAIN_OVER_GENERAL,
+        MIN_GAIN_UNDER_GENERAL,
+    )
+
+    general = np.asarray(GENERAL_RESPONSE[4])
+    for readings in ({0.3: 3.3, 0.6: 5.0, 1.2: 5.0}, {0.3: 0.0, 1.2: 0.1, 2.6: 1.0}):
+        probe = _Probe(crop=None, reader=None, base=None, au=4)  # type: ignore[arg-type]
+        for share, reading in readings.items():
+            probe.shares.append(share)
+            probe.changes.append(CHANGE_RULES[4].change_at(reading))
+            probe.usable.append(share)
+        table = np.asarray(probe.solve(fallback_top=2.6))
+        assert table[5] >= MIN_GAIN_UNDER_GENERAL * general[5] - 1e-9
+        assert np.all(table <= MAX_GAIN_OVER_GENERAL * general + 1e-9)
+        assert all(b > a for a, b in zip(table, table[1:]))
+        if readings[0.3] > 0:  # the over-read face: intensity 1 stays where it reads 1
+            assert table[1] < MIN_GAIN_UNDER_GENERAL * general[1]
+    under_read = np.asarray(probe.solve(fallback_top=2.6))  # the last face read
+    assert under_read[5] > general[5]

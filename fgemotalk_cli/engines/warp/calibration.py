@@ -65,6 +65,8 @@ SATURATED_GAIN = 2.0
 MIN_ROOM = 0.25
 #: How far one face's table may rise above the general table, at any intensity.
 MAX_GAIN_OVER_GENERAL = 1.5
+#: How far below the general table's intensity 5 one face's may fall.
+MIN_GAIN_UNDER_GENERAL = 0.5
 #: AUs calibrated (45 reads and moves as 43).
 CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
@@ -192,7 +194,15 @@ class _Probe:
         # on the 256 px portraits). So a face's table stays within MAX_GAIN_OVER_GENERAL of
         # the general table at every intensity: a bounded correction, not a new curve.
         general = np.asarray(GENERAL_RESPONSE.get(self.au, response_table()))
-        return _strictly_rising(np.minimum(table, MAX_GAIN_OVER_GENERAL * general))
+        table = np.minimum(table, MAX_GAIN_OVER_GENERAL * general)
+        # And intensity 5 takes at least half the general table's: a face that reads 5 with
+        # less is read through its framing, not seen (s2, 47 px between the eyes: the crop
+        # reads its frown 5 at 0.6 of the field, the whole picture 1.1, and the sheet shows
+        # a slight frown there). Lower intensities keep the face's own curve: a face that
+        # truly reads strongly (s12's frown, 4.9 in either framing at 0.8) would over-read
+        # at 1 if they were lifted too.
+        table[-1] = max(table[-1], MIN_GAIN_UNDER_GENERAL * general[-1])
+        return _strictly_rising(table)
 
 
 def _strictly_rising(table: np.ndarray) -> tuple[float, ...]:
