@@ -226,5 +226,6 @@ def test_a_face_table_stays_within_half_and_one_and_a_half_of_the_general_table(
         assert all(b > a for a, b in zip(table, table[1:]))
         if readings[0.3] > 0:  # the over-read face: intensity 1 stays where it reads 1
             assert table[1] < MIN_GAIN_UNDER_GENERAL * general[1]
+            assert np.diff(table).max() <= 0.5 * table[5]  # lifted smoothly, no step at 5
     under_read = np.asarray(probe.solve(fallback_top=2.6))  # the last face read
     assert under_read[5] > general[5]

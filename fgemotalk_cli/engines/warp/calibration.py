@@ -198,10 +198,12 @@ class _Probe:
         # And intensity 5 takes at least half the general table's: a face that reads 5 with
         # less is read through its framing, not seen (s2, 47 px between the eyes: the crop
         # reads its frown 5 at 0.6 of the field, the whole picture 1.1, and the sheet shows
-        # a slight frown there). Lower intensities keep the face's own curve: a face that
+        # a slight frown there). The lift grows with the square of the intensity, so the
+        # table stays smooth and the low intensities keep the face's own curve: a face that
         # truly reads strongly (s12's frown, 4.9 in either framing at 0.8) would over-read
-        # at 1 if they were lifted too.
-        table[-1] = max(table[-1], MIN_GAIN_UNDER_GENERAL * general[-1])
+        # at 1 if they were lifted as much (2.6 instead of 1.4).
+        lift = max(MIN_GAIN_UNDER_GENERAL * general[-1] - table[-1], 0.0)
+        table = table + lift * (np.asarray(INTENSITIES) / INTENSITIES[-1]) ** 2
         return _strictly_rising(table)
 
 
