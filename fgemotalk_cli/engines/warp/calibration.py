@@ -12,12 +12,14 @@ change a real face shows going from rest to k (``rule.change_at(k)``), where 5 i
 strong expressions reach.
 
 Bounds keep it sane: strengths stay within :data:`PROBE_SHARES` (at most 2.6 times the
-designed field, less where :data:`MAX_SHARE` says the face breaks) and within
+designed field, less where :data:`MAX_SHARE` says the face breaks), within
 :data:`MAX_GAIN_OVER_GENERAL` of the general table at every intensity (the model's dead zone
 for small moves would otherwise buy a read-out of 1 with a marked movement, and identity with
-it); a strength whose off-target movement (another reliably read AU rising) is more than half
-its own change is not used; an AU the model does not see move on this face, or sees only as
-another AU, keeps the general table.
+it), and at 5 at least :data:`MIN_GAIN_UNDER_GENERAL` of the general table's 5 (a face read
+through an unlucky framing would otherwise get a trace for its strongest intensity); a
+strength whose off-target movement (another reliably read AU rising) is more than half its
+own change is not used; an AU the model does not see move on this face, or sees only as
+another AU (no usable strength reads above the noise), keeps the general table.
 Cost: 5 to 7 renders and reads per AU on the face scaled to an 80 px eye distance, about
 0.15-0.2 s per AU (plus about 0.2 s to start the read-out once per process).
 """
