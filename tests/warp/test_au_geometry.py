@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.articulation import SPEECH_OPENING_IOD, midline_gap
+from fgemotalk_cli.engines.warp.articulation import (
+    _MAX_CLOSING_SHARE,
+    SPEECH_OPENING_IOD,
+    midline_gap,
+)
 from fgemotalk_cli.engines.warp.au_fields import JAW_MAX_RADIANS, jaw_field
 from fgemotalk_cli.engines.warp.au_geometry import (
     SUPPORTED_WARP_AUS,
@@ -98,8 +102,12 @@ def test_speech_jaw_opens_every_face_alike(geometry: AUGeometry) -> None:
     """The same speech shape gives the same lip gap on a closed, a parted and a wide-open
     photo of the face, and no speech shape leaves the photo's jaw alone."""
     closed = geometry.face + geometry.offsets({}, MouthShape(jaw_open=0.0, closure=1.0))
-    wide = geometry.face + geometry.offsets({26: 5.0})
+    # The widest photo jaw speech closes back (articulation's closing limit, 22.5 degrees);
+    # AU 26 at 5 (1.8 of the field, 27 degrees) opens past it, like a yawn.
+    widest = tuple(_MAX_CLOSING_SHARE * k / 5 for k in range(6))
+    wide = geometry.face + geometry.with_response({26: widest}).offsets({26: 5.0})
     assert midline_gap(wide) > 0.35
+    assert midline_gap(geometry.face + geometry.offsets({26: 5.0})) > midline_gap(wide)
     for face in (closed, geometry.face, wide):
         other = AUGeometry(face, geometry.frame)
         for jaw_open in (0.3, 0.6):

@@ -182,3 +182,50 @@ def test_intensity_5_stops_at_the_strength_that_reads_the_most() -> None:
     # A response that keeps rising still goes to its largest strength.
     probe.changes[-1] = rule.change_at(3.4)
     assert probe.solve(fallback_top=2.0)[5] > 1.5
+
+
+def test_an_au_that_reads_only_with_another_keeps_the_general_table() -> None:
+    """Strengths within the read-out's noise are usable (nothing else moved) but say nothing:
+    where every strength that reads also moves another AU more than half as much, the face
+    keeps the general table instead of a table solved on noise."""
+    rule = CHANGE_RULES[20]
+    probe = _Probe(crop=None, reader=None, base=None, au=20)  # type: ignore[arg-type]
+    for share, change, usable in ((0.3, 0.001, True), (0.6, 0.002, True),
+                                  (1.2, 0.06, False), (2.6, 0.39, False)):
+        probe.shares.append(share)
+        probe.changes.append(change)
+        if usable:
+            probe.usable.append(share)
+    assert not probe.reads_alone()
+    probe.usable.append(1.2)  # one strength that reads on its own is enough
+    assert probe.reads_alone() and probe.peak() == 1.2
+    assert 0.002 < 2 * rule.noise < 0.06
+
+
+def test_a_face_table_stays_within_half_and_one_and_a_half_of_the_general_table() -> None:
+    """A read-out that over-reads a face (s2's frown: the calibration crop reads 5 at 0.6 of
+    the field, the whole picture 1.1, and the sheet shows a slight frown) cannot shrink its
+    intensity 5 below half the general one, as one that under-reads cannot stretch the table
+    past 1.5x; the low intensities keep the face's own curve."""
+    from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+    from fgemotalk_cli.engines.warp.calibration import (
+        MAX_GAIN_OVER_GENERAL,
+        MIN_GAIN_UNDER_GENERAL,
+    )
+
+    general = np.asarray(GENERAL_RESPONSE[4])
+    for readings in ({0.3: 3.3, 0.6: 5.0, 1.2: 5.0}, {0.3: 0.0, 1.2: 0.1, 2.6: 1.0}):
+        probe = _Probe(crop=None, reader=None, base=None, au=4)  # type: ignore[arg-type]
+        for share, reading in readings.items():
+            probe.shares.append(share)
+            probe.changes.append(CHANGE_RULES[4].change_at(reading))
+            probe.usable.append(share)
+        table = np.asarray(probe.solve(fallback_top=2.6))
+        assert table[5] >= MIN_GAIN_UNDER_GENERAL * general[5] - 1e-9
+        assert np.all(table <= MAX_GAIN_OVER_GENERAL * general + 1e-9)
+        assert all(b > a for a, b in zip(table, table[1:]))
+        if readings[0.3] > 0:  # the over-read face: intensity 1 stays where it reads 1
+            assert table[1] < MIN_GAIN_UNDER_GENERAL * general[1]
+            assert np.diff(table).max() <= 0.5 * table[5]  # lifted smoothly, no step at 5
+    under_read = np.asarray(probe.solve(fallback_top=2.6))  # the last face read
+    assert under_read[5] > general[5]

@@ -76,7 +76,9 @@ GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     15: (0.00, 0.40, 0.60, 0.90, 1.25, 1.90),
     17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
     20: (0.00, 0.37, 0.69, 0.98, 1.14, 1.32),
-    26: (0.00, 0.16, 0.35, 0.56, 1.02, 1.45),
+    # The per-face median after the jaw's knee counted AU 26 at its largest share (its own
+    # per-face bound, 1.8 = 27 degrees, is where the median of the faces with room lands).
+    26: (0.00, 0.14, 0.40, 0.68, 1.08, 1.80),
     # Eye closure is a fraction of the opening (1 = closed); measured close to linear.
     43: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),
     45: (0.00, 0.19, 0.41, 0.66, 0.89, 1.00),

@@ -12,12 +12,14 @@ change a real face shows going from rest to k (``rule.change_at(k)``), where 5 i
 strong expressions reach.
 
 Bounds keep it sane: strengths stay within :data:`PROBE_SHARES` (at most 2.6 times the
-designed field, less where :data:`MAX_SHARE` says the face breaks) and within
+designed field, less where :data:`MAX_SHARE` says the face breaks), within
 :data:`MAX_GAIN_OVER_GENERAL` of the general table at every intensity (the model's dead zone
 for small moves would otherwise buy a read-out of 1 with a marked movement, and identity with
-it); a strength whose off-target movement (another reliably read AU rising) is more than half
-its own change is not used; an AU the model does not see move on this face, or sees only as
-another AU, keeps the general table.
+it), and at 5 at least :data:`MIN_GAIN_UNDER_GENERAL` of the general table's 5 (a face read
+through an unlucky framing would otherwise get a trace for its strongest intensity); a
+strength whose off-target movement (another reliably read AU rising) is more than half its
+own change is not used; an AU the model does not see move on this face, or sees only as
+another AU (no usable strength reads above the noise), keeps the general table.
 Cost: 5 to 7 renders and reads per AU on the face scaled to an 80 px eye distance, about
 0.15-0.2 s per AU (plus about 0.2 s to start the read-out once per process).
 """
@@ -65,6 +67,8 @@ SATURATED_GAIN = 2.0
 MIN_ROOM = 0.25
 #: How far one face's table may rise above the general table, at any intensity.
 MAX_GAIN_OVER_GENERAL = 1.5
+#: How far below the general table's intensity 5 one face's may fall.
+MIN_GAIN_UNDER_GENERAL = 0.5
 #: AUs calibrated (45 reads and moves as 43).
 CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
@@ -143,6 +147,16 @@ class _Probe:
         if off <= 0.5 * max(change, 0.0) / rule.change_span + 1e-9:
             self.usable.append(share)
 
+    def reads_alone(self) -> bool:
+        """Whether some usable strength (its off-target movement at most half its own) reads
+        above the read-out's noise. Where only strengths within the noise are usable (d19's
+        open mouth: every stretch that reads as AU 20 also reads as a smile), solving on them
+        would take a strength that reads nothing for intensity 5: AU 20 at 0.15 of its field
+        on art_20, 0.6 on d19, against 1.3 in the general table."""
+        rule = CHANGE_RULES[self.au]
+        return any(change >= 2 * rule.noise for share, change in zip(self.shares, self.changes)
+                   if share > 0 and share in self.usable)
+
     def peak(self) -> float:
         """The largest usable strength worth rendering: the first that reads the most. Past
         it the read-out falls on some faces (a lid raised past what the landmarker believes
@@ -182,7 +196,17 @@ class _Probe:
         # on the 256 px portraits). So a face's table stays within MAX_GAIN_OVER_GENERAL of
         # the general table at every intensity: a bounded correction, not a new curve.
         general = np.asarray(GENERAL_RESPONSE.get(self.au, response_table()))
-        return _strictly_rising(np.minimum(table, MAX_GAIN_OVER_GENERAL * general))
+        table = np.minimum(table, MAX_GAIN_OVER_GENERAL * general)
+        # And intensity 5 takes at least half the general table's: a face that reads 5 with
+        # less is read through its framing, not seen (s2, 47 px between the eyes: the crop
+        # reads its frown 5 at 0.6 of the field, the whole picture 1.1, and the sheet shows
+        # a slight frown there). The lift grows with the square of the intensity, so the
+        # table stays smooth and the low intensities keep the face's own curve: a face that
+        # truly reads strongly (s12's frown, 4.9 in either framing at 0.8) would over-read
+        # at 1 if they were lifted as much (2.6 instead of 1.4).
+        lift = max(MIN_GAIN_UNDER_GENERAL * general[-1] - table[-1], 0.0)
+        table = table + lift * (np.asarray(INTENSITIES) / INTENSITIES[-1]) ** 2
+        return _strictly_rising(table)
 
 
 def _strictly_rising(table: np.ndarray) -> tuple[float, ...]:
@@ -275,10 +299,11 @@ class FaceCalibrator:
         # Eye closure at 5 is a closed eye by definition, whatever else the model reads then.
         if au == 43:
             probe.usable.append(limit)
-        if len(probe.usable) < 2:
-            # Every strength moved another AU more than half as much: the model confuses the
-            # two on this face (15 and 20 read each other's corners), so its own change says
-            # nothing the general table does not.
+        if not probe.reads_alone():
+            # Every strength that reads moved another AU more than half as much: the model
+            # confuses the two on this face (15 and 20 read each other's corners, a stretched
+            # open mouth reads as a smile), so its own change says nothing the general table
+            # does not.
             self.notes.append(f"calibration: AU{au} reads as another AU on this face; "
                               "general table")
             return None
