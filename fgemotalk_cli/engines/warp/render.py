@@ -285,7 +285,7 @@ def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray
     # Samples no nearby triangle covers take the upsampled coarse map.
     fallback = cv2.resize(full_map[by0:by1, bx0:bx1], shape[::-1],
                           interpolation=cv2.INTER_LINEAR)
-    fallback[covered] = exact[covered]
+    np.copyto(fallback, exact, where=covered[..., None])
     return (int(bx0), int(by0), int(bx1), int(by1)), fallback
 
 
