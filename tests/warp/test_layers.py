@@ -9,9 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
+from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
-from fgemotalk_cli.engines.warp.layers import fill_from_surroundings, invert_affine, layered_map
+from fgemotalk_cli.engines.warp.layers import (
+    composite,
+    fill_from_surroundings,
+    invert_affine,
+    layered_map,
+)
 from fgemotalk_cli.engines.warp.mesh import head_motion
 from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,
@@ -244,3 +250,57 @@ def test_the_composite_beyond_the_persons_reach_is_the_plate(warp_cases) -> None
     outside = np.ones((height, width), bool)
     outside[y0:y1, x0:x1] = False
     assert np.array_equal(confined[outside], layers.plate[outside])
+
+
+def test_head_weights_at_several_neck_depths_are_each_weight(warp_cases) -> None:
+    """The frame map asks for the head weight at two neck depths in one call: each is what
+    asking for it alone gives, and the deeper one reaches further down the neck."""
+    for case in warp_cases:
+        head = case.source.layers.head
+        xy = np.stack(np.meshgrid(np.arange(0, case.source.size[0], 7.0),
+                                  np.arange(0, case.source.size[1], 7.0)), axis=-1)
+        near, far = head.weights(xy, (0.0, 0.6))
+        assert np.array_equal(near, head.weight(xy))
+        assert np.array_equal(far, head.weight(xy, 0.6))
+        assert (far >= near).all() and (far > near).any()
+
+
+def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ignore[no-untyped-def]
+    """The composite with the face pasted over the whole face box (the paste weight computed
+    and blended everywhere in it): what :func:`compose.layered_frame` must equal."""
+    frame = layered_map(layers.layers, layers.head_forward, layers.work_size,
+                        (full_image.shape[1], full_image.shape[0]), keep=face.box)
+    fx0, fy0, fx1, fy1 = frame.box
+    x0, y0, x1, y1 = (face.box[0] - fx0, face.box[1] - fy0, face.box[2] - fx0,
+                      face.box[3] - fy0)
+    weight = cv2.multiply(face.mask, frame.face_weight[y0:y1, x0:x1], scale=1.0 / 255.0,
+                          dtype=cv2.CV_32F)
+    coordinates = frame.coordinates
+    coordinates[y0:y1, x0:x1] = cv2.blendLinear(face.coordinates, coordinates[y0:y1, x0:x1],
+                                                weight, 1.0 - weight)
+    composited, alpha = composite(layers.layers, coordinates, frame.box)
+    paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0) * alpha[y0:y1, x0:x1]
+    composited[y0:y1, x0:x1] = cv2.blendLinear(face.warped, composited[y0:y1, x0:x1], paste,
+                                               1.0 - paste)
+    output = layers.layers.plate.copy()
+    output[fy0:fy1, fx0:fx1] = composited
+    return output
+
+
+def test_the_face_is_pasted_only_where_it_can_change_a_pixel(warp_cases, monkeypatch) -> None:
+    """The paste is blended over the box where the head mask passes 0.6 only: the frames
+    are exactly those of a paste over the whole face box, head turns and a dropped jaw
+    included."""
+    calls = []
+
+    def recording(*arguments):  # type: ignore[no-untyped-def]
+        calls.append(arguments)
+        return compose.layered_frame(*arguments)
+
+    monkeypatch.setattr(render, "layered_frame", recording)
+    for case in warp_cases:
+        for degrees in ((15.0, 0.0, 0.0), (-10.0, 8.0, -6.0)):
+            calls.clear()
+            frame = edit_source(case.source, {26: 3.0, 12: 2.0}, head_degrees=degrees)
+            assert len(calls) == 1, case.name
+            assert np.array_equal(frame, _paste_over_the_whole_face_box(*calls[0])), case.name

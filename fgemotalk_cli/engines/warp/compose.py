@@ -145,9 +145,30 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
     # The face box as warped (with its anti-aliased lids and lips and the painted mouth and
     # lids) replaces the composite only over the face itself: in the mask's feather the
     # blended map already gives a seamless picture, and beyond the person the plate shows.
-    paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0)  # from 0 at weight 0.6 to 1 at 1
-    paste *= alpha[y0:y1, x0:x1]
-    composited[y0:y1, x0:x1] = cv2.blendLinear(pixels, composited[y0:y1, x0:x1], paste,
-                                               1.0 - paste)
+    # The paste weight runs from 0 at weight 0.6 to 1 at 1, so only where the mask passes
+    # 0.6 can it change a pixel: the paste is blended over that box alone.
+    px0, py0, px1, py1 = _box_above(mask, _PASTE_FROM_MASK)
+    if px1 > px0:
+        paste = weight[py0:py1, px0:px1] * 2.5
+        paste -= 1.5
+        np.clip(paste, 0.0, 1.0, out=paste)
+        sx0, sy0, sx1, sy1 = x0 + px0, y0 + py0, x0 + px1, y0 + py1  # in the frame's box
+        paste *= alpha[sy0:sy1, sx0:sx1]
+        composited[sy0:sy1, sx0:sx1] = cv2.blendLinear(
+            pixels[py0:py1, px0:px1], composited[sy0:sy1, sx0:sx1], paste, 1.0 - paste)
     output[fy0:fy1, fx0:fx1] = composited
     return output
+
+
+# Mask levels at or below this give a face weight (mask times the head's own, at most 1)
+# under 0.6, where the paste weight is 0 (152 / 255 = 0.596).
+_PASTE_FROM_MASK = 152
+
+
+def _box_above(mask: np.ndarray, level: int) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 (exclusive) around the pixels of ``mask`` above ``level``; all zero if
+    none."""
+    import cv2
+
+    x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask > level, np.uint8))
+    return x, y, x + width, y + height

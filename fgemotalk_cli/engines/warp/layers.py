@@ -21,6 +21,7 @@ head is the photo's own still background, never background dragged along with th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,11 +78,16 @@ class HeadRegion:
     def weight(self, xy: np.ndarray, extra_iod: float = 0.0) -> np.ndarray:
         """Head weight 0..1 at points ``xy`` (..., 2) in working pixels; ``extra_iod`` moves
         the neck falloff further down."""
+        return self.weights(xy, (extra_iod,))[0]
+
+    def weights(self, xy: np.ndarray, extra_iods: tuple[float, ...]) -> list[np.ndarray]:
+        """:meth:`weight` at ``xy`` for each of ``extra_iods``, the shared terms computed once."""
         relative = (xy - self.origin) / self.iod_px
         across = np.abs(relative @ self.axes[0])
-        below = relative @ self.axes[1] - self.chin_iod - extra_iod
-        return ((1.0 - L.smoothstep(_NECK_TOP_IOD, _NECK_BOTTOM_IOD, below))
-                * (1.0 - L.smoothstep(_SIDE_INNER_IOD, _SIDE_OUTER_IOD, across)))
+        below = relative @ self.axes[1] - self.chin_iod
+        sideways = 1.0 - L.smoothstep(_SIDE_INNER_IOD, _SIDE_OUTER_IOD, across)
+        return [(1.0 - L.smoothstep(_NECK_TOP_IOD, _NECK_BOTTOM_IOD, below - extra))
+                * sideways for extra in extra_iods]
 
 
 @dataclass(frozen=True)
@@ -209,9 +215,27 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
     """The head (affine ``head_forward``: source to target working pixels) over a body that
     follows its translation by :data:`BODY_FOLLOW`, on a coarse grid upsampled to
     ``full_size``; only over the pixels whose map can reach the person, and ``keep``."""
-    width, height = full_size
+    width, _ = full_size
     head = layers.head
     scale = width / work_size[0]
+    step, work = _frame_grid(full_size, work_size[0])
+    backward = invert_affine(head_forward)
+    rigid = work @ backward[:, :2].T + backward[:, 2]
+    weight, face_weight = head.weights(rigid, (0.0, _FACE_MAP_EXTRA_IOD))
+    head_shift = head_forward[:, :2] @ head.origin + head_forward[:, 2] - head.origin
+    body = work - BODY_FOLLOW * head_shift
+    blended = body + weight[..., None] * (rigid - body)
+    coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
+    box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
+    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box))
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_grid(full_size: tuple[int, int], work_width: int) -> tuple[int, np.ndarray]:
+    """The coarse grid of :func:`layered_map` for an output size: its step (full pixels) and
+    (ny, nx, 2) sample positions in working pixels (read-only; the same for every frame)."""
+    width, height = full_size
+    scale = width / work_width
     step = max(2, round(FRAME_GRID_STEP * scale))
     # One sample beyond the frame on every side, so the upsampled grid interpolates out to
     # the edges (cv2.resize places sample i at (i + 0.5) * step - 0.5 - step after the crop).
@@ -221,16 +245,8 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
     ys = first + step * np.arange(ny)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1)  # (ny, nx, 2) full pixels
     work = (grid + 0.5) / scale - 0.5
-    backward = invert_affine(head_forward)
-    rigid = work @ backward[:, :2].T + backward[:, 2]
-    weight = head.weight(rigid)
-    head_shift = head_forward[:, :2] @ head.origin + head_forward[:, 2] - head.origin
-    body = work - BODY_FOLLOW * head_shift
-    blended = body + weight[..., None] * (rigid - body)
-    coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
-    face_weight = head.weight(rigid, _FACE_MAP_EXTRA_IOD)
-    box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
-    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box))
+    work.setflags(write=False)
+    return step, work
 
 
 def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,

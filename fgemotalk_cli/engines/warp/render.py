@@ -45,10 +45,9 @@ from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mesh import (
     WarpMesh,
     build_warp_mesh,
-    head_motion,
     signed_areas,
-    target_vertices,
     triangle_heights,
+    warp_targets,
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.engines.warp.raster import rasterise_map
@@ -347,7 +346,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
     target = meet_lips(target, source.points)  # lips stop where they touch (engines/warp/lips.py)
-    vertices, order = target_vertices(source.mesh, target)
+    vertices, order, head_forward = warp_targets(source.mesh, target)
     warp_map = backward_map(source, vertices, order)
     warped = _warped_box(source, warp_map)
     unpainted = warped.copy() if source.scale != 1.0 else None
@@ -358,7 +357,6 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     open_eye_whites(warped, (x0, y0), source.image, source.points, vertices[: L.ALL_POINTS])
     if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
         shade_expression(warped, (x0, y0), source.shading, target)
-    head_forward = head_motion(source.mesh, target)
     face = FaceWarp(warp_map.box, warp_map.mask, warp_map.coordinates, warped, unpainted)
     if head_moves(head_forward, source.size, _STILL_HEAD_PX):
         frame = FrameLayers(source.layers, source.size, head_forward)
