@@ -288,9 +288,9 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
 
 
 def test_the_face_is_pasted_only_where_it_can_change_a_pixel(warp_cases, monkeypatch) -> None:
-    """The paste is blended over the box where the head mask passes 0.6 only: the frames
-    are exactly those of a paste over the whole face box, head turns and a dropped jaw
-    included."""
+    """The face is sampled and pasted over the box where the head mask passes 0.6 only: the
+    frames are exactly those of a paste over the whole face box (what was not sampled taken
+    as black), head turns and a dropped jaw included."""
     calls = []
 
     def recording(*arguments):  # type: ignore[no-untyped-def]
@@ -303,4 +303,10 @@ def test_the_face_is_pasted_only_where_it_can_change_a_pixel(warp_cases, monkeyp
             calls.clear()
             frame = edit_source(case.source, {26: 3.0, 12: 2.0}, head_degrees=degrees)
             assert len(calls) == 1, case.name
+            face = calls[0][2]
+            if case.source.scale == 1.0:  # only the pasted part of the face box is sampled
+                x0, y0, x1, y1 = compose.paste_box(face.mask)
+                outside = np.ones(face.mask.shape, bool)
+                outside[y0:y1, x0:x1] = False
+                assert outside.any() and not face.warped[outside].any(), case.name
             assert np.array_equal(frame, _paste_over_the_whole_face_box(*calls[0])), case.name

@@ -28,7 +28,9 @@ class FaceWarp:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the face map, working pixels
     mask: np.ndarray  # (h, w) uint8 feathered head mask over the box
     coordinates: np.ndarray  # (h, w, 2) float32 working-pixel source x, y
-    warped: np.ndarray  # (h, w, 3) uint8: the source through the map, mouth and lids painted
+    # (h, w, 3) uint8: the source through the map, mouth and lids painted (a moving head at
+    # the working resolution: only over :func:`paste_box`, black beyond, which is not shown)
+    warped: np.ndarray
     unpainted: np.ndarray | None  # the same before painting (needed above working resolution)
 
 
@@ -147,7 +149,7 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
     # blended map already gives a seamless picture, and beyond the person the plate shows.
     # The paste weight runs from 0 at weight 0.6 to 1 at 1, so only where the mask passes
     # 0.6 can it change a pixel: the paste is blended over that box alone.
-    px0, py0, px1, py1 = _box_above(mask, _PASTE_FROM_MASK)
+    px0, py0, px1, py1 = paste_box(mask)
     if px1 > px0:
         paste = weight[py0:py1, px0:px1] * 2.5
         paste -= 1.5
@@ -165,10 +167,38 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
 _PASTE_FROM_MASK = 152
 
 
-def _box_above(mask: np.ndarray, level: int) -> tuple[int, int, int, int]:
-    """x0, y0, x1, y1 (exclusive) around the pixels of ``mask`` above ``level``; all zero if
+def paste_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 (exclusive) of the part of a face box (head ``mask``) a moving head's
+    face is pasted over: around the mask's pixels that can give a paste weight; all zero if
     none."""
     import cv2
 
-    x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask > level, np.uint8))
+    x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask > _PASTE_FROM_MASK,
+                                                                np.uint8))
     return x, y, x + width, y + height
+
+
+def sample_face(texture: np.ndarray, coordinates: np.ndarray,
+                details: tuple[tuple[tuple[int, int, int, int], np.ndarray], ...],
+                pixel_box: tuple[int, int, int, int]) -> np.ndarray:
+    """The working-resolution ``texture`` sampled through a face map (``coordinates`` over
+    the face box, the supersampled ``details`` boxes in it: see :class:`.render.BackwardMap`),
+    over ``pixel_box`` of the face box."""
+    import cv2
+
+    x0, y0, x1, y1 = pixel_box
+    # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
+    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
+        coordinates[y0:y1, x0:x1], None, cv2.CV_16SC2)
+    warped = cv2.remap(texture, map_xy, map_fraction, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT)
+    for (bx0, by0, bx1, by1), fine_map in details:
+        cx0, cy0, cx1, cy1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
+        if cx1 <= cx0 or cy1 <= cy0:
+            continue
+        fine = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
+            texture, fine_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        halved = cv2.resize(fine, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA)
+        warped[cy0 - y0: cy1 - y0, cx0 - x0: cx1 - x0] = halved[cy0 - by0: cy1 - by0,
+                                                                cx0 - bx0: cx1 - bx0]
+    return warped

@@ -330,7 +330,7 @@ def composite(layers: SourceLayers, coordinates: np.ndarray,
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
-    alpha = cv2.extractChannel(person, 3).astype(np.float32)
-    alpha *= 1.0 / 255.0
+    alpha = np.multiply(cv2.extractChannel(person, 3), np.float32(1.0 / 255.0),
+                        dtype=np.float32)
     plate = layers.plate[y0:y1, x0:x1]
     return cv2.blendLinear(colour, plate, alpha, 1.0 - alpha), alpha

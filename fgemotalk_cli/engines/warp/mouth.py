@@ -331,8 +331,9 @@ def _match_teeth(interior: np.ndarray, patch: MouthPatch, driver: np.ndarray,
         return interior
     driver_teeth = channel_medians(pixels[bright])
     gain = np.clip(teeth / np.maximum(driver_teeth, 1.0), 0.5, 1.6).astype(np.float32)
-    total = np.maximum(interior.max(axis=2), 1.0)
-    whiteness = (1.0 - (interior.max(axis=2) - interior.min(axis=2)) / total)
+    brightest = interior.max(axis=2)
+    total = np.maximum(brightest, 1.0)
+    whiteness = (1.0 - (brightest - interior.min(axis=2)) / total)
     brightness = (interior @ luma_weights.astype(np.float32)) / max(
         float(driver_teeth @ luma_weights), 1.0)
     teethness = (L.smoothstep(0.6, 0.8, whiteness) * L.smoothstep(0.45, 0.8, brightness))

@@ -35,7 +35,9 @@ from fgemotalk_cli.engines.warp.compose import (
     FrameLayers,
     head_moves,
     layered_frame,
+    paste_box,
     pasted_frame,
+    sample_face,
 )
 from fgemotalk_cli.engines.warp.eye_whites import open_eye_whites
 from fgemotalk_cli.engines.warp.glasses import GlassesLayer, split_glasses, wears_glasses
@@ -348,7 +350,18 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     target = meet_lips(target, source.points)  # lips stop where they touch (engines/warp/lips.py)
     vertices, order, head_forward = warp_targets(source.mesh, target)
     warp_map = backward_map(source, vertices, order)
-    warped = _warped_box(source, warp_map)
+    moves = head_moves(head_forward, source.size, _STILL_HEAD_PX)
+    # A moving head at the working resolution shows its warped face only where it is pasted
+    # over the composite (:func:`.compose.layered_frame`): only that part is sampled (the
+    # rest of the box stays black).
+    height, width = warp_map.mask.shape
+    pixel_box = (paste_box(warp_map.mask) if moves and source.scale == 1.0
+                 else (0, 0, width, height))
+    warped = sample_face(source.texture, warp_map.coordinates, warp_map.details, pixel_box)
+    if warped.shape[:2] != (height, width):
+        whole = np.zeros((height, width, 3), np.uint8)
+        whole[pixel_box[1]: pixel_box[3], pixel_box[0]: pixel_box[2]] = warped
+        warped = whole
     unpainted = warped.copy() if source.scale != 1.0 else None
     x0, y0 = warp_map.box[:2]
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
@@ -358,7 +371,7 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
         shade_expression(warped, (x0, y0), source.shading, target)
     face = FaceWarp(warp_map.box, warp_map.mask, warp_map.coordinates, warped, unpainted)
-    if head_moves(head_forward, source.size, _STILL_HEAD_PX):
+    if moves:
         frame = FrameLayers(source.layers, source.size, head_forward)
         output = layered_frame(source.full_texture, source.scale, face, frame)
     else:
@@ -378,20 +391,3 @@ def source_glasses(image: np.ndarray, points: np.ndarray, full_image: np.ndarray
         return None
     full_xy = points[:, :2] if scale == 1.0 else (points[:, :2] + 0.5) * scale - 0.5
     return split_glasses(full_image, full_xy)
-
-
-def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:
-    """The working-resolution source sampled through the face map, over its box."""
-    import cv2
-
-    # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
-    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
-        warp_map.coordinates, None, cv2.CV_16SC2)
-    warped = cv2.remap(source.texture, map_xy, map_fraction, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT)
-    for (bx0, by0, bx1, by1), coordinates in warp_map.details:
-        fine = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
-            source.texture, coordinates, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
-                                              interpolation=cv2.INTER_AREA)
-    return warped
