@@ -13,7 +13,7 @@ from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
 from fgemotalk_cli.engines.warp.layers import (
-    composite,
+    blend_where,
     fill_from_surroundings,
     invert_affine,
     layered_map,
@@ -266,8 +266,9 @@ def test_head_weights_at_several_neck_depths_are_each_weight(warp_cases) -> None
 
 
 def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ignore[no-untyped-def]
-    """The composite with the face pasted over the whole face box (the paste weight computed
-    and blended everywhere in it): what :func:`compose.layered_frame` must equal."""
+    """The composite blended over the whole frame box, then the face pasted over the whole
+    face box (the paste weight computed and blended everywhere in it): what
+    :func:`compose.layered_frame` must equal."""
     frame = layered_map(layers.layers, layers.head_forward, layers.work_size,
                         (full_image.shape[1], full_image.shape[0]), keep=face.box)
     fx0, fy0, fx1, fy1 = frame.box
@@ -278,7 +279,12 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
     coordinates = frame.coordinates
     coordinates[y0:y1, x0:x1] = cv2.blendLinear(face.coordinates, coordinates[y0:y1, x0:x1],
                                                 weight, 1.0 - weight)
-    composited, alpha = composite(layers.layers, coordinates, frame.box)
+    map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
+    person = cv2.remap(layers.layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    alpha = person[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
+    composited = cv2.blendLinear(np.ascontiguousarray(person[..., :3]),
+                                 layers.layers.plate[fy0:fy1, fx0:fx1], alpha, 1.0 - alpha)
     paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0) * alpha[y0:y1, x0:x1]
     composited[y0:y1, x0:x1] = cv2.blendLinear(face.warped, composited[y0:y1, x0:x1], paste,
                                                1.0 - paste)
@@ -288,9 +294,10 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
 
 
 def test_the_face_is_pasted_only_where_it_can_change_a_pixel(warp_cases, monkeypatch) -> None:
-    """The face is sampled and pasted over the box where the head mask passes 0.6 only: the
-    frames are exactly those of a paste over the whole face box (what was not sampled taken
-    as black), head turns and a dropped jaw included."""
+    """The face is sampled and pasted over the box where the head mask passes 0.6 only, and
+    the composite blends only its soft edge: the frames are exactly those of one blend over
+    the whole frame box and a paste over the whole face box (what was not sampled taken as
+    black), head turns and a dropped jaw included."""
     calls = []
 
     def recording(*arguments):  # type: ignore[no-untyped-def]
@@ -310,3 +317,19 @@ def test_the_face_is_pasted_only_where_it_can_change_a_pixel(warp_cases, monkeyp
                 outside[y0:y1, x0:x1] = False
                 assert outside.any() and not face.warped[outside].any(), case.name
             assert np.array_equal(frame, _paste_over_the_whole_face_box(*calls[0])), case.name
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_blend_where_is_blend_linear_at_those_pixels(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    under = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    over = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    levels = rng.integers(0, 256, (23, 31), dtype=np.uint8)
+    alpha = levels if dtype == np.uint8 else levels.astype(np.float32) / np.float32(255.0)
+    weight = levels.astype(np.float32) * np.float32(1.0 / 255.0) if dtype == np.uint8 else alpha
+    where = rng.random((23, 31)) < 0.3
+    expected = np.where(where[..., None], cv2.blendLinear(over, under, weight, 1.0 - weight),
+                        under)
+    got = blend_where(under.copy(), over, alpha, where)
+    assert np.array_equal(got, expected)
+    assert not np.array_equal(got, under)

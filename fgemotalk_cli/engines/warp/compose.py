@@ -155,7 +155,8 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
         paste -= 1.5
         np.clip(paste, 0.0, 1.0, out=paste)
         sx0, sy0, sx1, sy1 = x0 + px0, y0 + py0, x0 + px1, y0 + py1  # in the frame's box
-        paste *= alpha[sy0:sy1, sx0:sx1]
+        paste *= np.multiply(alpha[sy0:sy1, sx0:sx1], np.float32(1.0 / 255.0),
+                             dtype=np.float32)
         composited[sy0:sy1, sx0:sx1] = cv2.blendLinear(
             pixels[py0:py1, px0:px1], composited[sy0:sy1, sx0:sx1], paste, 1.0 - paste)
     output[fy0:fy1, fx0:fx1] = composited
