@@ -34,7 +34,7 @@ def test_cached_source_heights_give_the_same_affines(warp_cases) -> None:
             target = vertices[mesh.triangles]
             fresh = _affines(target, mesh.source_corners, case.source.map_step)
             cached = _affines(target, mesh.source_corners, case.source.map_step,
-                              mesh.source_heights)
+                              mesh.source_heights, mesh.source_centroids)
             assert np.array_equal(fresh[0], cached[0]), (case.name, aus)
             assert np.array_equal(fresh[1], cached[1]), (case.name, aus)
 

@@ -58,6 +58,11 @@ class WarpMesh:
         per-frame affines need of the source (``render._affines``), computed once."""
         return triangle_heights(self.source_corners)
 
+    @functools.cached_property
+    def source_centroids(self) -> np.ndarray:
+        """(T, 2) each source triangle's centroid: where a degenerate target triangle maps."""
+        return self.source_corners.mean(axis=1)
+
 
 def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> WarpMesh:
     """The warp mesh of a source face from its (478, 3) landmarks; ``visible_iris`` holds

@@ -205,11 +205,11 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     order = np.arange(len(mesh.triangles)) if order is None else order
     corners = vertices[mesh.triangles] - (x0, y0)  # (T, 3, 2) in box pixels
     affines, doubled_areas = _affines(corners + (x0, y0), mesh.source_corners, step,
-                                      mesh.source_heights)
+                                      mesh.source_heights, mesh.source_centroids)
     # Coarse sample i sits where cv2.resize will put it: x0 - step + (i + 0.5) * step - 0.5.
     first = 0.5 * step - 0.5 - step
-    coarse, _ = _sample_map((corners - first) / step, affines, order, (ny, nx),
-                            x0 + first, y0 + first, step)
+    coarse, _ = rasterise_map((corners - first) / step, affines, order, (ny, nx),
+                              x0 + first, y0 + first, step)
     full_map = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)
     full_map = full_map[step: step + h, step: step + w]
 
@@ -227,7 +227,11 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     # Folded: collapsed to under a tenth of its source area, or flipped.
     source_areas = mesh.source_areas
     folded = doubled_areas * np.sign(source_areas) < 0.2 * np.abs(source_areas)
-    bounds = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    # Elementwise over the three corners: a reduction along the short middle axis is slower.
+    first_corner, second_corner, third_corner = corners[:, 0], corners[:, 1], corners[:, 2]
+    bounds = np.concatenate([np.minimum(np.minimum(first_corner, second_corner), third_corner),
+                             np.maximum(np.maximum(first_corner, second_corner), third_corner)],
+                            axis=1)
     local = vertices - (x0, y0)
     details = tuple(
         detail for contour in _DETAIL_CONTOURS
@@ -241,16 +245,6 @@ _DETAIL_CONTOURS = (
     (*L.LEFT_EYE_CORNERS, *L.LEFT_UPPER_LID, *L.LEFT_LOWER_LID),
     (*L.UPPER_OUTER_LIP, *L.LOWER_OUTER_LIP),
 )
-
-
-def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
-                shape: tuple[int, int], x_first: float, y_first: float,
-                step: float) -> tuple[np.ndarray, np.ndarray]:
-    """(ny, nx, 2) float32 source coordinates for a grid of samples, the first at (x_first,
-    y_first) in pixels, drawing the triangles ``order`` names (their ``corners`` in sample
-    units, later ones on top); and which samples a triangle covered (the rest map to
-    themselves). See :mod:`fgemotalk_cli.engines.warp.raster`."""
-    return rasterise_map(corners, affines, order, shape, x_first, y_first, step)
 
 
 def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray,
@@ -280,9 +274,9 @@ def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray
     near = ((bounds[:, 2] >= bx0 - 1) & (bounds[:, 0] <= bx1)
             & (bounds[:, 3] >= by0 - 1) & (bounds[:, 1] <= by1))
     shape = (2 * (by1 - by0), 2 * (bx1 - bx0))
-    exact, covered = _sample_map((corners - (bx0 - 0.25, by0 - 0.25)) / 0.5, affines,
-                                 order[near[order]], shape, origin[0] + bx0 - 0.25,
-                                 origin[1] + by0 - 0.25, 0.5)
+    exact, covered = rasterise_map((corners - (bx0 - 0.25, by0 - 0.25)) / 0.5, affines,
+                                   order[near[order]], shape, origin[0] + bx0 - 0.25,
+                                   origin[1] + by0 - 0.25, 0.5)
     # Samples no nearby triangle covers take the upsampled coarse map.
     fallback = cv2.resize(full_map[by0:by1, bx0:bx1], shape[::-1],
                           interpolation=cv2.INTER_LINEAR)
@@ -291,7 +285,8 @@ def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray
 
 
 def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
-             source_heights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             source_heights: np.ndarray | None = None,
+             source_centroids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(T, 6) float32 row-major 2x3 affine maps taking each target triangle (T, 3, 2) onto
     its source triangle, and twice the target triangles' signed areas.
 
@@ -300,7 +295,8 @@ def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
     triangle: isolated dark or lip-coloured specks. So each affine is taken from the target
     triangle widened to at least ``min_height`` across its longest edge (or to its source's
     own height there, if that is less: a triangle as thin as in the source maps exactly).
-    ``source_heights`` are those source heights (:func:`.mesh.triangle_heights`), if known."""
+    ``source_heights`` are those source heights (:func:`.mesh.triangle_heights`), and
+    ``source_centroids`` the source triangles' centroids, if known."""
     e1, e2 = target[:, 1] - target[:, 0], target[:, 2] - target[:, 0]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     edges = np.stack([e1, e2 - e1, -e2], axis=1)  # from corner k to corner k + 1
@@ -333,7 +329,9 @@ def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
     a = (f1 * e2[:, 1:2] - f2 * e1[:, 1:2]) * inverse_det[:, None]  # first column
     b = (f2 * e1[:, 0:1] - f1 * e2[:, 0:1]) * inverse_det[:, None]  # second column
     offset_xy = source[:, 0] - a * regular[:, 0, 0:1] - b * regular[:, 0, 1:2]
-    offset_xy = np.where(ok[:, None], offset_xy, source.mean(axis=1))
+    if source_centroids is None:
+        source_centroids = source.mean(axis=1)
+    offset_xy = np.where(ok[:, None], offset_xy, source_centroids)
     affines = np.stack([a[:, 0], b[:, 0], offset_xy[:, 0], a[:, 1], b[:, 1], offset_xy[:, 1]],
                        1)
     return affines.astype(np.float32), det
