@@ -143,7 +143,10 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
                           dtype=cv2.CV_32F)
     coordinates[y0:y1, x0:x1] = cv2.blendLinear(face_map, coordinates[y0:y1, x0:x1], weight,
                                                 1.0 - weight)
-    composited, alpha = composite(layers.layers, coordinates, frame.box)
+    # A box as wide as the frame is a contiguous block of its rows: composited in place.
+    in_place = fx0 == 0 and fx1 == full_size[0]
+    composited, alpha = composite(layers.layers, coordinates, frame.box,
+                                  output[fy0:fy1] if in_place else None)
     # The face box as warped (with its anti-aliased lids and lips and the painted mouth and
     # lids) replaces the composite only over the face itself: in the mask's feather the
     # blended map already gives a seamless picture, and beyond the person the plate shows.
@@ -159,7 +162,8 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
                              dtype=np.float32)
         composited[sy0:sy1, sx0:sx1] = cv2.blendLinear(
             pixels[py0:py1, px0:px1], composited[sy0:sy1, sx0:sx1], paste, 1.0 - paste)
-    output[fy0:fy1, fx0:fx1] = composited
+    if not in_place:
+        output[fy0:fy1, fx0:fx1] = composited
     return output
 
 
@@ -184,7 +188,7 @@ def sample_face(texture: np.ndarray, coordinates: np.ndarray,
                 pixel_box: tuple[int, int, int, int]) -> np.ndarray:
     """The working-resolution ``texture`` sampled through a face map (``coordinates`` over
     the face box, the supersampled ``details`` boxes in it: see :class:`.render.BackwardMap`),
-    over ``pixel_box`` of the face box."""
+    over ``pixel_box`` of the face box; the rest of the face box is black."""
     import cv2
 
     x0, y0, x1, y1 = pixel_box
@@ -202,4 +206,8 @@ def sample_face(texture: np.ndarray, coordinates: np.ndarray,
         halved = cv2.resize(fine, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA)
         warped[cy0 - y0: cy1 - y0, cx0 - x0: cx1 - x0] = halved[cy0 - by0: cy1 - by0,
                                                                 cx0 - bx0: cx1 - bx0]
-    return warped
+    height, width = coordinates.shape[:2]
+    if (x0, y0, x1, y1) == (0, 0, width, height):
+        return warped
+    return cv2.copyMakeBorder(warped, y0, height - y1, x0, width - x1, cv2.BORDER_CONSTANT,
+                              value=(0, 0, 0))

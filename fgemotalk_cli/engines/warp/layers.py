@@ -318,10 +318,11 @@ def _upsampled(values: np.ndarray, step: int, box: Box) -> np.ndarray:
     return big[top: top + (y1 - y0), left: left + (x1 - x0)]
 
 
-def composite(layers: SourceLayers, coordinates: np.ndarray,
-              box: Box) -> tuple[np.ndarray, np.ndarray]:
+def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
+              plate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The person sampled through ``coordinates`` (full pixels, over ``box`` of the output)
-    over the background plate there, and the person's alpha (uint8, 255 = opaque)."""
+    over the background plate there, and the person's alpha (uint8, 255 = opaque); drawn
+    into ``plate`` if given (C-contiguous, the plate over the box), else into a copy."""
     import cv2
 
     x0, y0, x1, y1 = box
@@ -334,7 +335,7 @@ def composite(layers: SourceLayers, coordinates: np.ndarray,
     # Most of the box is opaque person or bare plate (about 60% and 35% of a portrait's):
     # those pixels are copied and only the soft edge between (a few percent) is blended,
     # by the same ``blendLinear`` that a blend of the whole box would run.
-    output = layers.plate[y0:y1, x0:x1].copy()
+    output = layers.plate[y0:y1, x0:x1].copy() if plate is None else plate
     opaque = cv2.threshold(alpha, 254, 255, cv2.THRESH_BINARY)[1]
     cv2.copyTo(colour, opaque, output)
     soft = (alpha - np.uint8(1)) < 254  # 1..254 (0 wraps round to 255)

@@ -356,10 +356,6 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     pixel_box = (paste_box(warp_map.mask) if moves and source.scale == 1.0
                  else (0, 0, width, height))
     warped = sample_face(source.texture, warp_map.coordinates, warp_map.details, pixel_box)
-    if warped.shape[:2] != (height, width):
-        whole = np.zeros((height, width, 3), np.uint8)
-        whole[pixel_box[1]: pixel_box[3], pixel_box[0]: pixel_box[2]] = warped
-        warped = whole
     unpainted = warped.copy() if source.scale != 1.0 else None
     x0, y0 = warp_map.box[:2]
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
