@@ -50,7 +50,8 @@ def _speak_controls(count: int) -> list[tuple[dict[int, float], dict[str, float]
     return controls
 
 
-def _build_jobs(media: Path) -> list[tuple[str, object, tuple]]:
+def _build_jobs(media: Path, portraits: tuple[str, ...] = PORTRAITS,
+                drivers: tuple[str, ...] = DRIVERS) -> list[tuple[str, object, tuple]]:
     """(kind, render function, arguments) for every frame, in this checkout's code."""
     from itertools import islice
 
@@ -65,20 +66,20 @@ def _build_jobs(media: Path) -> list[tuple[str, object, tuple]]:
     from fgemotalk_cli.speech.visemes import MouthShape
 
     engine = warp.WarpEngine(calibrate="off")
-    drivers = {}
-    for name in DRIVERS:
+    tracked = {}
+    for name in drivers:
         path = media / "driving" / name
         info = probe_video(path)
-        drivers[name] = list(islice(_tracked_driver(path, RunStats(engine="warp", fps=info.fps),
+        tracked[name] = list(islice(_tracked_driver(path, RunStats(engine="warp", fps=info.fps),
                                                     info, DecodeReport()), REENACT_FRAMES))
     jobs: list[tuple[str, object, tuple]] = []
-    for portrait in PORTRAITS:
+    for portrait in portraits:
         face = load_source_face(media / "portraits" / portrait, 0, None)
         state = engine.prepare(face.image, face.landmarks)
         source = state.source
         source.layers  # noqa: B018  (built once, as the job's process does before forking)
         layers = DrivenLayers(irises=IrisLayer.from_source(source))
-        for samples in drivers.values():
+        for samples in tracked.values():
             engine.set_reference(state, samples[0])
             assert state.reference is not None
             transfer = MotionTransfer(source.geometry, state.reference, "add", pose="driver",
@@ -94,7 +95,8 @@ def _build_jobs(media: Path) -> list[tuple[str, object, tuple]]:
     return jobs
 
 
-def _worker(media: Path, frames_out: Path) -> None:
+def _worker(media: Path, frames_out: Path, portraits: tuple[str, ...],
+            drivers: tuple[str, ...]) -> None:
     """Build the jobs and render them once into ``frames_out``; then on each line read render
     them all again and answer with the CPU ms (and page faults) a frame of each kind (one JSON
     line)."""
@@ -105,7 +107,7 @@ def _worker(media: Path, frames_out: Path) -> None:
     threadpool_limits(1)
     answer = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # library chatter goes to stderr, answers to the pipe
-    jobs = _build_jobs(media)
+    jobs = _build_jobs(media, portraits, drivers)
     # A first pass, untimed, keeps the frames and warms caches (cached properties, OpenCV's
     # first calls, the allocator's heap: its first pass page-faults ~180 times a frame).
     np.savez(frames_out, kinds=np.array([kind for kind, _, _ in jobs]),
@@ -126,10 +128,12 @@ def _worker(media: Path, frames_out: Path) -> None:
         answer.flush()
 
 
-def _start(checkout: Path, media: Path, frames_out: Path) -> subprocess.Popen:
+def _start(checkout: Path, media: Path, frames_out: Path, portraits: list[str],
+           drivers: list[str]) -> subprocess.Popen:
     environment = dict(os.environ, PYTHONPATH=str(checkout))
     return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker",
-                             "--media", str(media), "--frames", str(frames_out)],
+                             "--media", str(media), "--frames", str(frames_out),
+                             "--portraits", *portraits, "--drivers", *drivers],
                             cwd=checkout, env=environment, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
@@ -185,17 +189,22 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/render_frame"),
                         help="where the frames of each checkout are kept (not committed)")
     parser.add_argument("--sheet", type=Path, help="PNG of the most different frame")
+    parser.add_argument("--portraits", nargs="+", default=list(PORTRAITS),
+                        help="files in MEDIA/portraits")
+    parser.add_argument("--drivers", nargs="+", default=list(DRIVERS),
+                        help="files in MEDIA/driving")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--frames", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        _worker(args.media, args.frames)
+        _worker(args.media, args.frames, tuple(args.portraits), tuple(args.drivers))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     checkouts = {"after": args.after.resolve()}
     if args.before is not None:
         checkouts = {"before": args.before.resolve(), **checkouts}
-    workers = {label: _start(path, args.media, args.work / f"{label}.npz")
+    workers = {label: _start(path, args.media, args.work / f"{label}.npz", args.portraits,
+                             args.drivers)
                for label, path in checkouts.items()}
     rounds: dict[str, list[dict[str, float]]] = {label: [] for label in workers}
     for _ in range(args.repeats):

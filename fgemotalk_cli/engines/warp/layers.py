@@ -351,12 +351,16 @@ def blend_where(under: np.ndarray, over: np.ndarray, alpha: np.ndarray,
 
     pixels = np.flatnonzero(where)
     if len(pixels):
-        weight = alpha.reshape(-1)[pixels]
+        weight = np.take(alpha.reshape(-1), pixels)
         if weight.dtype == np.uint8:
             weight = np.multiply(weight, np.float32(1.0 / 255.0), dtype=np.float32)
         weight = weight[:, None]
+        # take and put (the pixels as 3-byte items) are several times faster than fancy
+        # indexing of (n, 3) rows.
         flat_under, flat_over = under.reshape(-1, 3), over.reshape(-1, 3)
-        flat_under[pixels] = cv2.blendLinear(flat_over[pixels][:, None],
-                                             flat_under[pixels][:, None], weight,
-                                             1.0 - weight)[:, 0]
+        blended = cv2.blendLinear(np.take(flat_over, pixels, axis=0)[:, None],
+                                  np.take(flat_under, pixels, axis=0)[:, None], weight,
+                                  1.0 - weight)
+        rgb = np.dtype((np.void, 3))
+        np.put(under.reshape(-1).view(rgb), pixels, blended.reshape(-1).view(rgb))
     return under
