@@ -265,8 +265,9 @@ def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
     y = np.clip(coordinates[..., 1], 0, height - 1)
 
     def cell_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        corners = np.stack([values[:-1, :-1], values[:-1, 1:], values[1:, :-1], values[1:, 1:]])
-        return corners.min(axis=0), corners.max(axis=0)
+        corners = (values[:-1, :-1], values[:-1, 1:], values[1:, :-1], values[1:, 1:])
+        return (np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])),
+                np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])))
 
     (x_low, x_high), (y_low, y_high) = cell_range(x), cell_range(y)
     reaches = ((x_high > px0 - 2) & (x_low < px1 + 1) & (y_high > py0 - 2) & (y_low < py1 + 1))

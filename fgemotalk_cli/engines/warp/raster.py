@@ -34,14 +34,15 @@ def topmost_triangles(corners: np.ndarray, order: np.ndarray,
     (sample (i, j) sits at x = j, y = i)."""
     import cv2
 
-    fixed = np.round(corners * (1 << FIXED_POINT_BITS)).astype(np.int32)
     ids = np.full(shape, len(corners), np.int32)
     order = np.asarray(order)
-    # The triangles' views taken in one call, not one Python index per triangle, and the
-    # calls made by ``map`` rather than a Python loop: it runs about a thousand times a
-    # frame, and the loop's own bytecode cost a third as much as the fills.
+    # Only the triangles drawn are put in fixed point (a detail box draws a few dozen), their
+    # views taken in one call, not one Python index per triangle, and the calls made by
+    # ``map`` rather than a Python loop: it runs about a thousand times a frame, and the
+    # loop's own bytecode cost a third as much as the fills.
+    fixed = np.round(corners[order] * (1 << FIXED_POINT_BITS)).astype(np.int32)
     count = len(order)
-    deque(map(cv2.fillConvexPoly, repeat(ids, count), list(fixed[order]), order.tolist(),
+    deque(map(cv2.fillConvexPoly, repeat(ids, count), list(fixed), order.tolist(),
               repeat(cv2.LINE_8, count), repeat(FIXED_POINT_BITS, count)), maxlen=0)
     return ids
 
