@@ -185,18 +185,25 @@ def paste_box(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def sample_face(texture: np.ndarray, coordinates: np.ndarray,
                 details: tuple[tuple[tuple[int, int, int, int], np.ndarray], ...],
-                pixel_box: tuple[int, int, int, int]) -> np.ndarray:
+                pixel_box: tuple[int, int, int, int],
+                texture_rgba: np.ndarray | None = None) -> np.ndarray:
     """The working-resolution ``texture`` sampled through a face map (``coordinates`` over
     the face box, the supersampled ``details`` boxes in it: see :class:`.render.BackwardMap`),
-    over ``pixel_box`` of the face box; the rest of the face box is black."""
+    over ``pixel_box`` of the face box; the rest of the face box is black. With
+    ``texture_rgba`` (the texture with a fourth channel) the face box is sampled from that,
+    the same pixels a little faster."""
     import cv2
 
     x0, y0, x1, y1 = pixel_box
     # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
     map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
         coordinates[y0:y1, x0:x1], None, cv2.CV_16SC2)
-    warped = cv2.remap(texture, map_xy, map_fraction, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT)
+    if texture_rgba is None:
+        warped = cv2.remap(texture, map_xy, map_fraction, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    else:
+        warped = cv2.cvtColor(cv2.remap(texture_rgba, map_xy, map_fraction, cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_REFLECT), cv2.COLOR_RGBA2RGB)
     for (bx0, by0, bx1, by1), fine_map in details:
         cx0, cy0, cx1, cy1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
         if cx1 <= cx0 or cy1 <= cy0:
