@@ -229,6 +229,12 @@ def main() -> None:
         spread = "; ".join(" ".join(f"{r[kind]:.2f}" for r in rounds[label]) for label in workers)
         print(f"{kind:10s}" + "".join(f"{m:12.2f}" for m in medians) + f"   {spread}")
     if "before" in workers:
+        # Each round runs both checkouts back to back: their ratio within a round is steadier
+        # than either median on a shared machine.
+        for kind in (kind for kind in kinds if not kind.endswith("faults")):
+            ratios = [a[kind] / b[kind] for a, b in zip(rounds["after"], rounds["before"])]
+            print(f"after / before {kind}: median {np.median(ratios):.3f} "
+                  f"(rounds {min(ratios):.3f}-{max(ratios):.3f})")
         for kind, entry in _compare(args.work / "before.npz", args.work / "after.npz",
                                     args.sheet).items():
             print(f"pixels {kind}: {entry['identical']}/{entry['frames']} frames identical, "
