@@ -9,9 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
+from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
-from fgemotalk_cli.engines.warp.layers import fill_from_surroundings, invert_affine, layered_map
+from fgemotalk_cli.engines.warp.layers import (
+    blend_where,
+    fill_from_surroundings,
+    invert_affine,
+    layered_map,
+)
 from fgemotalk_cli.engines.warp.mesh import head_motion
 from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,
@@ -244,3 +250,86 @@ def test_the_composite_beyond_the_persons_reach_is_the_plate(warp_cases) -> None
     outside = np.ones((height, width), bool)
     outside[y0:y1, x0:x1] = False
     assert np.array_equal(confined[outside], layers.plate[outside])
+
+
+def test_head_weights_at_several_neck_depths_are_each_weight(warp_cases) -> None:
+    """The frame map asks for the head weight at two neck depths in one call: each is what
+    asking for it alone gives, and the deeper one reaches further down the neck."""
+    for case in warp_cases:
+        head = case.source.layers.head
+        xy = np.stack(np.meshgrid(np.arange(0, case.source.size[0], 7.0),
+                                  np.arange(0, case.source.size[1], 7.0)), axis=-1)
+        near, far = head.weights(xy, (0.0, 0.6))
+        assert np.array_equal(near, head.weight(xy))
+        assert np.array_equal(far, head.weight(xy, 0.6))
+        assert (far >= near).all() and (far > near).any()
+
+
+def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ignore[no-untyped-def]
+    """The composite blended over the whole frame box, then the face pasted over the whole
+    face box (the paste weight computed and blended everywhere in it): what
+    :func:`compose.layered_frame` must equal."""
+    frame = layered_map(layers.layers, layers.head_forward, layers.work_size,
+                        (full_image.shape[1], full_image.shape[0]), keep=face.box)
+    fx0, fy0, fx1, fy1 = frame.box
+    x0, y0, x1, y1 = (face.box[0] - fx0, face.box[1] - fy0, face.box[2] - fx0,
+                      face.box[3] - fy0)
+    weight = cv2.multiply(face.mask, frame.face_weight[y0:y1, x0:x1], scale=1.0 / 255.0,
+                          dtype=cv2.CV_32F)
+    coordinates = frame.coordinates
+    coordinates[y0:y1, x0:x1] = cv2.blendLinear(face.coordinates, coordinates[y0:y1, x0:x1],
+                                                weight, 1.0 - weight)
+    map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
+    person = cv2.remap(layers.layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    alpha = person[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
+    composited = cv2.blendLinear(np.ascontiguousarray(person[..., :3]),
+                                 layers.layers.plate[fy0:fy1, fx0:fx1], alpha, 1.0 - alpha)
+    paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0) * alpha[y0:y1, x0:x1]
+    composited[y0:y1, x0:x1] = cv2.blendLinear(face.warped, composited[y0:y1, x0:x1], paste,
+                                               1.0 - paste)
+    output = layers.layers.plate.copy()
+    output[fy0:fy1, fx0:fx1] = composited
+    return output
+
+
+def test_the_face_is_pasted_only_where_it_can_change_a_pixel(warp_cases, monkeypatch) -> None:
+    """The face is sampled and pasted over the box where the head mask passes 0.6 only, and
+    the composite blends only its soft edge: the frames are exactly those of one blend over
+    the whole frame box and a paste over the whole face box (what was not sampled taken as
+    black), head turns and a dropped jaw included."""
+    calls = []
+
+    def recording(*arguments):  # type: ignore[no-untyped-def]
+        calls.append(arguments)
+        return compose.layered_frame(*arguments)
+
+    monkeypatch.setattr(render, "layered_frame", recording)
+    for case in warp_cases:
+        for degrees in ((15.0, 0.0, 0.0), (-10.0, 8.0, -6.0)):
+            calls.clear()
+            frame = edit_source(case.source, {26: 3.0, 12: 2.0}, head_degrees=degrees)
+            assert len(calls) == 1, case.name
+            face = calls[0][2]
+            if case.source.scale == 1.0:  # only the pasted part of the face box is sampled
+                x0, y0, x1, y1 = compose.paste_box(face.mask)
+                outside = np.ones(face.mask.shape, bool)
+                outside[y0:y1, x0:x1] = False
+                assert outside.any() and not face.warped[outside].any(), case.name
+            assert np.array_equal(frame, _paste_over_the_whole_face_box(*calls[0])), case.name
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_blend_where_is_blend_linear_at_those_pixels(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    under = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    over = rng.integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    levels = rng.integers(0, 256, (23, 31), dtype=np.uint8)
+    alpha = levels if dtype == np.uint8 else levels.astype(np.float32) / np.float32(255.0)
+    weight = levels.astype(np.float32) * np.float32(1.0 / 255.0) if dtype == np.uint8 else alpha
+    where = rng.random((23, 31)) < 0.3
+    expected = np.where(where[..., None], cv2.blendLinear(over, under, weight, 1.0 - weight),
+                        under)
+    got = blend_where(under.copy(), over, alpha, where)
+    assert np.array_equal(got, expected)
+    assert not np.array_equal(got, under)

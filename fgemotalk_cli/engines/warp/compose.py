@@ -28,7 +28,9 @@ class FaceWarp:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the face map, working pixels
     mask: np.ndarray  # (h, w) uint8 feathered head mask over the box
     coordinates: np.ndarray  # (h, w, 2) float32 working-pixel source x, y
-    warped: np.ndarray  # (h, w, 3) uint8: the source through the map, mouth and lids painted
+    # (h, w, 3) uint8: the source through the map, mouth and lids painted (a moving head at
+    # the working resolution: only over :func:`paste_box`, black beyond, which is not shown)
+    warped: np.ndarray
     unpainted: np.ndarray | None  # the same before painting (needed above working resolution)
 
 
@@ -141,13 +143,78 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
                           dtype=cv2.CV_32F)
     coordinates[y0:y1, x0:x1] = cv2.blendLinear(face_map, coordinates[y0:y1, x0:x1], weight,
                                                 1.0 - weight)
-    composited, alpha = composite(layers.layers, coordinates, frame.box)
+    # A box as wide as the frame is a contiguous block of its rows: composited in place.
+    in_place = fx0 == 0 and fx1 == full_size[0]
+    composited, alpha = composite(layers.layers, coordinates, frame.box,
+                                  output[fy0:fy1] if in_place else None)
     # The face box as warped (with its anti-aliased lids and lips and the painted mouth and
     # lids) replaces the composite only over the face itself: in the mask's feather the
     # blended map already gives a seamless picture, and beyond the person the plate shows.
-    paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0)  # from 0 at weight 0.6 to 1 at 1
-    paste *= alpha[y0:y1, x0:x1]
-    composited[y0:y1, x0:x1] = cv2.blendLinear(pixels, composited[y0:y1, x0:x1], paste,
-                                               1.0 - paste)
-    output[fy0:fy1, fx0:fx1] = composited
+    # The paste weight runs from 0 at weight 0.6 to 1 at 1, so only where the mask passes
+    # 0.6 can it change a pixel: the paste is blended over that box alone.
+    px0, py0, px1, py1 = paste_box(mask)
+    if px1 > px0:
+        paste = weight[py0:py1, px0:px1] * 2.5
+        paste -= 1.5
+        np.clip(paste, 0.0, 1.0, out=paste)
+        sx0, sy0, sx1, sy1 = x0 + px0, y0 + py0, x0 + px1, y0 + py1  # in the frame's box
+        paste *= np.multiply(alpha[sy0:sy1, sx0:sx1], np.float32(1.0 / 255.0),
+                             dtype=np.float32)
+        composited[sy0:sy1, sx0:sx1] = cv2.blendLinear(
+            pixels[py0:py1, px0:px1], composited[sy0:sy1, sx0:sx1], paste, 1.0 - paste)
+    if not in_place:
+        output[fy0:fy1, fx0:fx1] = composited
     return output
+
+
+# Mask levels at or below this give a face weight (mask times the head's own, at most 1)
+# under 0.6, where the paste weight is 0 (152 / 255 = 0.596).
+_PASTE_FROM_MASK = 152
+
+
+def paste_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 (exclusive) of the part of a face box (head ``mask``) a moving head's
+    face is pasted over: around the mask's pixels that can give a paste weight; all zero if
+    none."""
+    import cv2
+
+    x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask > _PASTE_FROM_MASK,
+                                                                np.uint8))
+    return x, y, x + width, y + height
+
+
+def sample_face(texture: np.ndarray, coordinates: np.ndarray,
+                details: tuple[tuple[tuple[int, int, int, int], np.ndarray], ...],
+                pixel_box: tuple[int, int, int, int],
+                texture_rgba: np.ndarray | None = None) -> np.ndarray:
+    """The working-resolution ``texture`` sampled through a face map (``coordinates`` over
+    the face box, the supersampled ``details`` boxes in it: see :class:`.render.BackwardMap`),
+    over ``pixel_box`` of the face box; the rest of the face box is black. With
+    ``texture_rgba`` (the texture with a fourth channel) the face box is sampled from that,
+    the same pixels a little faster."""
+    import cv2
+
+    x0, y0, x1, y1 = pixel_box
+    # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
+    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
+        coordinates[y0:y1, x0:x1], None, cv2.CV_16SC2)
+    if texture_rgba is None:
+        warped = cv2.remap(texture, map_xy, map_fraction, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    else:
+        warped = cv2.cvtColor(cv2.remap(texture_rgba, map_xy, map_fraction, cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_REFLECT), cv2.COLOR_RGBA2RGB)
+    for (bx0, by0, bx1, by1), fine_map in details:
+        cx0, cy0, cx1, cy1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
+        if cx1 <= cx0 or cy1 <= cy0:
+            continue
+        fine = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
+            texture, fine_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        halved = cv2.resize(fine, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA)
+        warped[cy0 - y0: cy1 - y0, cx0 - x0: cx1 - x0] = halved[cy0 - by0: cy1 - by0,
+                                                                cx0 - bx0: cx1 - bx0]
+    height, width = coordinates.shape[:2]
+    if (x0, y0, x1, y1) == (0, 0, width, height):
+        return warped
+    return cv2.copyMakeBorder(warped, y0, height - y1, x0, width - x1, cv2.BORDER_CONSTANT,
+                              value=(0, 0, 0))

@@ -21,6 +21,7 @@ head is the photo's own still background, never background dragged along with th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,11 +78,16 @@ class HeadRegion:
     def weight(self, xy: np.ndarray, extra_iod: float = 0.0) -> np.ndarray:
         """Head weight 0..1 at points ``xy`` (..., 2) in working pixels; ``extra_iod`` moves
         the neck falloff further down."""
+        return self.weights(xy, (extra_iod,))[0]
+
+    def weights(self, xy: np.ndarray, extra_iods: tuple[float, ...]) -> list[np.ndarray]:
+        """:meth:`weight` at ``xy`` for each of ``extra_iods``, the shared terms computed once."""
         relative = (xy - self.origin) / self.iod_px
         across = np.abs(relative @ self.axes[0])
-        below = relative @ self.axes[1] - self.chin_iod - extra_iod
-        return ((1.0 - L.smoothstep(_NECK_TOP_IOD, _NECK_BOTTOM_IOD, below))
-                * (1.0 - L.smoothstep(_SIDE_INNER_IOD, _SIDE_OUTER_IOD, across)))
+        below = relative @ self.axes[1] - self.chin_iod
+        sideways = 1.0 - L.smoothstep(_SIDE_INNER_IOD, _SIDE_OUTER_IOD, across)
+        return [(1.0 - L.smoothstep(_NECK_TOP_IOD, _NECK_BOTTOM_IOD, below - extra))
+                * sideways for extra in extra_iods]
 
 
 @dataclass(frozen=True)
@@ -209,9 +215,27 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
     """The head (affine ``head_forward``: source to target working pixels) over a body that
     follows its translation by :data:`BODY_FOLLOW`, on a coarse grid upsampled to
     ``full_size``; only over the pixels whose map can reach the person, and ``keep``."""
-    width, height = full_size
+    width, _ = full_size
     head = layers.head
     scale = width / work_size[0]
+    step, work = _frame_grid(full_size, work_size[0])
+    backward = invert_affine(head_forward)
+    rigid = work @ backward[:, :2].T + backward[:, 2]
+    weight, face_weight = head.weights(rigid, (0.0, _FACE_MAP_EXTRA_IOD))
+    head_shift = head_forward[:, :2] @ head.origin + head_forward[:, 2] - head.origin
+    body = work - BODY_FOLLOW * head_shift
+    blended = body + weight[..., None] * (rigid - body)
+    coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
+    box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
+    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box))
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_grid(full_size: tuple[int, int], work_width: int) -> tuple[int, np.ndarray]:
+    """The coarse grid of :func:`layered_map` for an output size: its step (full pixels) and
+    (ny, nx, 2) sample positions in working pixels (read-only; the same for every frame)."""
+    width, height = full_size
+    scale = width / work_width
     step = max(2, round(FRAME_GRID_STEP * scale))
     # One sample beyond the frame on every side, so the upsampled grid interpolates out to
     # the edges (cv2.resize places sample i at (i + 0.5) * step - 0.5 - step after the crop).
@@ -221,16 +245,8 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
     ys = first + step * np.arange(ny)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1)  # (ny, nx, 2) full pixels
     work = (grid + 0.5) / scale - 0.5
-    backward = invert_affine(head_forward)
-    rigid = work @ backward[:, :2].T + backward[:, 2]
-    weight = head.weight(rigid)
-    head_shift = head_forward[:, :2] @ head.origin + head_forward[:, 2] - head.origin
-    body = work - BODY_FOLLOW * head_shift
-    blended = body + weight[..., None] * (rigid - body)
-    coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
-    face_weight = head.weight(rigid, _FACE_MAP_EXTRA_IOD)
-    box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
-    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box))
+    work.setflags(write=False)
+    return step, work
 
 
 def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
@@ -249,8 +265,9 @@ def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
     y = np.clip(coordinates[..., 1], 0, height - 1)
 
     def cell_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        corners = np.stack([values[:-1, :-1], values[:-1, 1:], values[1:, :-1], values[1:, 1:]])
-        return corners.min(axis=0), corners.max(axis=0)
+        corners = (values[:-1, :-1], values[:-1, 1:], values[1:, :-1], values[1:, 1:])
+        return (np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])),
+                np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])))
 
     (x_low, x_high), (y_low, y_high) = cell_range(x), cell_range(y)
     reaches = ((x_high > px0 - 2) & (x_low < px1 + 1) & (y_high > py0 - 2) & (y_low < py1 + 1))
@@ -302,10 +319,11 @@ def _upsampled(values: np.ndarray, step: int, box: Box) -> np.ndarray:
     return big[top: top + (y1 - y0), left: left + (x1 - x0)]
 
 
-def composite(layers: SourceLayers, coordinates: np.ndarray,
-              box: Box) -> tuple[np.ndarray, np.ndarray]:
+def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
+              plate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The person sampled through ``coordinates`` (full pixels, over ``box`` of the output)
-    over the background plate there, and the person's alpha."""
+    over the background plate there, and the person's alpha (uint8, 255 = opaque); drawn
+    into ``plate`` if given (C-contiguous, the plate over the box), else into a copy."""
     import cv2
 
     x0, y0, x1, y1 = box
@@ -314,7 +332,36 @@ def composite(layers: SourceLayers, coordinates: np.ndarray,
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
-    alpha = cv2.extractChannel(person, 3).astype(np.float32)
-    alpha *= 1.0 / 255.0
-    plate = layers.plate[y0:y1, x0:x1]
-    return cv2.blendLinear(colour, plate, alpha, 1.0 - alpha), alpha
+    alpha = cv2.extractChannel(person, 3)
+    # Most of the box is opaque person or bare plate (about 60% and 35% of a portrait's):
+    # those pixels are copied and only the soft edge between (a few percent) is blended,
+    # by the same ``blendLinear`` that a blend of the whole box would run.
+    output = layers.plate[y0:y1, x0:x1].copy() if plate is None else plate
+    opaque = cv2.threshold(alpha, 254, 255, cv2.THRESH_BINARY)[1]
+    cv2.copyTo(colour, opaque, output)
+    soft = (alpha - np.uint8(1)) < 254  # 1..254 (0 wraps round to 255)
+    return blend_where(output, colour, alpha, soft), alpha
+
+
+def blend_where(under: np.ndarray, over: np.ndarray, alpha: np.ndarray,
+                where: np.ndarray) -> np.ndarray:
+    """``under`` (h, w, 3 uint8, in place) with ``over`` blended onto it by ``alpha`` (h, w:
+    uint8 0..255 or float 0..1) at the pixels ``where`` is non-zero, exactly as
+    ``cv2.blendLinear(over, under, alpha, 1 - alpha)`` gives them."""
+    import cv2
+
+    pixels = np.flatnonzero(where)
+    if len(pixels):
+        weight = np.take(alpha.reshape(-1), pixels)
+        if weight.dtype == np.uint8:
+            weight = np.multiply(weight, np.float32(1.0 / 255.0), dtype=np.float32)
+        weight = weight[:, None]
+        # take and put (the pixels as 3-byte items) are several times faster than fancy
+        # indexing of (n, 3) rows.
+        flat_under, flat_over = under.reshape(-1, 3), over.reshape(-1, 3)
+        blended = cv2.blendLinear(np.take(flat_over, pixels, axis=0)[:, None],
+                                  np.take(flat_under, pixels, axis=0)[:, None], weight,
+                                  1.0 - weight)
+        rgb = np.dtype((np.void, 3))
+        np.put(under.reshape(-1).view(rgb), pixels, blended.reshape(-1).view(rgb))
+    return under

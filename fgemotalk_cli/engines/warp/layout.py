@@ -126,5 +126,7 @@ def smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray,
 def smoothstep(edge0: float, edge1: float, x: float) -> float: ...
 def smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray,
                x: float | np.ndarray) -> float | np.ndarray:
-    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    # minimum(maximum()) is np.clip's result without its Python-level dispatch (this runs
+    # a dozen times a frame).
+    t = np.minimum(np.maximum((x - edge0) / (edge1 - edge0), 0.0), 1.0)
     return t * t * (3.0 - 2.0 * t)

@@ -23,6 +23,9 @@ from fgemotalk_cli.engines.warp import layout as L
 _UPPER = tuple(zip(L.UPPER_INNER_LIP[1:-1], L.UPPER_OUTER_LIP[1:-1]))
 _LOWER = tuple(zip(L.LOWER_INNER_LIP[1:-1], L.LOWER_OUTER_LIP[1:-1]))
 _MIN_THICKNESS = 0.7  # share of its source height (scaled by the mouth width) a lip keeps
+# The same columns as index arrays: (inner, outer) of the upper lip, then of the lower.
+_UPPER_INNER, _UPPER_OUTER = (np.array([pair[k] for pair in _UPPER]) for k in (0, 1))
+_LOWER_INNER, _LOWER_OUTER = (np.array([pair[k] for pair in _LOWER]) for k in (0, 1))
 
 
 def _mouth_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -37,9 +40,8 @@ def _mouth_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return left, along, down, width
 
 
-def _thickness(points: np.ndarray, pairs: tuple[tuple[int, int], ...],
+def _thickness(points: np.ndarray, inner: np.ndarray, outer: np.ndarray,
                down: np.ndarray) -> np.ndarray:
-    inner, outer = (np.array([pair[k] for pair in pairs]) for k in (0, 1))
     return np.abs((points[outer, :2] - points[inner, :2]) @ down)
 
 
@@ -52,8 +54,7 @@ def meet_lips(target: np.ndarray, source: np.ndarray) -> np.ndarray:
         return target
     _, _, source_down, source_width = _mouth_axes(source)
     scale = width / max(source_width, 1e-6)
-    upper_inner = np.array([pair[0] for pair in _UPPER])
-    lower_inner = np.array([pair[0] for pair in _LOWER])
+    upper_inner, lower_inner = _UPPER_INNER, _LOWER_INNER
     # Pair each upper column with the lower point at the same place along the mouth.
     upper_a = (target[upper_inner, :2] - left) @ along
     lower_a = (target[lower_inner, :2] - left) @ along
@@ -65,18 +66,24 @@ def meet_lips(target: np.ndarray, source: np.ndarray) -> np.ndarray:
     upper_at_lower = np.interp(lower_a, upper_a[order], upper_b[order])
     upper_overlap = np.maximum(upper_b - lower_at_upper, 0.0)
     lower_overlap = np.maximum(upper_at_lower - lower_b, 0.0)
-    upper_short = np.maximum(_MIN_THICKNESS * scale * _thickness(source, _UPPER, source_down)
-                             - _thickness(target, _UPPER, down), 0.0)
-    lower_short = np.maximum(_MIN_THICKNESS * scale * _thickness(source, _LOWER, source_down)
-                             - _thickness(target, _LOWER, down), 0.0)
+    upper_short = np.maximum(
+        _MIN_THICKNESS * scale * _thickness(source, _UPPER_INNER, _UPPER_OUTER, source_down)
+        - _thickness(target, _UPPER_INNER, _UPPER_OUTER, down), 0.0)
+    lower_short = np.maximum(
+        _MIN_THICKNESS * scale * _thickness(source, _LOWER_INNER, _LOWER_OUTER, source_down)
+        - _thickness(target, _LOWER_INNER, _LOWER_OUTER, down), 0.0)
     if not (upper_overlap.any() or lower_overlap.any() or upper_short.any()
             or lower_short.any()):
         return target
     moved = np.array(target, dtype=np.float64, copy=True)
-    for (inner, outer), overlap, short in zip(_UPPER, upper_overlap, upper_short):
-        moved[[inner, outer], :2] -= 0.5 * overlap * down
-        moved[outer, :2] -= short * down
-    for (inner, outer), overlap, short in zip(_LOWER, lower_overlap, lower_short):
-        moved[[inner, outer], :2] += 0.5 * overlap * down
-        moved[outer, :2] += short * down
+    # Each column's inner and outer point move half the overlap, the outer one also what the
+    # lip is short (the points of the four index arrays are all different).
+    upper_half = (0.5 * upper_overlap)[:, None] * down
+    lower_half = (0.5 * lower_overlap)[:, None] * down
+    moved[_UPPER_INNER, :2] -= upper_half
+    moved[_UPPER_OUTER, :2] -= upper_half
+    moved[_UPPER_OUTER, :2] -= upper_short[:, None] * down
+    moved[_LOWER_INNER, :2] += lower_half
+    moved[_LOWER_OUTER, :2] += lower_half
+    moved[_LOWER_OUTER, :2] += lower_short[:, None] * down
     return moved

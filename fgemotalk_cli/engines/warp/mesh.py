@@ -58,6 +58,11 @@ class WarpMesh:
         per-frame affines need of the source (``render._affines``), computed once."""
         return triangle_heights(self.source_corners)
 
+    @functools.cached_property
+    def source_centroids(self) -> np.ndarray:
+        """(T, 2) each source triangle's centroid: where a degenerate target triangle maps."""
+        return self.source_corners.mean(axis=1)
+
 
 def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> WarpMesh:
     """The warp mesh of a source face from its (478, 3) landmarks; ``visible_iris`` holds
@@ -181,8 +186,22 @@ def target_vertices(mesh: WarpMesh, target_points: np.ndarray,
     left to that ordering instead of being undone.
     """
     target = np.asarray(target_points, dtype=np.float64)
-    flat = target[:, :2]
+    return _vertices_and_order(mesh, target, *_rigid_head(mesh, target))
+
+
+def warp_targets(mesh: WarpMesh, target_points: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`target_vertices` and :func:`head_motion` of one target, the head's rigid fit
+    (an SVD) shared by both."""
+    target = np.asarray(target_points, dtype=np.float64)
     turned, rings = _rigid_head(mesh, target)
+    vertices, order = _vertices_and_order(mesh, target, turned, rings)
+    return vertices, order, _ring_affine(mesh, rings)
+
+
+def _vertices_and_order(mesh: WarpMesh, target: np.ndarray, turned: np.ndarray,
+                        rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = target[:, :2]
     oval = list(L.FACE_OVAL)
     count = len(oval)
     inner_rigid, outer_rigid = rings[:count], rings[count:]
@@ -227,6 +246,11 @@ def head_motion(mesh: WarpMesh, target_points: np.ndarray) -> np.ndarray:
     shows it: hair and the head's outline move with it, a turn included (an affine holds the
     turn's foreshortening, which a similarity cannot)."""
     _, rings = _rigid_head(mesh, np.asarray(target_points, dtype=np.float64))
+    return _ring_affine(mesh, rings)
+
+
+def _ring_affine(mesh: WarpMesh, rings: np.ndarray) -> np.ndarray:
+    """(2, 3) least-squares affine taking the source's outer ring onto ``rings``' outer half."""
     outer = slice(len(L.FACE_OVAL), None)
     source_rings = mesh.vertices[L.ALL_POINTS:]
     design = np.concatenate([source_rings[outer], np.ones((len(rings[outer]), 1))], axis=1)

@@ -35,7 +35,9 @@ from fgemotalk_cli.engines.warp.compose import (
     FrameLayers,
     head_moves,
     layered_frame,
+    paste_box,
     pasted_frame,
+    sample_face,
 )
 from fgemotalk_cli.engines.warp.eye_whites import open_eye_whites
 from fgemotalk_cli.engines.warp.glasses import GlassesLayer, split_glasses, wears_glasses
@@ -45,10 +47,9 @@ from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mesh import (
     WarpMesh,
     build_warp_mesh,
-    head_motion,
     signed_areas,
-    target_vertices,
     triangle_heights,
+    warp_targets,
 )
 from fgemotalk_cli.engines.warp.mouth import MouthPatch, MouthStyle, fill_mouth
 from fgemotalk_cli.engines.warp.raster import rasterise_map
@@ -93,6 +94,14 @@ class WarpSource:
         import cv2
 
         return cv2.resize(self.glasses.skin_image, self.size, interpolation=cv2.INTER_AREA)
+
+    @cached_property
+    def texture_rgba(self) -> np.ndarray:
+        """:attr:`texture` with a fourth channel: OpenCV remaps four channels about a third
+        faster than three (its vectorised path), more than the conversion back costs."""
+        import cv2
+
+        return cv2.cvtColor(self.texture, cv2.COLOR_RGB2RGBA)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -204,11 +213,11 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     order = np.arange(len(mesh.triangles)) if order is None else order
     corners = vertices[mesh.triangles] - (x0, y0)  # (T, 3, 2) in box pixels
     affines, doubled_areas = _affines(corners + (x0, y0), mesh.source_corners, step,
-                                      mesh.source_heights)
+                                      mesh.source_heights, mesh.source_centroids)
     # Coarse sample i sits where cv2.resize will put it: x0 - step + (i + 0.5) * step - 0.5.
     first = 0.5 * step - 0.5 - step
-    coarse, _ = _sample_map((corners - first) / step, affines, order, (ny, nx),
-                            x0 + first, y0 + first, step)
+    coarse, _ = rasterise_map((corners - first) / step, affines, order, (ny, nx),
+                              x0 + first, y0 + first, step)
     full_map = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)
     full_map = full_map[step: step + h, step: step + w]
 
@@ -226,7 +235,11 @@ def backward_map(source: WarpSource, vertices: np.ndarray,
     # Folded: collapsed to under a tenth of its source area, or flipped.
     source_areas = mesh.source_areas
     folded = doubled_areas * np.sign(source_areas) < 0.2 * np.abs(source_areas)
-    bounds = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    # Elementwise over the three corners: a reduction along the short middle axis is slower.
+    first_corner, second_corner, third_corner = corners[:, 0], corners[:, 1], corners[:, 2]
+    bounds = np.concatenate([np.minimum(np.minimum(first_corner, second_corner), third_corner),
+                             np.maximum(np.maximum(first_corner, second_corner), third_corner)],
+                            axis=1)
     local = vertices - (x0, y0)
     details = tuple(
         detail for contour in _DETAIL_CONTOURS
@@ -240,16 +253,6 @@ _DETAIL_CONTOURS = (
     (*L.LEFT_EYE_CORNERS, *L.LEFT_UPPER_LID, *L.LEFT_LOWER_LID),
     (*L.UPPER_OUTER_LIP, *L.LOWER_OUTER_LIP),
 )
-
-
-def _sample_map(corners: np.ndarray, affines: np.ndarray, order: np.ndarray,
-                shape: tuple[int, int], x_first: float, y_first: float,
-                step: float) -> tuple[np.ndarray, np.ndarray]:
-    """(ny, nx, 2) float32 source coordinates for a grid of samples, the first at (x_first,
-    y_first) in pixels, drawing the triangles ``order`` names (their ``corners`` in sample
-    units, later ones on top); and which samples a triangle covered (the rest map to
-    themselves). See :mod:`fgemotalk_cli.engines.warp.raster`."""
-    return rasterise_map(corners, affines, order, shape, x_first, y_first, step)
 
 
 def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray,
@@ -279,18 +282,19 @@ def _supersampled(full_map: np.ndarray, contour: np.ndarray, corners: np.ndarray
     near = ((bounds[:, 2] >= bx0 - 1) & (bounds[:, 0] <= bx1)
             & (bounds[:, 3] >= by0 - 1) & (bounds[:, 1] <= by1))
     shape = (2 * (by1 - by0), 2 * (bx1 - bx0))
-    exact, covered = _sample_map((corners - (bx0 - 0.25, by0 - 0.25)) / 0.5, affines,
-                                 order[near[order]], shape, origin[0] + bx0 - 0.25,
-                                 origin[1] + by0 - 0.25, 0.5)
+    exact, covered = rasterise_map((corners - (bx0 - 0.25, by0 - 0.25)) / 0.5, affines,
+                                   order[near[order]], shape, origin[0] + bx0 - 0.25,
+                                   origin[1] + by0 - 0.25, 0.5)
     # Samples no nearby triangle covers take the upsampled coarse map.
     fallback = cv2.resize(full_map[by0:by1, bx0:bx1], shape[::-1],
                           interpolation=cv2.INTER_LINEAR)
-    fallback[covered] = exact[covered]
+    np.copyto(fallback, exact, where=covered[..., None])
     return (int(bx0), int(by0), int(bx1), int(by1)), fallback
 
 
 def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
-             source_heights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             source_heights: np.ndarray | None = None,
+             source_centroids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(T, 6) float32 row-major 2x3 affine maps taking each target triangle (T, 3, 2) onto
     its source triangle, and twice the target triangles' signed areas.
 
@@ -299,7 +303,8 @@ def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
     triangle: isolated dark or lip-coloured specks. So each affine is taken from the target
     triangle widened to at least ``min_height`` across its longest edge (or to its source's
     own height there, if that is less: a triangle as thin as in the source maps exactly).
-    ``source_heights`` are those source heights (:func:`.mesh.triangle_heights`), if known."""
+    ``source_heights`` are those source heights (:func:`.mesh.triangle_heights`), and
+    ``source_centroids`` the source triangles' centroids, if known."""
     e1, e2 = target[:, 1] - target[:, 0], target[:, 2] - target[:, 0]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     edges = np.stack([e1, e2 - e1, -e2], axis=1)  # from corner k to corner k + 1
@@ -332,7 +337,9 @@ def _affines(target: np.ndarray, source: np.ndarray, min_height: float,
     a = (f1 * e2[:, 1:2] - f2 * e1[:, 1:2]) * inverse_det[:, None]  # first column
     b = (f2 * e1[:, 0:1] - f1 * e2[:, 0:1]) * inverse_det[:, None]  # second column
     offset_xy = source[:, 0] - a * regular[:, 0, 0:1] - b * regular[:, 0, 1:2]
-    offset_xy = np.where(ok[:, None], offset_xy, source.mean(axis=1))
+    if source_centroids is None:
+        source_centroids = source.mean(axis=1)
+    offset_xy = np.where(ok[:, None], offset_xy, source_centroids)
     affines = np.stack([a[:, 0], b[:, 0], offset_xy[:, 0], a[:, 1], b[:, 1], offset_xy[:, 1]],
                        1)
     return affines.astype(np.float32), det
@@ -347,9 +354,17 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     if target.shape[0] != L.ALL_POINTS:
         raise InputError(f"expected {L.ALL_POINTS} target points, got {target.shape[0]}")
     target = meet_lips(target, source.points)  # lips stop where they touch (engines/warp/lips.py)
-    vertices, order = target_vertices(source.mesh, target)
+    vertices, order, head_forward = warp_targets(source.mesh, target)
     warp_map = backward_map(source, vertices, order)
-    warped = _warped_box(source, warp_map)
+    moves = head_moves(head_forward, source.size, _STILL_HEAD_PX)
+    # A moving head at the working resolution shows its warped face only where it is pasted
+    # over the composite (:func:`.compose.layered_frame`): only that part is sampled (the
+    # rest of the box stays black).
+    height, width = warp_map.mask.shape
+    pixel_box = (paste_box(warp_map.mask) if moves and source.scale == 1.0
+                 else (0, 0, width, height))
+    warped = sample_face(source.texture, warp_map.coordinates, warp_map.details, pixel_box,
+                         source.texture_rgba)
     unpainted = warped.copy() if source.scale != 1.0 else None
     x0, y0 = warp_map.box[:2]
     # Painting hooks: everything drawn into ``warped`` (working resolution, box pixels) shows.
@@ -358,9 +373,8 @@ def render_warp(source: WarpSource, target_points: np.ndarray,
     open_eye_whites(warped, (x0, y0), source.image, source.points, vertices[: L.ALL_POINTS])
     if source.shading is not None:  # wrinkles and folds (engines/warp/shading.py)
         shade_expression(warped, (x0, y0), source.shading, target)
-    head_forward = head_motion(source.mesh, target)
     face = FaceWarp(warp_map.box, warp_map.mask, warp_map.coordinates, warped, unpainted)
-    if head_moves(head_forward, source.size, _STILL_HEAD_PX):
+    if moves:
         frame = FrameLayers(source.layers, source.size, head_forward)
         output = layered_frame(source.full_texture, source.scale, face, frame)
     else:
@@ -380,20 +394,3 @@ def source_glasses(image: np.ndarray, points: np.ndarray, full_image: np.ndarray
         return None
     full_xy = points[:, :2] if scale == 1.0 else (points[:, :2] + 0.5) * scale - 0.5
     return split_glasses(full_image, full_xy)
-
-
-def _warped_box(source: WarpSource, warp_map: BackwardMap) -> np.ndarray:
-    """The working-resolution source sampled through the face map, over its box."""
-    import cv2
-
-    # Fixed-point maps (1/32 pixel) remap faster than float ones and look the same.
-    map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
-        warp_map.coordinates, None, cv2.CV_16SC2)
-    warped = cv2.remap(source.texture, map_xy, map_fraction, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT)
-    for (bx0, by0, bx1, by1), coordinates in warp_map.details:
-        fine = cv2.remap(  # type: ignore[call-overload]  # the stubs lack map2=None
-            source.texture, coordinates, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        warped[by0:by1, bx0:bx1] = cv2.resize(fine, (bx1 - bx0, by1 - by0),
-                                              interpolation=cv2.INTER_AREA)
-    return warped
