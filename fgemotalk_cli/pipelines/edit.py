@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,12 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads, frames_ahead, render_workers
+from fgemotalk_cli.pipelines.threads import (
+    batched,
+    frame_loop_threads,
+    frames_ahead,
+    render_workers,
+)
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -69,8 +73,7 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         with prefetched(jobs, PREFETCH_FRAMES) as prepared, \
                 encoded.progress("edit-au", info.frame_count) as progress, \
                 frame_loop_threads():
-            batches = iter(lambda: list(islice(prepared, options.batch_size)), [])
-            for batch, frames in frames_ahead(batches, render):
+            for batch, frames in frames_ahead(batched(prepared, options.batch_size), render):
                 for edited in frames:
                     encoded.write(edited)
                 progress.advance(len(batch))

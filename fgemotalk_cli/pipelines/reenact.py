@@ -19,7 +19,12 @@ from fgemotalk_cli.options import RunOptions
 from fgemotalk_cli.pipelines.background import prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face, side_by_side
 from fgemotalk_cli.pipelines.output import EncodedOutput
-from fgemotalk_cli.pipelines.threads import frame_loop_threads, frames_ahead, render_workers
+from fgemotalk_cli.pipelines.threads import (
+    batched,
+    frame_loop_threads,
+    frames_ahead,
+    render_workers,
+)
 
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
@@ -73,7 +78,7 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
 
             with encoded.progress("reenact", info.frame_count) as progress, \
                     frame_loop_threads():
-                for batch, frames in frames_ahead(_batches(stream, options.batch_size),
+                for batch, frames in frames_ahead(batched(stream, options.batch_size),
                                                   rendered):
                     for sample, frame in zip(batch, frames):
                         if options.compare:
@@ -95,11 +100,6 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
             "their motion was carried over from the last tracked frame"
         )
     return stats
-
-
-def _batches(stream: Iterator[DriverSample], size: int) -> Iterator[list[DriverSample]]:
-    while batch := list(islice(stream, size)):
-        yield batch
 
 
 def _reference_sample(driver_path: Path, neutral_frame: int) -> DriverSample:

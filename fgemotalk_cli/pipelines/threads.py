@@ -21,10 +21,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from itertools import islice
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
 Batch = TypeVar("Batch")
+Item = TypeVar("Item")
 
 # Frame loops may overlap (pipelines run from a script's own threads): the first one in sets
 # the limits, the last one out restores what was there before.
@@ -84,6 +86,13 @@ def run_aside(engine: object, function: Callable[..., Result], *arguments: objec
 
     threading.Thread(target=call, name="fgemotalk-aside", daemon=True).start()
     return future
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def frames_ahead(batches: Iterable[Batch], render: Callable[[Batch], Sequence[Any]],

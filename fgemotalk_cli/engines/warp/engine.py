@@ -69,7 +69,7 @@ def render_in_order(render: Callable[..., np.ndarray],
 
     Each job goes to a worker as soon as ``jobs`` yields it, so a generator that computes the
     jobs (the sequential motion transfer) overlaps with the rendering of the jobs before."""
-    return [future.result() for future in render_soon(render, jobs)]
+    return _frames(render_soon(render, jobs))
 
 
 def render_soon(render: Callable[..., np.ndarray],

@@ -51,7 +51,8 @@ KEPT_PER_WORKER = 6
 #: Modules a fork server imports once, so each worker starts with the renderer loaded.
 PRELOADED_MODULES = ["numpy", "cv2", "fgemotalk_cli.engines.warp.driven"]
 _JOIN_SECONDS = 2.0
-_STOP_SENDING = b""  # ends a sender thread (a pickled message is never empty)
+#: A sender thread's messages, pickled; None ends the thread.
+_Outbox = queue.Queue["memoryview | None"]
 
 
 def default_worker_count() -> int:
@@ -81,7 +82,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         self._waiting: list[deque[Future[Any]]] = []
         self._waiting_lock = threading.Lock()
         self._readers: list[threading.Thread] = []
-        self._outboxes: list[queue.Queue[bytes]] = []
+        self._outboxes: list[_Outbox] = []
         self._senders: list[threading.Thread] = []
         self._unsendable: set[int] = set()  # workers whose pipe refused a message
         # Per worker, what it keeps (the references keep the ids from being reused).
@@ -138,7 +139,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             self._started.set()
             return
         for index, ours in enumerate(connections):
-            outbox: queue.Queue[bytes] = queue.Queue()
+            outbox: _Outbox = queue.Queue()
             sender = threading.Thread(target=self._send_from, args=(index, ours, outbox),
                                       name="fgemotalk-render-sender", daemon=True)
             reader = threading.Thread(target=self._read_from, args=(index, ours),
@@ -242,12 +243,12 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         if worker in self._unsendable:
             raise RenderWorkerError("a render worker stopped unexpectedly (killed, or out of "
                                     "memory)")
-        self._outboxes[worker].put(bytes(ForkingPickler.dumps(message)))
+        self._outboxes[worker].put(ForkingPickler.dumps(message))  # a view of its own buffer
 
-    def _send_from(self, worker: int, connection: Connection, outbox: queue.Queue[bytes]) -> None:
+    def _send_from(self, worker: int, connection: Connection, outbox: _Outbox) -> None:
         """A sender thread: writes the worker's messages in order; after a refused write it
         only empties its outbox (the reader reports the worker gone)."""
-        while (payload := outbox.get()) != _STOP_SENDING:
+        while (payload := outbox.get()) is not None:  # None: the pool is closing
             if worker in self._unsendable:
                 continue
             try:
@@ -296,8 +297,8 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         for outbox in self._outboxes:
             _drop_waiting(outbox)  # jobs not yet written: nobody will read their frames
             if not self._broken:
-                outbox.put(bytes(ForkingPickler.dumps(None)))  # the worker's signal to end
-            outbox.put(_STOP_SENDING)
+                outbox.put(ForkingPickler.dumps(None))  # the worker's signal to end
+            outbox.put(None)
         for sender in self._senders:
             sender.join(_JOIN_SECONDS)
         for process in self._processes:
@@ -316,7 +317,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         self.close()
 
 
-def _drop_waiting(outbox: queue.Queue[bytes]) -> None:
+def _drop_waiting(outbox: _Outbox) -> None:
     while True:
         try:
             outbox.get_nowait()
