@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from fgemotalk_cli.process import return_freed_memory
+from fgemotalk_cli.process import return_freed_memory, reuse_freed_heap
 
 #: Frames between heap trims, in each worker and in the job's process. Every frame crosses a
 #: pipe as a fresh buffer of ~1 MB; glibc serves such sizes from its heap once it has seen a
@@ -44,6 +44,7 @@ def serve(connection: Connection, fresh: bool) -> None:
 
         cv2.setNumThreads(1)
     threadpool_limits(limits=1, user_api="blas")
+    reuse_freed_heap()  # each frame's arrays are the last one's sizes: keep them, trim now and then
     kept: dict[int, object] = {}
     rendered = 0
     while True:
