@@ -105,6 +105,23 @@ def test_mouth_patch_supplies_the_interior(warp_cases, portraits) -> None:
                           synthetic[~inside & _far_from_face(case, 0.5)])
 
 
+def test_a_patch_around_the_mouth_renders_what_the_whole_frame_does(warp_cases,
+                                                                   portraits) -> None:
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import load_image
+
+    case = warp_cases[0]
+    driver = load_image(next(p for p in portraits if p.name == "liveportrait_d19.jpg"))
+    points = np.asarray(detect_source_face(driver).points)
+    whole = MouthPatch(driver, points)
+    cropped = MouthPatch.around_mouth(driver, points)
+    assert cropped.image.size < 0.4 * driver.size  # what crosses to a render worker
+    for aus in ({26: 5}, {26: 2, 20: 3}, {12: 4}):
+        target = target_from_controls(case.source, aus)
+        assert np.array_equal(render_warp(case.source, target, cropped),
+                              render_warp(case.source, target, whole)), aus
+
+
 def test_closed_eyes_show_lid_skin_not_the_eye(warp_cases, review_dir) -> None:
     for case in warp_cases:
         out = edit_source(case.source, {43: 5})

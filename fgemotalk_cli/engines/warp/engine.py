@@ -288,12 +288,16 @@ class WarpEngine:
         transfer.source_aus = {au: v for au, v in (state.source_aus or {}).items()
                                if np.isfinite(v)}
 
+        whole_frame = layers.detail_reference is not None
+
         def jobs() -> Iterator[tuple[WarpSource, np.ndarray, MouthPatch | None, DrivenLayers]]:
             for sample, vector in zip(samples, aus):
                 target = transfer.target_points(sample.landmarks, sample.time_seconds, vector)
                 # The driver's own mouth interior (teeth, tongue) replaces the synthetic one.
+                # Expression detail reads the whole driver frame; the mouth only its own part.
                 patch = (None if sample.landmarks is None
-                         else MouthPatch(sample.image, sample.landmarks.points))
+                         else MouthPatch(sample.image, sample.landmarks.points) if whole_frame
+                         else MouthPatch.around_mouth(sample.image, sample.landmarks.points))
                 yield state.source, target, patch, layers
 
         _build_layers_here(state.source)  # the driver moves the head

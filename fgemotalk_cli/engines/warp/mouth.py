@@ -47,7 +47,7 @@ def opening(xy: np.ndarray) -> float:
 
 def skin_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Median RGB of small square patches on both cheeks."""
-    radius = max(2.0, 0.08 * float(np.linalg.norm(xy[263, :2] - xy[33, :2])))
+    radius = _cheek_radius(xy)
     height, width = image.shape[:2]
     samples = []
     for index in _CHEEKS:
@@ -58,6 +58,11 @@ def skin_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
             samples.append(image[y0:y1, x0:x1].reshape(-1, 3))
     pixels = np.concatenate(samples) if samples else np.empty((0, 3), np.uint8)
     return channel_medians(pixels) if len(pixels) else np.array([180.0, 140.0, 120.0])
+
+
+def _cheek_radius(xy: np.ndarray) -> float:
+    """Half the side of :func:`skin_colour`'s cheek patches, in pixels."""
+    return max(2.0, 0.08 * float(np.linalg.norm(xy[263, :2] - xy[33, :2])))
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,30 @@ class MouthPatch:
 
     def usable(self) -> bool:
         return opening(np.asarray(self.points, np.float64)) > _MIN_OPENING
+
+    @classmethod
+    def around_mouth(cls, image: np.ndarray, points: np.ndarray) -> MouthPatch:
+        """The part of a driver frame that the mouth's layers read, with the landmarks moved
+        into it: the lips and half a mouth's width around them (the interior's affine samples
+        there) and the cheeks' skin samples (:func:`skin_colour`). A render worker is sent
+        this, about a sixth of a frame, instead of the whole frame, and renders the same mouth:
+        the points move by whole pixels, so every rounding stays where it was."""
+        xy = np.asarray(points, np.float64)[:, :2]
+        lips = xy[list(_OUTER_CONTOUR)]
+        margin = 0.5 * float(np.ptp(lips[:, 0])) + 4.0
+        radius = _cheek_radius(xy) + 2.0
+        cheeks = xy[list(_CHEEKS)]
+        low = np.minimum(lips.min(axis=0) - margin, cheeks.min(axis=0) - radius)
+        high = np.maximum(lips.max(axis=0) + margin, cheeks.max(axis=0) + radius)
+        height, width = image.shape[:2]
+        x0, y0 = (int(v) for v in np.clip(np.floor(low), 0, (width, height)))
+        x1, y1 = (int(v) for v in np.clip(np.ceil(high) + 1, 0, (width, height)))
+        if x1 <= x0 or y1 <= y0:  # landmarks off the frame: nothing to crop to
+            return cls(image, points)
+        moved = np.array(points, copy=True)
+        moved[:, 0] -= x0
+        moved[:, 1] -= y0
+        return cls(np.ascontiguousarray(image[y0:y1, x0:x1]), moved)
 
 
 def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
