@@ -2,7 +2,8 @@
 
 A worker answers its messages in the order they come: "keep" stores a large object of the
 job under a key, "drop" forgets one, "render" and "call" run a function on their arguments
-(kept objects looked up by key) and send back ``("done", result)`` or ``("error", error)``;
+(kept objects looked up by key) and send back ``("done", result)`` or ``("error", error)``,
+or for a rendered frame placed in shared memory ``("slot", where)`` (:mod:`.frame_slots`);
 ``None`` ends it, as does its pipe closing.
 """
 
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+import numpy as np
+
+from fgemotalk_cli.engines.warp.frame_slots import FrameSlots
 from fgemotalk_cli.process import return_freed_memory, reuse_freed_heap
 
 #: Frames between heap trims, in each worker and in the job's process. Every frame crosses a
@@ -29,9 +33,10 @@ class Kept:
     key: int
 
 
-def serve(connection: Connection, fresh: bool) -> None:
+def serve(connection: Connection, fresh: bool, slots: FrameSlots | None = None) -> None:
     """A worker's loop (see the module doc); ends when the pool closes or its pipe does.
-    ``fresh``: a new interpreter (not a fork, which inherits one OpenCV thread)."""
+    ``fresh``: a new interpreter (not a fork, which inherits one OpenCV thread). ``slots``:
+    the shared memory its rendered frames go back through (a forked worker's), or None."""
     from threadpoolctl import threadpool_limits
 
     # Ctrl-C reaches the whole process group: the job's process decides and closes the pool.
@@ -65,6 +70,10 @@ def serve(connection: Connection, fresh: bool) -> None:
                 answer: tuple[str, Any] = ("done", first(*arguments))
             except Exception as error:
                 answer = ("error", sendable(error))
+            if slots is not None and kind == "render" and isinstance(answer[1], np.ndarray):
+                placed = slots.put(answer[1])
+                if placed is not None:
+                    answer = ("slot", placed)
             try:
                 connection.send(answer)
             except OSError:  # the job's process is gone: nobody to answer

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from fgemotalk_cli.engines.warp.frame_slots import FrameSlots
 from fgemotalk_cli.engines.warp.render_worker import TRIM_EVERY_FRAMES, Kept, serve
 from fgemotalk_cli.errors import RenderWorkerError
 from fgemotalk_cli.process import STDERR_FORWARDER_THREAD, return_freed_memory
@@ -77,6 +78,7 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
         self.kept_types = kept_types
         self._connections: list[Connection] = []
         self._processes: list[Any] = []
+        self._slots: list[FrameSlots | None] = []  # per worker: its frames' shared memory
         # Per worker, the futures of the jobs sent and not answered yet, oldest first: a
         # worker answers in the order it was sent its jobs.
         self._waiting: list[deque[Future[Any]]] = []
@@ -126,8 +128,12 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             # of ours.
             for index in range(self.count):
                 ours, theirs = context.Pipe()
-                process = context.Process(target=serve, args=(theirs, fresh), daemon=True,
-                                          name=f"fgemotalk-render-{index}")
+                # Shared memory reaches a forked worker only (a fresh one gets its frames'
+                # bytes through the pipe).
+                slots = None if fresh else FrameSlots(context)
+                self._slots.append(slots)
+                process = context.Process(target=serve, args=(theirs, fresh, slots),
+                                          daemon=True, name=f"fgemotalk-render-{index}")
                 process.start()
                 theirs.close()
                 processes.append(process)
@@ -266,7 +272,11 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
                 break
             with self._waiting_lock:
                 future = self._waiting[worker].popleft()
-            if kind == "done":
+            if kind == "slot":
+                slots = self._slots[worker]
+                assert slots is not None  # a worker given no slots sends none
+                future.set_result(slots.take(value))
+            elif kind == "done":
                 future.set_result(value)
             else:
                 future.set_exception(value)
@@ -311,6 +321,9 @@ class RenderWorkers(AbstractContextManager["RenderWorkers"]):
             connection.close()
         for reader in self._readers:
             reader.join(_JOIN_SECONDS)
+        for slots in self._slots:
+            if slots is not None:
+                slots.close()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
