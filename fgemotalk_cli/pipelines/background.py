@@ -21,6 +21,18 @@ Item = TypeVar("Item")
 
 _END = object()
 _POLL_SECONDS = 0.1
+#: Memory for video frames decoded and tracked ahead of the renderer (about 60 at 512 px):
+#: while a job's start or a new shot calibrates, tracking runs on into them instead of
+#: stopping after a few, and the frame loop later finds them done.
+PREFETCH_BYTES = 48 << 20
+
+
+def prefetch_depth(width: int, height: int, max_side: int, least: int) -> int:
+    """How many RGB frames of ``width`` x ``height`` (shrunk to ``max_side`` at most) fit in
+    :data:`PREFETCH_BYTES`, and at least ``least``."""
+    scale = min(1.0, max_side / max(width, height, 1))
+    frame_bytes = max(1, round(width * scale) * round(height * scale) * 3)
+    return max(least, PREFETCH_BYTES // frame_bytes)
 
 
 class _Failure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from fgemotalk_cli.media.images import downscale_to_max_side, save_image
 from fgemotalk_cli.media.progress import frame_progress
 from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
-from fgemotalk_cli.pipelines.background import prefetched
+from fgemotalk_cli.pipelines.background import prefetch_depth, prefetched
 from fgemotalk_cli.pipelines.common import RunStats, load_source_face
 from fgemotalk_cli.pipelines.output import EncodedOutput
 from fgemotalk_cli.pipelines.threads import (
@@ -34,7 +35,8 @@ from fgemotalk_cli.pipelines.threads import (
 if TYPE_CHECKING:
     from fgemotalk_cli.media.video import VideoInfo
 
-#: Video frames decoded, tracked and prepared ahead of the renderer, on their own thread.
+#: Video frames decoded, tracked and prepared ahead of the renderer, on their own thread (at
+#: least: as many as :data:`~fgemotalk_cli.pipelines.background.PREFETCH_BYTES` hold).
 PREFETCH_FRAMES = 8
 GRID_CELL = 192
 GRID_LABEL_WIDTH = 210
@@ -65,12 +67,16 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(_mode_warnings(engine, control))
         decoding = DecodeReport()
-        prepare, render = _video_frame_steps(engine, control)
+        # Each shot's calibration runs on a thread of its own while tracking goes on.
+        calibrations = job.enter_context(ThreadPoolExecutor(
+            1, thread_name_prefix="fgemotalk-calibrate"))
+        prepare, render = _video_frame_steps(engine, control, calibrations)
         # Decoding, face tracking and each frame's preparation (in video order: tracking and
         # shots follow it) run on a second thread, while the frames prepared before render
         # in the render workers and the encoder encodes.
         jobs = _prepared_frames(input_path, info, options, prepare, stats, decoding)
-        with prefetched(jobs, PREFETCH_FRAMES) as prepared, \
+        depth = prefetch_depth(info.width, info.height, options.max_size, PREFETCH_FRAMES)
+        with prefetched(jobs, depth) as prepared, \
                 encoded.progress("edit-au", info.frame_count) as progress, \
                 frame_loop_threads():
             for batch, frames in frames_ahead(batched(prepared, options.batch_size), render):
@@ -104,7 +110,8 @@ def _prepared_frames(input_path: Path, info: VideoInfo, options: RunOptions,
             yield prepare(image, face), image, frame.time_seconds
 
 
-def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple[
+def _video_frame_steps(engine: Engine[Any], control: ExpressionControl,
+                       calibrations: Executor | None = None) -> tuple[
         Callable[[np.ndarray, Any], Any], Callable[[list[tuple[Any, ...]]], list[Any]]]:
     """How to prepare each frame of a video and render a batch of them (its frames, or
     futures of them: :func:`~fgemotalk_cli.pipelines.threads.frames_ahead`).
@@ -113,6 +120,7 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
     engine prepares the face once per shot (:class:`ShotSources`; a frame without a face
     ends the shot) and renders in its render workers; another engine prepares every frame and
     renders them one by one. A job is (state or None, the frame, its time in seconds).
+    ``calibrations``: where the warp engine's shots calibrate (see :class:`ShotSources`).
     """
     def edit_one(state: Any, image: np.ndarray, time_seconds: float) -> np.ndarray:
         if state is None:
@@ -125,7 +133,7 @@ def _video_frame_steps(engine: Engine[Any], control: ExpressionControl) -> tuple
         warp = engine
         wanted = control.requested_aus
         shots = ShotSources(None if not wanted else
-                            lambda source: warp.calibrated_shot(source, wanted))
+                            lambda source: warp.calibrated_shot(source, wanted), calibrations)
 
         def prepare_warp(image: np.ndarray, face: Any) -> ShotFrame | None:
             if face is None:

@@ -8,7 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from fgemotalk_cli.pipelines.background import BackgroundWorker, prefetched
+from fgemotalk_cli.pipelines.background import (
+    PREFETCH_BYTES,
+    BackgroundWorker,
+    prefetch_depth,
+    prefetched,
+)
 
 
 def _numbers(count: int, log: list[str], fail_at: int | None = None) -> Iterator[int]:
@@ -90,3 +95,12 @@ def test_abandoning_a_worker_drops_what_waits() -> None:
     threading.Timer(0.05, release.set).start()
     worker.abandon()  # while the first item is still being handled
     assert len(handled) <= 1
+
+
+def test_frames_prefetched_by_memory_not_by_count() -> None:
+    at_512 = prefetch_depth(512, 512, max_side=1024, least=8)
+    assert at_512 * 512 * 512 * 3 <= PREFETCH_BYTES < (at_512 + 1) * 512 * 512 * 3
+    # A 4K frame shrunk to the 1024 px working size takes a 1024 px frame's memory.
+    assert prefetch_depth(3840, 2160, max_side=1024, least=1) == PREFETCH_BYTES // (
+        1024 * 576 * 3)
+    assert prefetch_depth(8000, 8000, max_side=8000, least=8) == 8  # never fewer than asked

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
@@ -68,3 +71,27 @@ def test_each_shot_is_calibrated_once_and_its_frames_share_the_tables(warp_cases
     off = WarpEngine(calibrate="off").calibrated_shot(prepare_source(first.image,
                                                                      first.landmarks), {12})
     assert off.geometry.response[12] == GENERAL_RESPONSE[12]
+
+
+def test_a_shot_calibrating_aside_does_not_hold_up_its_next_frames(warp_cases) -> None:
+    case = warp_cases[0]
+    release = threading.Event()
+    calls: list[str] = []
+
+    def slow_calibration(source: WarpSource) -> WarpSource:
+        calls.append(threading.current_thread().name)
+        assert release.wait(10)  # the shot's calibration is still running...
+        return source
+
+    with ThreadPoolExecutor(1, thread_name_prefix="calibrate") as calibrations:
+        shots = ShotSources(slow_calibration, calibrations)
+        # ...while the shot's next frames are tracked and prepared,
+        frames = [shots.frame_for(*_shifted(case, step, 0)) for step in range(4)]
+        assert all(isinstance(frame.shot, Future) and not frame.shot.done()
+                   for frame in frames)
+        release.set()
+        # and their render, which needs the shot, waits for it.
+        sources = [frame.source() for frame in frames]
+    assert calls == ["calibrate_0"] and shots.shots == 1
+    assert sources[0] is frames[1].shot_source()
+    assert np.array_equal(sources[3].image, _shifted(case, 3, 0)[0])

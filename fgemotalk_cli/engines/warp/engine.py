@@ -351,5 +351,5 @@ class WarpEngine:
     def edit_frames_soon(self, frames: Sequence[ShotFrame],
                          aus: Sequence[dict[int, float]]) -> list[Future[np.ndarray]]:
         """:meth:`edit_frames` without waiting for the frames (see :func:`render_soon`)."""
-        return render_soon(edit_shot_frame, [(frame.shot, frame.image, frame.points, vector)
-                                             for frame, vector in zip(frames, aus)])
+        return render_soon(edit_shot_frame, [(frame.shot_source(), frame.image, frame.points,
+                                              vector) for frame, vector in zip(frames, aus)])

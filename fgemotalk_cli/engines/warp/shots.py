@@ -15,6 +15,10 @@ source (which each worker keeps, sent once per shot) and the frame's own pixels 
 the worker builds the frame's source itself (:meth:`ShotFrame.source`). Built in the job's
 process, every frame's source (its copy of the shot's geometry included, ~0.7 MB at 256 px)
 crossed the pipe, and the job's process, which also tracks the face, ran short of time first.
+
+A shot's AU calibration (a few tenths of a second of renders read back) may run on a thread of
+its own (``calibrations``): the frames after the shot's first are tracked meanwhile, and hold
+the shot as a future until their render needs it (:meth:`ShotFrame.shot_source`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,27 +47,35 @@ _THUMBNAIL = (24, 24)
 
 @dataclass(frozen=True)
 class ShotFrame:
-    """One frame of a shot: the shot's source, and this frame's pixels and landmarks (None:
-    the frame is the shot's first, whose source the shot's is)."""
+    """One frame of a shot: the shot's source (or its future, while the shot calibrates),
+    and this frame's pixels and landmarks (None: the frame is the shot's first, whose source
+    the shot's is)."""
 
-    shot: WarpSource
+    shot: WarpSource | Future[WarpSource]
     image: np.ndarray | None = None
     points: np.ndarray | None = None
 
+    def shot_source(self) -> WarpSource:
+        """The shot's source, waiting for its calibration if that still runs."""
+        return self.shot.result() if isinstance(self.shot, Future) else self.shot
+
     def source(self) -> WarpSource:
         if self.image is None or self.points is None:
-            return self.shot
-        return moved_source(self.shot, self.image, self.points)
+            return self.shot_source()
+        return moved_source(self.shot_source(), self.image, self.points)
 
 
 class ShotSources:
     """The warp source of each frame of a video, prepared once per shot (see module doc)."""
 
-    def __init__(self, calibrate: Callable[[WarpSource], WarpSource] | None = None) -> None:
+    def __init__(self, calibrate: Callable[[WarpSource], WarpSource] | None = None,
+                 calibrations: Executor | None = None) -> None:
         #: Applied to each shot's first source (its AU calibration, :meth:`~fgemotalk_cli.
         #: engines.warp.engine.WarpEngine.calibrated_shot`): the shot's frames share it.
         self._calibrate = calibrate
-        self._shot: WarpSource | None = None
+        #: Where it runs (one thread: shots calibrate in order, one at a time); None: here.
+        self._calibrations = calibrations
+        self._shot: WarpSource | Future[WarpSource] | None = None
         self._last_points: np.ndarray | None = None
         self._last_iod = 0.0
         self._last_thumbnail: np.ndarray | None = None
@@ -81,9 +94,13 @@ class ShotSources:
         iod_px = L.face_frame(points).iod_px
         thumbnail = _thumbnail(image)
         if self._shot is None or self._is_cut(points, iod_px, thumbnail):
-            self._shot = prepare_source(image, landmarks)
-            if self._calibrate is not None:
-                self._shot = self._calibrate(self._shot)
+            prepared = prepare_source(image, landmarks)
+            if self._calibrate is None:
+                self._shot = prepared
+            elif self._calibrations is None:
+                self._shot = self._calibrate(prepared)
+            else:
+                self._shot = self._calibrations.submit(self._calibrate, prepared)
             self.shots += 1
             frame = ShotFrame(self._shot)
         else:
