@@ -29,6 +29,7 @@ from fgemotalk_cli.pipelines.threads import (
     batched,
     frame_loop_threads,
     frames_ahead,
+    load_readout_aside,
     render_workers,
 )
 
@@ -48,6 +49,7 @@ def run_edit_image(input_path: Path, output: Path, control: ExpressionControl,
                    options: RunOptions) -> tuple[int, int, str, list[str]]:
     with atomic_output(output, overwrite=options.overwrite) as temp:
         engine = load_engine(options)
+        load_readout_aside(engine, control.requested_aus)  # while the face is found
         source = load_source_face(input_path, options.face_index, options.max_size)
         state = engine.prepare(source.image, source.landmarks)
         (edited,) = engine.edit(state, [control.at(0.0)], control.au_mode)
@@ -64,6 +66,7 @@ def run_edit_video(input_path: Path, output: Path, control: ExpressionControl,
             ExitStack() as job:
         engine = load_engine(options)
         job.enter_context(render_workers(engine))  # before any thread of the job: forked
+        load_readout_aside(engine, control.requested_aus)
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(_mode_warnings(engine, control))
         decoding = DecodeReport()

@@ -23,6 +23,7 @@ from fgemotalk_cli.pipelines.threads import (
     batched,
     frame_loop_threads,
     frames_ahead,
+    load_readout_aside,
     render_workers,
 )
 
@@ -43,6 +44,7 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
             ExitStack() as job:
         engine = load_engine(options)
         job.enter_context(render_workers(engine))  # before any thread of the job: forked
+        load_readout_aside(engine, control.requested_aus)
         source = load_source_face(source_path, options.face_index, options.max_size)
         stats = RunStats(engine=engine.name, fps=info.fps)
         stats.warnings.extend(source.size_warnings())

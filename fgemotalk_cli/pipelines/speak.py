@@ -29,6 +29,7 @@ from fgemotalk_cli.pipelines.output import EncodedOutput
 from fgemotalk_cli.pipelines.threads import (
     frame_loop_threads,
     frames_ahead,
+    load_readout_aside,
     render_workers,
     run_aside,
 )
@@ -73,6 +74,7 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
         n_frames = math.ceil(wave.size / SPEECH_SAMPLE_RATE * settings.fps)
         engine = load_engine(options)
         job.enter_context(render_workers(engine))  # before the threads below: they are forked
+        load_readout_aside(engine, control.requested_aus)
         # The speech analysis (phoneme decoding) runs aside, in a render worker, while the
         # source face is found, prepared and calibrated: none needs the others.
         speech = run_aside(engine, partial(mouth_track, transcript=settings.transcript,

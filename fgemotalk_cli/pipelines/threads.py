@@ -88,6 +88,15 @@ def run_aside(engine: object, function: Callable[..., Result], *arguments: objec
     return future
 
 
+def load_readout_aside(engine: object, aus: Iterable[int]) -> None:
+    """Let the engine load its AU read-out model on a thread while the job starts, when it
+    will calibrate ``aus`` (the warp engine's ``load_readout_aside``); for an engine without
+    one, nothing. After :func:`render_workers`: it starts a thread."""
+    loader = getattr(engine, "load_readout_aside", None)
+    if loader is not None:
+        loader(aus)
+
+
 def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     """``items`` in lists of ``size`` (the last one shorter)."""
     iterator = iter(items)

@@ -16,6 +16,7 @@ Nothing here touches files or video: the pipelines stream frames through :class:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -173,6 +174,33 @@ class WarpEngine:
         #: ``off`` keeps the general table.
         self.calibrate = calibrate
         self._reader: BlendshapeReader | None = None
+        self._reader_loading: Future[BlendshapeReader] | None = None
+
+    def load_readout_aside(self, aus: Iterable[int]) -> None:
+        """Start loading the AU read-out model (about 0.1 s) on a thread of its own when a job
+        will calibrate ``aus``: it loads while the job finds and prepares its source. Call it
+        after the job's render workers are forked (it is a thread)."""
+        if (self.calibrate == "off" or self._reader is not None
+                or self._reader_loading is not None or not set(aus) & set(CALIBRATED_AUS)):
+            return
+        loading: Future[BlendshapeReader] = Future()
+
+        def load() -> None:
+            try:
+                loading.set_result(BlendshapeReader(video_mode=False))
+            except BaseException as error:  # a missing model: raised where it is needed
+                loading.set_exception(error)
+
+        threading.Thread(target=load, name="fgemotalk-readout", daemon=True).start()
+        self._reader_loading = loading
+
+    def _readout(self) -> BlendshapeReader:
+        """The AU read-out model, loaded here unless it is loading (or loaded) already."""
+        if self._reader is None:
+            loading, self._reader_loading = self._reader_loading, None
+            self._reader = (BlendshapeReader(video_mode=False) if loading is None
+                            else loading.result())
+        return self._reader
 
     def prepare(self, source_rgb: np.ndarray, landmarks: FaceLandmarks) -> WarpState:
         state = WarpState(source=prepare_source(source_rgb, landmarks),
@@ -213,14 +241,13 @@ class WarpEngine:
             return
         if state.calibrator is None:
             try:
-                if self._reader is None:
-                    self._reader = BlendshapeReader(video_mode=False)
+                reader = self._readout()
             except WeightsError as missing:
                 # Without the read-out model the general table still holds for faces in general.
                 state.calibrate = False
                 state.notes += (f"AU calibration skipped: {missing}",)
                 return
-            state.calibrator = FaceCalibrator(state.source, self._reader)
+            state.calibrator = FaceCalibrator(state.source, reader)
             if state.source_aus is None:
                 state.source_aus = state.calibrator.source_aus
         tables = state.calibrator.solve(wanted)
@@ -248,9 +275,7 @@ class WarpEngine:
 
     def _read_aus(self, image: np.ndarray) -> dict[int, float] | None:
         """The AU read-out of one image (None: no face)."""
-        if self._reader is None:
-            self._reader = BlendshapeReader(video_mode=False)
-        face = self._reader.read(image)
+        face = self._readout().read(image)
         return None if face is None else au_intensities(face.scores)
 
     def set_reference(self, state: WarpState, reference: DriverSample) -> None:

@@ -1,0 +1,44 @@
+"""A job's start: the AU read-out model loads on a thread while the source is prepared."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from fgemotalk_cli.engines.warp import engine as engine_module
+from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+from fgemotalk_cli.engines.warp.engine import WarpEngine
+
+
+@pytest.fixture
+def readers_made(monkeypatch) -> list[str]:
+    """The threads on which read-out models were made."""
+    made: list[str] = []
+    real = engine_module.BlendshapeReader
+
+    def counting(*arguments, **options):
+        made.append(threading.current_thread().name)
+        return real(*arguments, **options)
+
+    monkeypatch.setattr(engine_module, "BlendshapeReader", counting)
+    return made
+
+
+def test_the_readout_loaded_aside_is_the_one_the_calibration_uses(warp_cases,
+                                                                  readers_made) -> None:
+    case = warp_cases[0]
+    warp = WarpEngine(calibrate="auto")
+    warp.load_readout_aside({12})
+    state = warp.prepare(case.image, case.landmarks)
+    warp.calibrate_for(state, {12})
+    warp.calibrate_for(state, {4})  # a later AU: the same model
+    assert readers_made == ["fgemotalk-readout"]
+    assert state.source.geometry.response[12] != GENERAL_RESPONSE[12]  # solved on this face
+
+
+def test_nothing_loads_aside_when_nothing_will_calibrate(readers_made) -> None:
+    WarpEngine(calibrate="off").load_readout_aside({12})
+    WarpEngine(calibrate="auto").load_readout_aside({6})  # AU 6 keeps the general table
+    WarpEngine(calibrate="auto").load_readout_aside(set())
+    assert readers_made == []
