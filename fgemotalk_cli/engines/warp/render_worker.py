@@ -20,9 +20,10 @@ import numpy as np
 from fgemotalk_cli.engines.warp.frame_slots import FrameSlots
 from fgemotalk_cli.process import return_freed_memory, reuse_freed_heap
 
-#: Frames between heap trims, in each worker and in the job's process. Every frame crosses a
-#: pipe as a fresh buffer of ~1 MB; glibc serves such sizes from its heap once it has seen a
-#: few freed, and without a trim a 60 s job's peak grew ~10% over a 10 s one's.
+#: Frames between heap trims, in each worker and in the job's process. A worker keeps what
+#: its frames free for the next one (``reuse_freed_heap``), and the job's process receives
+#: every frame's job as a fresh buffer; without a trim now and then a 60 s job's peak grew
+#: ~10% over a 10 s one's.
 TRIM_EVERY_FRAMES = 32
 
 

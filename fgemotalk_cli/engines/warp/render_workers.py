@@ -7,10 +7,11 @@ no gain), two worker processes 9.7 ms.
 
 A worker keeps the large objects of a job it was sent once (the prepared source, the driven
 layers: the pool's ``kept_types``) under a key, so a frame sends only its own inputs (target
-points, the driver frame) and gets its rendered frame back. Jobs go to the workers in turn and
-their results are read in the same turn, so frames come back in job order. Per worker, a sender
-thread writes its jobs into the pipe and a reader thread drains its results as they come: a
-frame's job (~1 MB with the driver frame) is larger than a pipe holds, so a job written from
+points, the driver's mouth) and gets its rendered frame back, through shared memory for a
+forked worker (:mod:`.frame_slots`). Jobs go to the workers in turn and their results are read
+in the same turn, so frames come back in job order. Per worker, a sender thread writes its jobs
+into the pipe and a reader thread drains its results as they come: a frame's job (~140 kB, ~1
+MB when it carried the whole driver frame) is larger than a pipe holds, so a job written from
 the caller's thread waited for a busy worker to finish its frame and read it, and the other
 worker sat idle meanwhile (measured: the caller spent ~20% of a reenact's wall time in that
 write, and the two workers used one core between them).
