@@ -9,8 +9,11 @@ of :mod:`fgemotalk_cli.engines.warp.regions` that carries a handle's motion into
 ====  =====================  ===========================================================
 AU    name                   field at intensity 5 (face units; up = -y, medial = to midline)
 ====  =====================  ===========================================================
-1     inner brow raiser      brows up 0.16 at the inner end fading to 0 at two thirds of
-                             the brow, 0.02 medial; forehead follows less with height
+1     inner brow raiser      brows up 0.16 at the inner end, 0.11 at a third of the brow,
+                             0.04 at two thirds, 0 at the tail (the medial frontalis: the
+                             brow turns oblique with its middle raised, as in real raises,
+                             instead of kinking at the inner end), 0.02 medial; forehead
+                             follows less with height
 2     outer brow raiser      outer two thirds of the brow arched up: 0.13 at the tail, 0.04
                              at the inner end (whose share fades to 0 there)
 4     brow lowerer           brows down 0.12 (inner) .. 0.09 (outer) and 0.07 medial; the
@@ -108,13 +111,21 @@ def _medial(face: np.ndarray, side: int) -> np.ndarray:
 def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
                 shape: str) -> np.ndarray:
     """Brows moved up by ``inner_up`` .. ``outer_up`` (negative: down) and ``medial`` towards
-    the midline, over the part of the brow ``shape`` names (inner, outer or all)."""
+    the midline, over the part of the brow ``shape`` names (inner, medial, outer or all)."""
     field = np.zeros_like(r.face)
     u = r.face[:, 0]
     for eye in r.eyes:
         s = eye.brow_position
         if shape == "inner":
             profile = 1.0 - L.smoothstep(0.05, 0.7, s)
+        elif shape == "medial":
+            # The medial frontalis (AU 1) lifts the inner end most and the brow's middle with
+            # it, fading to nothing at the tail (``up`` below): the brow turns oblique, it does
+            # not kink. Real inner-brow raises as the landmarker sees them (d10: inner / middle
+            # / tail 0.10 / 0.09 / 0.05 IOD) move the whole medial half; the inner end alone
+            # (the profile cut off at two thirds, fading twice) reads little on low, straight
+            # brows: d19, obama, s9 1.4 / 2.1 / 1.4 at 1.2 of the field, 4.0 / 4.8 / 4.1 so.
+            profile = np.ones_like(s)
         elif shape == "outer":
             # The lateral frontalis lifts the outer two thirds of the brow as an arch, not
             # only its tail (which folds the brow into a V).
@@ -127,7 +138,9 @@ def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
         weight = eye.brow_gate * profile * np.where(s < 0, near_midline, 1.0)
         up = inner_up * (1 - L.smoothstep(0.0, 1.0, s)) + outer_up * L.smoothstep(0.0, 1.0, s)
         field[:, 1] -= weight * up
-        field[:, 0] += weight * medial * (-eye.side) * np.where(s < 0, near_midline, 1.0)
+        # The medial brow's pull towards the midline stays on its inner half.
+        pull = weight * (1 - L.smoothstep(0.0, 0.7, s)) if shape == "medial" else weight
+        field[:, 0] += pull * medial * (-eye.side) * np.where(s < 0, near_midline, 1.0)
     return field
 
 
@@ -247,7 +260,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     face, m = r.face, r.mouth
     zero = np.zeros_like(face)
     f: dict[int, np.ndarray] = {}
-    f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
+    f[1] = _brow_field(r, 0.16, 0.0, 0.02, "medial")
     f[2] = _brow_field(r, 0.04, 0.13, -0.01, "outer")
     f[4] = _brow_field(r, -0.12, -0.09, 0.07, "all")
 
