@@ -18,10 +18,10 @@ score cannot pass 1, so a face resting at score ``s`` has room when ``s + change
 a change read from the mesh (AU 5 and 15) has no such ceiling, so every face has room for it.
 The rule comes from the ruler alone (its range and its reference), never from what the
 engine's renders read. A face that rests with its mouth wide open (liveportrait_d19, d9:
-jawOpen 0.87 at rest, a rise of 0.78 reads 5) or at a broad smile (obama: mouthSmile 0.95)
-cannot read an added AU 26 or 12 at all; it counts in the mean over all faces (the headline
-figure) but not in the minimum. Faces that rest with raised brows but below that ceiling
-(s7, d30: browInnerUp 0.45, 0.37) keep their room: a raise reads on them.
+jawOpen 0.87 and 0.78 at rest, where a rise of 0.78 reads 5) or at a broad smile (obama:
+mouthSmile 0.94) can read little of an added AU 26 or 12; it counts in the mean over all
+faces (the headline figure) but not in the minimum. Faces that rest with raised brows but
+below that ceiling (s7, d30: browInnerUp 0.45, 0.37) keep their room: a raise reads on them.
 """
 
 from __future__ import annotations
