@@ -11,12 +11,17 @@ read-out's own noise between two renders (each rule's ``noise``). AU 5 and 15 ar
 the mesh against the source (:data:`~fgemotalk_cli.expression.readout.CHANGE_RULES`), the
 others from the blendshape scores.
 
-Faces that already show the AU strongly (source reading >= :data:`SATURATED_SOURCE`) have no
-room to show it again; they count in the means but not in the per-face minimum. The table
-also gives the mean over the faces with room (the faces of the minimum): a face that rests
-with its mouth wide open (liveportrait_d19, d9) reads 0 for any added jaw drop, since the
-read-out cannot rise past a real strong expression's level, and that 0 pulls the mean over
-all faces down whatever the engine does.
+Faces with room (:func:`has_room`), one rule for every AU: a face counts in the per-face
+minimum and in the mean over faces with room when the read-out can show, above the face's
+own rest, the rise that reads 5 (a real strong expression's, ``change_span``). A blendshape
+score cannot pass 1, so a face resting at score ``s`` has room when ``s + change_span <= 1``;
+a change read from the mesh (AU 5 and 15) has no such ceiling, so every face has room for it.
+The rule comes from the ruler alone (its range and its reference), never from what the
+engine's renders read. A face that rests with its mouth wide open (liveportrait_d19, d9:
+jawOpen 0.87 and 0.78 at rest, where a rise of 0.78 reads 5) or at a broad smile (obama:
+mouthSmile 0.94) can read little of an added AU 26 or 12; it counts in the mean over all
+faces (the headline figure) but not in the minimum. Faces that rest with raised brows but
+below that ceiling (s7, d30: browInnerUp 0.45, 0.37) keep their room: a raise reads on them.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from fgemotalk_cli.expression.readout import (
 )
 
 EditFunction = Callable[[np.ndarray, dict[int, float]], np.ndarray]
-SATURATED_SOURCE = 2.5
+#: The range of a blendshape score (a probability): no reading of a face passes 1.
+SCORE_CEILING = 1.0
 #: AUs read from the same blendshape: one never counts as the other's off-target movement.
 SAME_SHAPE = {43: 45, 45: 43}
 
@@ -49,6 +55,16 @@ def change_intensity(rule: ReadoutRule | LandmarkRule, score_change: float) -> f
     """A score change in intensity units (:meth:`ReadoutRule.change_intensity`): for most
     AUs the intensity a neutral face reads after it."""
     return rule.change_intensity(score_change)
+
+
+def has_room(au: int, source_score: float) -> bool:
+    """Whether the read-out can show AU ``au``'s reference rise (what reads 5) on a face whose
+    unedited score is ``source_score``: within a blendshape score's range (a face resting at
+    0.9 can rise 0.1 at most), always for a change read from the mesh (no ceiling)."""
+    rule = CHANGE_RULES[au]
+    if isinstance(rule, LandmarkRule):
+        return True
+    return source_score + rule.change_span <= SCORE_CEILING
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,7 @@ class ReadoutRow:
     measured: float  # the AU's change, in intensity units
     off_target: float  # the largest rise of another AU, in intensity units
     off_target_au: int | None
+    room: bool = True  # the read-out can show the AU's reference rise on it (has_room)
 
 
 @dataclass(frozen=True)
@@ -73,9 +90,9 @@ class ReadoutStudy:
             groups.setdefault((row.au, row.intensity), []).append(row)
         out = []
         for (au, intensity), rows in sorted(groups.items()):
-            room = [r.measured for r in rows if r.source_reading < SATURATED_SOURCE]
+            room = [r.measured for r in rows if r.room]
             out.append({
-                "au": au, "intensity": intensity, "faces": len(rows),
+                "au": au, "intensity": intensity, "faces": len(rows), "faces_with_room": len(room),
                 "measured_mean": float(np.mean([r.measured for r in rows])),
                 "measured_min": float(min(room)) if room else None,
                 "measured_mean_room": float(np.mean(room)) if room else None,
@@ -94,7 +111,7 @@ class ReadoutStudy:
 
     def table(self) -> str:
         lines = [f"{'AU':>4} {'req':>4} {'mean':>6} {'min':>6} {'off':>6} {'off/tgt':>7} "
-                 f"{'mean (faces with room)':>22}"]
+                 f"{'room':>4} {'mean (faces with room)':>22}"]
         for entry in self.summary():
             low, room = entry["measured_min"], entry["measured_mean_room"]
             ratio = entry["off_target_mean"] / max(entry["measured_mean"], 1e-6)
@@ -102,6 +119,7 @@ class ReadoutStudy:
                          f"{entry['measured_mean']:6.2f} "
                          f"{'-' if low is None else f'{low:.2f}':>6} "
                          f"{entry['off_target_mean']:6.2f} {ratio:7.2f} "
+                         f"{entry['faces_with_room']:>4} "
                          f"{'-' if room is None else f'{room:.2f}':>22}")
         return "\n".join(lines)
 
@@ -152,10 +170,13 @@ def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
                 raise NoFaceError(f"no face found in study image '{name}'")
             for au in aus:
                 rule = CHANGE_RULES[au]
+                source_score = READOUT_RULES[au].score(source.scores)
+                room = has_room(au, source_score)
                 for intensity in intensities:
                     edited = reader.read(edit_fn(image, {au: float(intensity)}))
                     if edited is None:
-                        rows.append(ReadoutRow(name, au, float(intensity), np.nan, 0.0, 0.0, None))
+                        rows.append(ReadoutRow(name, au, float(intensity), np.nan, 0.0, 0.0, None,
+                                               room))
                         continue
                     others = {other: _rise(CHANGE_RULES[other], source, edited,
                                            CHANGE_RULES[other].noise)
@@ -163,8 +184,7 @@ def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
                               if other != au and SAME_SHAPE.get(au) != other}
                     worst = max(others, key=lambda other: others[other])
                     rows.append(ReadoutRow(
-                        name, au, float(intensity), READOUT_RULES[au].intensity(
-                            READOUT_RULES[au].score(source.scores)),
+                        name, au, float(intensity), READOUT_RULES[au].intensity(source_score),
                         _rise(rule, source, edited), others[worst],
-                        worst if others[worst] > 0 else None))
+                        worst if others[worst] > 0 else None, room))
     return ReadoutStudy(tuple(rows))

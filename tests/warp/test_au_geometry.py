@@ -175,3 +175,15 @@ def test_smile_bends_the_mouth_without_tearing_or_widening_the_face(geometry) ->
     face = geometry.face
     jaw_outline = [i for i in L.FACE_OVAL if face[i, 1] > face[L.MOUTH_CORNERS[0], 1]]
     assert np.linalg.norm(field[jaw_outline], axis=1).max() < 0.01
+
+
+def test_inner_brow_raise_lifts_the_middle_of_the_brow_with_its_inner_end(geometry) -> None:
+    """AU 1 (medial frontalis) turns each brow oblique: the inner end up most, the medial half
+    of the brow up with it (real inner-brow raises move it all), the tail not at all, and
+    nothing of the brow moves down."""
+    lift = -geometry.au_fields[1][:, 1]
+    for brow in (L.RIGHT_BROW_LOWER, L.LEFT_BROW_LOWER):  # outer end to inner end
+        outer, _, middle, medial, inner = (float(lift[i]) for i in brow)
+        assert inner > medial > middle > outer >= -1e-6
+        assert medial > 0.5 * inner and middle > 0.08 * inner
+        assert outer < 0.05 * inner

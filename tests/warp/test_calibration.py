@@ -229,3 +229,24 @@ def test_a_face_table_stays_within_half_and_one_and_a_half_of_the_general_table(
             assert np.diff(table).max() <= 0.5 * table[5]  # lifted smoothly, no step at 5
     under_read = np.asarray(probe.solve(fallback_top=2.6))  # the last face read
     assert under_read[5] > general[5]
+
+
+def test_a_face_whose_scores_read_wide_eyes_still_gets_the_lid_raise(warp_cases) -> None:
+    """AU 5's change is read from the mesh (no ceiling): a photo whose eyeWide score reads 5
+    (cartoon eyes) while the mesh does not follow the lid keeps the whole general table,
+    where a broad smile that cannot read broader gets only its room."""
+    from fgemotalk_cli.engines.warp.calibration import MIN_ROOM, FaceCalibrator
+
+    saturated = {name: READOUT_RULES[au].strong + 0.1
+                 for au in (5, 12) for name in READOUT_RULES[au].blendshapes}
+
+    class WideEyedSmile:  # broad smile, wide eyes, the same mesh whatever the render shows
+        def read(self, image, time_seconds=0.0):
+            from fgemotalk_cli.expression.blendshapes import BlendshapeFace
+
+            return BlendshapeFace({**dict.fromkeys(_ALL_SHAPES, 0.0), **saturated},
+                                  warp_cases[0].landmarks)
+
+    calibrator = FaceCalibrator(warp_cases[0].source, WideEyedSmile())
+    assert calibrator.solve([5, 12]) == {}
+    assert calibrator.headroom == {12: MIN_ROOM}

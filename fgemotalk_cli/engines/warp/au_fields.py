@@ -9,8 +9,11 @@ of :mod:`fgemotalk_cli.engines.warp.regions` that carries a handle's motion into
 ====  =====================  ===========================================================
 AU    name                   field at intensity 5 (face units; up = -y, medial = to midline)
 ====  =====================  ===========================================================
-1     inner brow raiser      brows up 0.16 at the inner end fading to 0 at two thirds of
-                             the brow, 0.02 medial; forehead follows less with height
+1     inner brow raiser      brows up 0.16 at the inner end, 0.10 at a third of the brow,
+                             0.02 at two thirds, 0 from 0.85 on (the medial frontalis: the
+                             brow turns oblique with its medial half raised, as in real
+                             raises, instead of kinking at the inner end), 0.02 medial;
+                             forehead follows less with height
 2     outer brow raiser      outer two thirds of the brow arched up: 0.13 at the tail, 0.04
                              at the inner end (whose share fades to 0 there)
 4     brow lowerer           brows down 0.12 (inner) .. 0.09 (outer) and 0.07 medial; the
@@ -88,6 +91,8 @@ from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.regions import EyeRegion, FaceRegions
 
 JAW_MAX_RADIANS = float(np.deg2rad(15.0))
+#: How far along the brow (0 inner end, 1 tail) AU 1's lift fades out.
+MEDIAL_REACH = 0.85
 
 
 def _vec(x: float = 0.0, y: float = 0.0, z: float = 0.0) -> np.ndarray:
@@ -108,13 +113,25 @@ def _medial(face: np.ndarray, side: int) -> np.ndarray:
 def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
                 shape: str) -> np.ndarray:
     """Brows moved up by ``inner_up`` .. ``outer_up`` (negative: down) and ``medial`` towards
-    the midline, over the part of the brow ``shape`` names (inner, outer or all)."""
+    the midline, over the part of the brow ``shape`` names (inner, medial, outer or all)."""
     field = np.zeros_like(r.face)
     u = r.face[:, 0]
     for eye in r.eyes:
         s = eye.brow_position
+        reach = 1.0  # where along the brow the lift has turned from inner_up to outer_up
         if shape == "inner":
             profile = 1.0 - L.smoothstep(0.05, 0.7, s)
+        elif shape == "medial":
+            # The medial frontalis (AU 1) lifts the inner end most and the brow's medial half
+            # with it, fading out by MEDIAL_REACH (``up`` below): the brow turns oblique, it
+            # does not kink. Real inner-brow raises as the landmarker sees them (d10: inner /
+            # middle / tail 0.10 / 0.09 / 0.05 IOD) move the whole medial half; the inner end
+            # alone (the profile cut off at two thirds, fading twice) reads little on low,
+            # straight brows: d19, obama, s9 1.4 / 2.1 / 1.4 at 1.2 of the field, 2.9 / 4.1 /
+            # 3.0 so. Lifting the middle further (fading out at the tail) reads more still
+            # (4.0 / 4.8 / 4.1) but flattens the oblique brow of AU 1 + 4 (sadness) and
+            # raises the outer brow's score with it (off-target AU 2 0.18 against 0.12).
+            profile, reach = np.ones_like(s), MEDIAL_REACH
         elif shape == "outer":
             # The lateral frontalis lifts the outer two thirds of the brow as an arch, not
             # only its tail (which folds the brow into a V).
@@ -125,9 +142,12 @@ def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
         # the two sides meet continuously.
         near_midline = np.clip(np.abs(u) / max(abs(u[eye.upper_lid[-1]]) * 0.75, 1e-3), 0, 1)
         weight = eye.brow_gate * profile * np.where(s < 0, near_midline, 1.0)
-        up = inner_up * (1 - L.smoothstep(0.0, 1.0, s)) + outer_up * L.smoothstep(0.0, 1.0, s)
+        fade = L.smoothstep(0.0, reach, s)
+        up = inner_up * (1 - fade) + outer_up * fade
         field[:, 1] -= weight * up
-        field[:, 0] += weight * medial * (-eye.side) * np.where(s < 0, near_midline, 1.0)
+        # The medial brow's pull towards the midline stays on its inner half.
+        pull = weight * (1 - L.smoothstep(0.0, 0.7, s)) if shape == "medial" else weight
+        field[:, 0] += pull * medial * (-eye.side) * np.where(s < 0, near_midline, 1.0)
     return field
 
 
@@ -247,7 +267,7 @@ def au_fields(r: FaceRegions) -> dict[int, np.ndarray]:
     face, m = r.face, r.mouth
     zero = np.zeros_like(face)
     f: dict[int, np.ndarray] = {}
-    f[1] = _brow_field(r, 0.16, 0.0, 0.02, "inner")
+    f[1] = _brow_field(r, 0.16, 0.0, 0.02, "medial")
     f[2] = _brow_field(r, 0.04, 0.13, -0.01, "outer")
     f[4] = _brow_field(r, -0.12, -0.09, 0.07, "all")
 

@@ -60,7 +60,9 @@ def intensity_response(intensity: float) -> float:
 #: curve. Where the loop finds the model confusing AU 15 and AU 20 on a face (it reads the
 #: same corners), that face falls back to this table.
 GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
-    1: (0.00, 0.10, 0.29, 0.47, 0.99, 1.55),
+    # AU 1's field lifts the brow's medial half with its inner end since 2026-12-01 (part 5f):
+    # the per-face median (solved without the bound below it) fell from 1.55 to 1.17 at 5.
+    1: (0.00, 0.12, 0.24, 0.39, 0.62, 1.17),
     2: (0.00, 0.09, 0.30, 0.58, 0.86, 1.80),
     4: (0.00, 0.48, 0.96, 1.39, 1.71, 2.12),
     # AU 5 read from the mesh (the lid above the iris, :mod:`~fgemotalk_cli.expression.
