@@ -90,3 +90,24 @@ def test_the_old_lid_shadow_below_a_raised_lid_is_lifted_not_painted(warp_cases,
     assert (painted[just_below] >= stretched[just_below] - 1).all()  # lifted, never darkened
     assert painted[just_below].sum(1).mean() > stretched[just_below].sum(1).mean() + 15
     assert np.array_equal(painted[far_below], stretched[far_below])
+
+
+def test_a_lid_raised_a_pixel_keeps_its_own_shadow(warp_cases) -> None:
+    """The lift follows how far the lid rose clear of its old shadow: a lid raised by one
+    pixel changes the eye below its old line far less than one raised by a third of the
+    opening."""
+    case = warp_cases[0]
+    source = case.source.points.astype(np.float64)
+    upper = list(L.RIGHT_UPPER_LID[1:-1])
+    opening = float(np.ptp(source[list(L.RIGHT_LOWER_LID) + upper, 1]))
+    changes = []
+    for rise_px in (1.0, opening / 3):
+        target = source.copy()
+        target[upper, 1] -= rise_px
+        roi = case.source.image.copy()
+        eye_whites.open_eye_whites(roi, (0, 0), case.source.image, source, target[:, :2])
+        y_old = source[upper, 1].max()
+        below = slice(int(np.ceil(y_old + 1)), int(y_old + 0.4 * opening))
+        changes.append(np.abs(roi[below].astype(int) - case.source.image[below]).sum())
+    assert changes[1] > 0
+    assert changes[0] < 0.25 * changes[1]

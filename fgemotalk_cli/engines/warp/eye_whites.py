@@ -29,6 +29,7 @@ _MIN_RISE_PX = 0.75  # a rise below this leaves the eye as the warp drew it
 _SHADOW = 0.15  # how much darker the white is right under the lid (fading over a third)
 _LASH_SHARE = 0.07  # lash line thickness, of the eye's width
 _LIFT_SHARE = 0.7  # of the opening below the old lid line, over which the white lifts shadow
+_SHADOW_SHARE = 0.3  # of that opening: a lid risen this far is clear of its old shadow
 # A light, slightly warm white for eyes that show almost none of their own.
 _FALLBACK_WHITE = np.array([228.0, 222.0, 215.0])
 
@@ -167,9 +168,13 @@ def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
     above_old = np.clip(source_top + 1.0 - b, 0.0, 1.0)
     # Below the old lid line the warp still shows the source lid's shadow and lashes,
     # stretched: a second, lower lid margin. There the white only lifts what is darker than
-    # itself, fading out over a share of the opening left below the old line.
-    fade = np.maximum(_LIFT_SHARE * (bottom - source_top), 1.0)
-    lifted = np.clip(1.0 - (b - source_top - 1.0) / fade, 0.0, 1.0) * (1.0 - above_old)
+    # itself, fading out over a share of the opening left below the old line, and only as
+    # far as the lid rose clear of that shadow (a lid raised a pixel keeps its own).
+    below_old = np.maximum(bottom - source_top, 1.0)
+    fade = np.maximum(_LIFT_SHARE * below_old, 1.0)
+    clear = np.clip((source_top - top) / (_SHADOW_SHARE * below_old), 0.0, 1.0)
+    lifted = (np.clip(1.0 - (b - source_top - 1.0) / fade, 0.0, 1.0) * (1.0 - above_old)
+              * clear)
     above_lower = np.clip(bottom - b, 0.0, 1.0)
     outside_iris = np.clip(np.hypot(px - iris_centre[0], py - iris_centre[1])
                            - iris_radius + 0.5, 0.0, 1.0)

@@ -56,9 +56,9 @@ def _mouth_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return left, along, down, width
 
 
-# Rigid points of the face (outer eye corners, nose bridge and base) that give its frame.
-_RIGHT_EYE, _LEFT_EYE, _BRIDGE, _NOSE_BASE = 33, 263, 168, 2
-_LIP_CENTRE = (13, 14)
+# Rigid points of the face (outer eye corners, nose bridge and base) that give its frame,
+# then the outer lip corners and the centre of the lip line.
+_FRAME_POINTS = np.array([33, 263, 168, 2, *L.MOUTH_CORNERS[:2], 13, 14])
 # Where along the lower lip each column lies (0 and 1 the corners): pressing is strongest
 # in the middle and fades towards the corners, which the depressor holds.
 _PRESS_PROFILE = np.sin(np.pi * np.linspace(0.15, 0.85, len(_LOWER)))
@@ -68,17 +68,17 @@ def _corner_drop_iod(points: np.ndarray, depth: np.ndarray) -> float:
     """How far the lip corners lie below the centre of the lip line, in inter-ocular
     distances along the face's own down axis (from the eye corners and the nose, which no
     expression moves), so a head turned or nodding does not change it."""
-    xyz = np.column_stack([points[:, :2], depth])
-    across = xyz[_LEFT_EYE] - xyz[_RIGHT_EYE]
+    xyz = np.column_stack([points[_FRAME_POINTS, :2], depth[_FRAME_POINTS]])
+    right_eye, left_eye, bridge, nose_base, *mouth = xyz
+    across = left_eye - right_eye
     iod = float(np.linalg.norm(across))
     if iod < 1e-6:
         return 0.0
     across /= iod
-    down = xyz[_NOSE_BASE] - xyz[_BRIDGE]
+    down = nose_base - bridge
     down -= (down @ across) * across
     down /= max(float(np.linalg.norm(down)), 1e-9)
-    corners = xyz[list(L.MOUTH_CORNERS[:2])].mean(axis=0)
-    centre = xyz[list(_LIP_CENTRE)].mean(axis=0)
+    corners, centre = (mouth[0] + mouth[1]) / 2, (mouth[2] + mouth[3]) / 2
     return float((corners - centre) @ down) / iod
 
 
