@@ -111,3 +111,26 @@ def test_a_lid_raised_a_pixel_keeps_its_own_shadow(warp_cases) -> None:
         changes.append(np.abs(roi[below].astype(int) - case.source.image[below]).sum())
     assert changes[1] > 0
     assert changes[0] < 0.25 * changes[1]
+
+
+def test_a_brow_lowered_over_the_raised_lid_keeps_its_shadow(warp_cases) -> None:
+    """An angry glare (AU 4 with AU 5): with the brow lowered a quarter of the eye's width
+    the old shadow below the lid line stays as the warp drew it."""
+    case = warp_cases[0]
+    source = case.source.points.astype(np.float64)
+    upper = list(L.RIGHT_UPPER_LID[1:-1])
+    corners = list(L.RIGHT_EYE_CORNERS)
+    eye_width = float(np.linalg.norm(source[corners[1], :2] - source[corners[0], :2]))
+    opening = float(np.ptp(source[list(L.RIGHT_LOWER_LID) + upper, 1]))
+    y_old = source[upper, 1].max()
+    below = slice(int(np.ceil(y_old + 1)), int(y_old + 0.4 * opening))
+    changes = []
+    for brow_drop in (0.0, 0.25 * eye_width):
+        target = source.copy()
+        target[upper, 1] -= opening / 3
+        target[list(L.RIGHT_BROW_LOWER), 1] += brow_drop
+        roi = case.source.image.copy()
+        eye_whites.open_eye_whites(roi, (0, 0), case.source.image, source, target[:, :2])
+        changes.append(np.abs(roi[below].astype(int) - case.source.image[below]).sum())
+    assert changes[0] > 0
+    assert changes[1] < 0.3 * changes[0]  # what is left: the new band near the corners

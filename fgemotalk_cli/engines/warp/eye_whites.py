@@ -30,6 +30,10 @@ _SHADOW = 0.15  # how much darker the white is right under the lid (fading over 
 _LASH_SHARE = 0.07  # lash line thickness, of the eye's width
 _LIFT_SHARE = 0.7  # of the opening below the old lid line, over which the white lifts shadow
 _SHADOW_SHARE = 0.3  # of that opening: a lid risen this far is clear of its old shadow
+# Brow lowering (of the eye's width) from which a lowered brow keeps the old shadow, and by
+# which it keeps all of it.
+_BROW_KEEPS_SHADOW = (0.06, 0.2)
+_BROWS = (L.RIGHT_BROW_LOWER, L.LEFT_BROW_LOWER)
 # A light, slightly warm white for eyes that show almost none of their own.
 _FALLBACK_WHITE = np.array([228.0, 222.0, 215.0])
 
@@ -132,17 +136,25 @@ def open_eye_whites(roi: np.ndarray, roi_origin: tuple[int, int], source_image: 
         rise = np.interp(a_top, a_src, b_src) - b_top
         if rise.max() < _MIN_RISE_PX:
             continue
+        # A brow lowered over the raised lid (an angry glare, AU 4 with AU 5) keeps the lid
+        # in its shadow: the old shadow is lifted less, and not at all once the brow came a
+        # fifth of the eye's width down (the anger preset lowers it about a quarter, fear's
+        # AU 1+2+4 about 0.05, AU 5 alone not at all).
+        brow = list(_BROWS[eye])
+        lowered = float(np.mean((target_xy[brow] - t_origin) @ t_down)
+                        - scale * np.mean((source_xy[brow] - s_origin) @ s_down)) / t_width
+        shadow_kept = float(L.smoothstep(_BROW_KEEPS_SHADOW[0], _BROW_KEEPS_SHADOW[1], lowered))
         _paint(roi, roi_origin, (t_origin, t_along, t_down, t_width),
                (a_src, b_src, a_top, b_top, a_low, b_low),
                target_xy[iris[0]], _iris_radius(source_xy, iris) * scale,
                eye_white_colour(source_image, source_xy, eye),
-               lash_colour(source_image, source_xy, eye))
+               lash_colour(source_image, source_xy, eye), 1.0 - shadow_kept)
 
 
 def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
            frame: tuple[np.ndarray, np.ndarray, np.ndarray, float],
            lids: tuple[np.ndarray, ...], iris_centre: np.ndarray, iris_radius: float,
-           white: np.ndarray, lash: np.ndarray) -> None:
+           white: np.ndarray, lash: np.ndarray, lift_share: float) -> None:
     origin, along, down, width = frame
     a_src, b_src, a_top, b_top, a_low, b_low = lids
     # The pixels around the eye, in eye coordinates.
@@ -180,7 +192,7 @@ def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
                            - iris_radius + 0.5, 0.0, 1.0)
     eye = below_lid * above_lower * outside_iris * inside_eye
     weight = eye * above_old
-    lift = eye * lifted
+    lift = eye * lifted * lift_share
     if not (weight.any() or lift.any()):
         return
     opening = np.maximum(bottom - top, 1.0)
