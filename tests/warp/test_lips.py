@@ -104,3 +104,13 @@ def test_a_dropping_jaw_or_a_nodding_head_presses_nothing(warp_cases) -> None:
                             [0, np.sin(angle), np.cos(angle)]])
             nodded = (source - centre) @ nod.T + centre
             assert press_lower_lip(nodded, source) is nodded, (case.name, degrees)
+
+
+def test_a_wide_open_mouth_closing_presses_nothing(warp_cases) -> None:
+    """Closing the mouth raises the lip line's centre above the corners, as a frown lowers
+    the corners below it; only the frown lowers them below the upper lip as well."""
+    for case in warp_cases:
+        source = case.source.points.astype(np.float64)
+        opened = _lower_lip_pushed_up(source, -0.4)  # the source photo, mouth wide open
+        closing = _lower_lip_pushed_up(opened, 0.3)
+        assert press_lower_lip(closing, opened) is closing, case.name

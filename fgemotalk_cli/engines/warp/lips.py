@@ -18,8 +18,9 @@ and the real sad mouths and frowns of the shared clips (liveportrait_d18 frames 
 frames 110-125) show a lower vermilion visibly thinner than at rest. A warp that only moves
 the corners bends the whole, full lower lip into an arch instead, which the landmarker reads
 as a mouth beginning to open, not as corners turned down. So wherever the corners lie lower
-against the lip line's centre than in the source (in the face's own frame, so that a nodding
-head does not count), the lower lip's outer contour moves towards its inner contour, by up to
+against both the lip line's centre and the upper lip's than in the source (in the face's own
+frame, so that a nodding head does not count; a jaw dropping or a mouth closing moves one of
+the two, not the corners), the lower lip's outer contour moves towards its inner contour, by up to
 ``_PRESSED_SHARE`` of its height, most in the middle (:func:`press_lower_lip`).
 """
 
@@ -64,22 +65,23 @@ _FRAME_POINTS = np.array([33, 263, 168, 2, *L.MOUTH_CORNERS[:2], 13, 14])
 _PRESS_PROFILE = np.sin(np.pi * np.linspace(0.15, 0.85, len(_LOWER)))
 
 
-def _corner_drop_iod(points: np.ndarray, depth: np.ndarray) -> float:
-    """How far the lip corners lie below the centre of the lip line, in inter-ocular
-    distances along the face's own down axis (from the eye corners and the nose, which no
-    expression moves), so a head turned or nodding does not change it."""
+def _corner_drops_iod(points: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """How far the lip corners lie below the centre of the lip line and below the upper lip's
+    centre, in inter-ocular distances along the face's own down axis (from the eye corners
+    and the nose, which no expression moves), so a head turned or nodding does not change
+    them."""
     xyz = np.column_stack([points[_FRAME_POINTS, :2], depth[_FRAME_POINTS]])
     right_eye, left_eye, bridge, nose_base, *mouth = xyz
     across = left_eye - right_eye
     iod = float(np.linalg.norm(across))
     if iod < 1e-6:
-        return 0.0
+        return np.zeros(2)
     across /= iod
     down = nose_base - bridge
     down -= (down @ across) * across
     down /= max(float(np.linalg.norm(down)), 1e-9)
-    corners, centre = (mouth[0] + mouth[1]) / 2, (mouth[2] + mouth[3]) / 2
-    return float((corners - centre) @ down) / iod
+    corners, upper, lower = (mouth[0] + mouth[1]) / 2, mouth[2], mouth[3]
+    return np.array([(corners - (upper + lower) / 2) @ down, (corners - upper) @ down]) / iod
 
 
 def press_lower_lip(target: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -89,7 +91,12 @@ def press_lower_lip(target: np.ndarray, source: np.ndarray) -> np.ndarray:
     source_depth = (np.asarray(source[:, 2], np.float64) if source.shape[1] > 2
                     else np.zeros(len(source)))
     depth = np.asarray(target[:, 2], np.float64) if target.shape[1] > 2 else source_depth
-    drop = _corner_drop_iod(target, depth) - _corner_drop_iod(source, source_depth)
+    # Against the lip line's centre a dropping jaw lowers the centre more than the corners;
+    # against the upper lip a closing mouth leaves both where they were: the smaller of the
+    # two changes is what the corners themselves were pulled down (0.14-0.15 IOD for AU 15
+    # at 5, at most 0.012 for a 27-degree jaw drop or a wide mouth closing).
+    drop = float(np.min(_corner_drops_iod(target, depth)
+                        - _corner_drops_iod(source, source_depth)))
     if drop <= _PRESS_FROM_IOD:
         return target
     amount = _PRESSED_SHARE * float(L.smoothstep(_PRESS_FROM_IOD, _PRESSED_AT_IOD, drop))
