@@ -57,3 +57,80 @@ def test_nothing_is_painted_where_no_lid_rose(warp_cases) -> None:
     eye_whites.open_eye_whites(roi, (0, 0), case.source.image, case.source.points,
                                case.source.points[:, :2])
     assert np.array_equal(roi, case.source.image)
+
+
+def test_the_old_lid_shadow_below_a_raised_lid_is_lifted_not_painted(warp_cases,
+                                                                      monkeypatch) -> None:
+    """The source lid's shadow, which the warp leaves at the old lid line, would read as a
+    second, lower lid margin: just below that line what is darker than the white is lifted
+    towards it, what is brighter keeps its texture, and lower down nothing changes."""
+    case = warp_cases[0]
+    target = target_from_controls(case.source, {5: 5.0})
+    painted = render.render_warp(case.source, target).astype(int)
+    monkeypatch.setattr(render, "open_eye_whites", lambda *args: None)
+    stretched = render.render_warp(case.source, target).astype(int)
+    source = case.source.points[:, :2]
+    upper, lower = list(L.RIGHT_UPPER_LID), list(L.RIGHT_LOWER_LID)
+    centre = source[L.RIGHT_IRIS[0]]
+    radius = float(np.median(np.linalg.norm(source[list(L.RIGHT_IRIS[1:])] - centre, axis=1)))
+    height, width = case.source.image.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width]
+
+    def line(indices: list[int], points: np.ndarray) -> np.ndarray:
+        order = np.argsort(points[indices, 0])
+        return np.interp(xx, points[indices, 0][order], points[indices, 1][order])
+
+    old_top, bottom = line(upper, source), line(lower, target[:, :2])
+    beside_iris = ((xx > source[upper, 0].min() + 2) & (xx < source[upper, 0].max() - 2)
+                   & (np.hypot(xx - centre[0], yy - centre[1]) > radius + 1.5)
+                   & (yy < bottom - 1.5))
+    just_below = beside_iris & (yy > old_top + 1.5) & (yy < old_top + 3.0)
+    far_below = beside_iris & (yy > old_top + eye_whites._LIFT_SHARE * (bottom - old_top) + 2)
+    assert just_below.sum() > 5 and far_below.sum() > 5
+    assert (painted[just_below] >= stretched[just_below] - 1).all()  # lifted, never darkened
+    assert painted[just_below].sum(1).mean() > stretched[just_below].sum(1).mean() + 15
+    assert np.array_equal(painted[far_below], stretched[far_below])
+
+
+def test_a_lid_raised_a_pixel_keeps_its_own_shadow(warp_cases) -> None:
+    """The lift follows how far the lid rose clear of its old shadow: a lid raised by one
+    pixel changes the eye below its old line far less than one raised by a third of the
+    opening."""
+    case = warp_cases[0]
+    source = case.source.points.astype(np.float64)
+    upper = list(L.RIGHT_UPPER_LID[1:-1])
+    opening = float(np.ptp(source[list(L.RIGHT_LOWER_LID) + upper, 1]))
+    changes = []
+    for rise_px in (1.0, opening / 3):
+        target = source.copy()
+        target[upper, 1] -= rise_px
+        roi = case.source.image.copy()
+        eye_whites.open_eye_whites(roi, (0, 0), case.source.image, source, target[:, :2])
+        y_old = source[upper, 1].max()
+        below = slice(int(np.ceil(y_old + 1)), int(y_old + 0.4 * opening))
+        changes.append(np.abs(roi[below].astype(int) - case.source.image[below]).sum())
+    assert changes[1] > 0
+    assert changes[0] < 0.25 * changes[1]
+
+
+def test_a_brow_lowered_over_the_raised_lid_keeps_its_shadow(warp_cases) -> None:
+    """An angry glare (AU 4 with AU 5): with the brow lowered a quarter of the eye's width
+    the old shadow below the lid line stays as the warp drew it."""
+    case = warp_cases[0]
+    source = case.source.points.astype(np.float64)
+    upper = list(L.RIGHT_UPPER_LID[1:-1])
+    corners = list(L.RIGHT_EYE_CORNERS)
+    eye_width = float(np.linalg.norm(source[corners[1], :2] - source[corners[0], :2]))
+    opening = float(np.ptp(source[list(L.RIGHT_LOWER_LID) + upper, 1]))
+    y_old = source[upper, 1].max()
+    below = slice(int(np.ceil(y_old + 1)), int(y_old + 0.4 * opening))
+    changes = []
+    for brow_drop in (0.0, 0.25 * eye_width):
+        target = source.copy()
+        target[upper, 1] -= opening / 3
+        target[list(L.RIGHT_BROW_LOWER), 1] += brow_drop
+        roi = case.source.image.copy()
+        eye_whites.open_eye_whites(roi, (0, 0), case.source.image, source, target[:, :2])
+        changes.append(np.abs(roi[below].astype(int) - case.source.image[below]).sum())
+    assert changes[0] > 0
+    assert changes[1] < 0.3 * changes[0]  # what is left: the new band near the corners

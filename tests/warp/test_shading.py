@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fgemotalk_cli.engines.warp.engine import edit_source
+from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
+from fgemotalk_cli.engines.warp.shading import shade_expression
 
 pytestmark = pytest.mark.media
 
@@ -69,3 +70,17 @@ def test_a_dropping_jaw_draws_no_corner_folds(warp_cases) -> None:
     jaw = _shading_only(source, {26: 5.0})[rows, columns]
     assert frown.min() < -8
     assert jaw.min() > 0.25 * frown.min()
+
+
+def test_the_corner_folds_are_a_soft_shadow_not_a_painted_line(warp_cases) -> None:
+    """AU 15's folds below the corners: on flat grey skin, a shadow at most as dark as a
+    faint crease and several pixels wide (half its peak over at least 0.03 IOD across)."""
+    source = warp_cases[0].source
+    grey = np.full(source.image.shape, 160, np.uint8)
+    shade_expression(grey, (0, 0), source.shading, target_from_controls(source, {15: 5.0}))
+    darkening = 1.0 - grey[..., 1] / 160.0
+    iod = source.geometry.frame.iod_px
+    assert 0.08 < darkening.max() <= 0.2
+    fold_length_px = 2 * 0.176 * iod  # two folds, 0.05 by 0.17 IOD each
+    width_iod = (darkening > darkening.max() / 2).sum() / fold_length_px / iod
+    assert width_iod > 0.03

@@ -8,6 +8,15 @@ above the source's, the band between the two lid lines is repainted: outside the
 (the source's own iris size, at its target centre) with the source's own eye white, shaded
 darker just under the lid as real sclera is, and inside the disc left as the warp drew it
 (the iris's own pixels). Nothing is painted where the lids did not rise.
+
+Below the old lid line the warp still shows what lay under the source's lid: the shadow the
+lid and lashes cast on the top of the eye, now a dark arc across the opening. Left there it
+draws a second, lower lid margin, and the landmarker takes that arc for the lid: on the
+calibration crops it read the lid margin 0.017-0.039 IOD above the iris centre at twice the
+AU 5 field, 0.024-0.048 once the arc is lifted (s9, art_20, s42, sadtalker_happy; d7's real
+wide eyes read 0.042-0.047). So from the old line down, over ``_LIFT_SHARE`` of the opening
+left below it, whatever is darker than the white is lifted towards it, fading out; brighter
+pixels (the source's own sclera, highlights) keep their texture.
 """
 
 from __future__ import annotations
@@ -19,6 +28,12 @@ from fgemotalk_cli.engines.warp import layout as L
 _MIN_RISE_PX = 0.75  # a rise below this leaves the eye as the warp drew it
 _SHADOW = 0.15  # how much darker the white is right under the lid (fading over a third)
 _LASH_SHARE = 0.07  # lash line thickness, of the eye's width
+_LIFT_SHARE = 0.7  # of the opening below the old lid line, over which the white lifts shadow
+_SHADOW_SHARE = 0.3  # of that opening: a lid risen this far is clear of its old shadow
+# Brow lowering (of the eye's width) from which a lowered brow keeps the old shadow, and by
+# which it keeps all of it.
+_BROW_KEEPS_SHADOW = (0.06, 0.2)
+_BROWS = (L.RIGHT_BROW_LOWER, L.LEFT_BROW_LOWER)
 # A light, slightly warm white for eyes that show almost none of their own.
 _FALLBACK_WHITE = np.array([228.0, 222.0, 215.0])
 
@@ -121,17 +136,25 @@ def open_eye_whites(roi: np.ndarray, roi_origin: tuple[int, int], source_image: 
         rise = np.interp(a_top, a_src, b_src) - b_top
         if rise.max() < _MIN_RISE_PX:
             continue
+        # A brow lowered over the raised lid (an angry glare, AU 4 with AU 5) keeps the lid
+        # in its shadow: the old shadow is lifted less, and not at all once the brow came a
+        # fifth of the eye's width down (the anger preset lowers it about a quarter, fear's
+        # AU 1+2+4 about 0.05, AU 5 alone not at all).
+        brow = list(_BROWS[eye])
+        lowered = float(np.mean((target_xy[brow] - t_origin) @ t_down)
+                        - scale * np.mean((source_xy[brow] - s_origin) @ s_down)) / t_width
+        shadow_kept = float(L.smoothstep(_BROW_KEEPS_SHADOW[0], _BROW_KEEPS_SHADOW[1], lowered))
         _paint(roi, roi_origin, (t_origin, t_along, t_down, t_width),
                (a_src, b_src, a_top, b_top, a_low, b_low),
                target_xy[iris[0]], _iris_radius(source_xy, iris) * scale,
                eye_white_colour(source_image, source_xy, eye),
-               lash_colour(source_image, source_xy, eye))
+               lash_colour(source_image, source_xy, eye), 1.0 - shadow_kept)
 
 
 def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
            frame: tuple[np.ndarray, np.ndarray, np.ndarray, float],
            lids: tuple[np.ndarray, ...], iris_centre: np.ndarray, iris_radius: float,
-           white: np.ndarray, lash: np.ndarray) -> None:
+           white: np.ndarray, lash: np.ndarray, lift_share: float) -> None:
     origin, along, down, width = frame
     a_src, b_src, a_top, b_top, a_low, b_low = lids
     # The pixels around the eye, in eye coordinates.
@@ -155,11 +178,22 @@ def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
     # where the warp stretched the old lash line), above the lower lid, outside the iris.
     below_lid = np.clip(b - top + 0.5, 0.0, 1.0)
     above_old = np.clip(source_top + 1.0 - b, 0.0, 1.0)
+    # Below the old lid line the warp still shows the source lid's shadow and lashes,
+    # stretched: a second, lower lid margin. There the white only lifts what is darker than
+    # itself, fading out over a share of the opening left below the old line, and only as
+    # far as the lid rose clear of that shadow (a lid raised a pixel keeps its own).
+    below_old = np.maximum(bottom - source_top, 1.0)
+    fade = np.maximum(_LIFT_SHARE * below_old, 1.0)
+    clear = np.clip((source_top - top) / (_SHADOW_SHARE * below_old), 0.0, 1.0)
+    lifted = (np.clip(1.0 - (b - source_top - 1.0) / fade, 0.0, 1.0) * (1.0 - above_old)
+              * clear)
     above_lower = np.clip(bottom - b, 0.0, 1.0)
     outside_iris = np.clip(np.hypot(px - iris_centre[0], py - iris_centre[1])
                            - iris_radius + 0.5, 0.0, 1.0)
-    weight = below_lid * above_old * above_lower * outside_iris * inside_eye
-    if not weight.any():
+    eye = below_lid * above_lower * outside_iris * inside_eye
+    weight = eye * above_old
+    lift = eye * lifted * lift_share
+    if not (weight.any() or lift.any()):
         return
     opening = np.maximum(bottom - top, 1.0)
     shade = 1.0 - _SHADOW * (1.0 - np.clip((b - top) / (opening / 3.0), 0.0, 1.0))
@@ -170,4 +204,5 @@ def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
     colour = colour + lashes * (lash[None, None, :] - colour)
     patch = roi[y0:y1, x0:x1].astype(np.float64)
     blended = patch + weight[..., None] * (colour - patch)
+    blended += lift[..., None] * np.maximum(colour - blended, 0.0)
     roi[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
