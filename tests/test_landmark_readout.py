@@ -13,6 +13,7 @@ from fgemotalk_cli.expression.analysis import analyze_media
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
 from fgemotalk_cli.expression.landmark_readout import (
     LANDMARK_RULES,
+    brow_heights,
     corner_drop,
     face_units,
     lid_above_iris,
@@ -59,6 +60,21 @@ def test_measures_follow_the_moved_points_whatever_the_pose() -> None:
             pytest.approx(0.02, abs=0.003))
         assert lid_above_iris(face_units(_pixels(frown, degrees))) == (
             pytest.approx(lid_above_iris(base), abs=0.003))
+
+
+def test_brow_heights_follow_a_raise_of_the_brow_and_not_the_pose() -> None:
+    mesh = canonical_face_mesh().astype(np.float64)
+    rest = np.zeros((478, 3))
+    rest[:len(mesh)] = mesh[:478]
+    raised = rest.copy()
+    tails = [46, 276]  # the outer end of each brow's lower row
+    raised[tails, 1] -= 0.05  # up the face (y down)
+    raised[[55, 285], 1] -= 0.02  # the inner ends a little
+    for degrees in (0.0, 15.0):
+        before = np.array(brow_heights(face_units(_pixels(rest, degrees))))
+        after = np.array(brow_heights(face_units(_pixels(raised, degrees, iod_px=60.0))))
+        assert np.all(before > 0.05)  # brows lie above the eye line
+        assert after - before == pytest.approx([0.05, 0.0, 0.02], abs=0.004)
 
 
 def _read_frames(path: Path, wanted: set[int]) -> dict[int, object]:

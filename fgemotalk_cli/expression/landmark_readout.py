@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fgemotalk_cli.faces import mesh_model as fm
 from fgemotalk_cli.faces.landmarks import FaceLandmarks, estimate_head_pose
 
 MAX_INTENSITY = 5.0
@@ -84,6 +85,18 @@ def corner_drop(face: np.ndarray) -> float:
 def lid_above_iris(face: np.ndarray) -> float:
     """AU 5's measure: the upper lid margin above the iris centre, both eyes' mean, in IOD."""
     return float(((face[468, 1] - face[159, 1]) + (face[473, 1] - face[386, 1])) / 2)
+
+
+def brow_heights(face: np.ndarray) -> tuple[float, float, float]:
+    """The brows' lower edge above the eye corners' line at its tail, middle and inner end,
+    both brows' mean, in IOD (face units). Not an AU rule: a measure for comparing brows
+    (part 6i of bench/README.md): real low-set brows rest at a tail of 0.14-0.18 (obama,
+    d5, d18, vasa1_7), raised ones at 0.25-0.39 (d30, d10), and the blendshape scores of a
+    brow raise follow more than these heights."""
+    eye_line = float(face[list(fm.RIGHT_EYE_CORNERS + fm.LEFT_EYE_CORNERS), 1].mean())
+    heights = [eye_line - face[list(brow[:5]), 1] for brow in (fm.RIGHT_BROW, fm.LEFT_BROW)]
+    tail, middle, inner = np.mean(heights, axis=0)[[0, 2, 4]]  # the lower row: outer to inner
+    return float(tail), float(middle), float(inner)
 
 
 @dataclass(frozen=True)

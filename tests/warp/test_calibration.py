@@ -231,6 +231,33 @@ def test_a_face_table_stays_within_half_and_one_and_a_half_of_the_general_table(
     assert under_read[5] > general[5]
 
 
+def test_a_low_browed_face_reaches_its_brow_raise_at_4_within_the_bound() -> None:
+    """AU 1's general table is low at 4 (a median over brows resting raised and low ones), so
+    1.5 times it capped a face with the read-out's dead zone at 4 (sadtalker_sad's probes
+    below read 3.2 there): the brow raises' bound follows their intensity 5 along the square
+    of the intensity, which frees 4 and leaves the trace at 1 and intensity 5 bounded as
+    before."""
+    from fgemotalk_cli.engines.warp.au_geometry import GENERAL_RESPONSE
+    from fgemotalk_cli.engines.warp.calibration import MAX_GAIN_OVER_GENERAL, upper_bound
+
+    general = np.asarray(GENERAL_RESPONSE[1])
+    bound = upper_bound(1)
+    assert bound[4] > MAX_GAIN_OVER_GENERAL * general[4] + 0.1
+    assert bound[1] == pytest.approx(MAX_GAIN_OVER_GENERAL * general[1])
+    assert bound[5] == pytest.approx(MAX_GAIN_OVER_GENERAL * general[5])
+    assert np.all(np.diff(bound) > 0)
+    assert np.allclose(upper_bound(4), MAX_GAIN_OVER_GENERAL * np.asarray(GENERAL_RESPONSE[4]))
+    probe = _Probe(crop=None, reader=None, base=None, au=1)  # type: ignore[arg-type]
+    for share, change in ((0.25, 0.01), (0.51, 0.03), (1.02, 0.33), (1.61, 0.75), (2.2, 0.93)):
+        probe.shares.append(share)
+        probe.changes.append(change)
+        probe.usable.append(share)
+    table = np.asarray(probe.solve(fallback_top=2.2))
+    assert MAX_GAIN_OVER_GENERAL * general[4] + 0.05 < table[4] <= bound[4] + 1e-9
+    assert table[1] <= bound[1] + 1e-9 and table[5] <= bound[5] + 1e-9
+    assert all(b > a for a, b in zip(table, table[1:]))
+
+
 def test_a_face_whose_scores_read_wide_eyes_still_gets_the_lid_raise(warp_cases) -> None:
     """AU 5's change is read from the mesh (no ceiling): a photo whose eyeWide score reads 5
     (cartoon eyes) while the mesh does not follow the lid keeps the whole general table,
