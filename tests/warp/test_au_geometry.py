@@ -187,3 +187,16 @@ def test_inner_brow_raise_lifts_the_middle_of_the_brow_with_its_inner_end(geomet
         assert inner > medial > middle > outer >= -1e-6
         assert medial > 0.5 * inner and middle > 0.08 * inner
         assert outer < 0.05 * inner
+
+
+def test_frown_turns_the_corners_down_and_holds_the_lower_lip_up(geometry) -> None:
+    """AU 15 drops the corners while the middle of the lower lip is held up against the upper
+    lip by well over a third of that drop, as real sad mouths keep their lips together (d18,
+    d8); the upper lip's middle stays, and the corners move out only a little."""
+    field = geometry.au_fields[15]
+    corners = field[[L.UPPER_OUTER_LIP[0], L.UPPER_OUTER_LIP[-1]]]
+    assert np.all(corners[:, 1] > 0.1) and np.all(np.abs(corners[:, 0]) < 0.04)
+    drop = float(corners[:, 1].mean())
+    lower_lip_middle = -field[[14, 17], 1]
+    assert np.all(lower_lip_middle > 0.35 * drop)
+    assert np.abs(field[[0, 13], 1]).max() < 0.1 * drop

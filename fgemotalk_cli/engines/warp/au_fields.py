@@ -42,7 +42,7 @@ AU    name                   field at intensity 5 (face units; up = -y, medial =
 15    lip corner depressor   corners down 0.11, out 0.02, the lips bent into an arch (pull
                              with the square of the distance from the middle), skin following
                              along the depressor down-and-out to the jaw line; lower lip
-                             middle up 0.02 so the mouth stays closed
+                             middle held up 0.045 so the mouth stays closed
 17    chin raiser            chin boss up 0.06 and forward 0.03; lower lip up 0.05 and
                              forward 0.04 (most in the middle); upper lip up 0.02
 20    lip stretcher          corners out 0.11, no vertical pull (down reads as AU 15, up as
@@ -93,6 +93,8 @@ from fgemotalk_cli.engines.warp.regions import EyeRegion, FaceRegions
 JAW_MAX_RADIANS = float(np.deg2rad(15.0))
 #: How far along the brow (0 inner end, 1 tail) AU 1's lift fades out.
 MEDIAL_REACH = 0.85
+#: How far AU 15 holds the middle of the lower lip up (face units at intensity 5).
+LOWER_LIP_HOLD = 0.045
 
 
 def _vec(x: float = 0.0, y: float = 0.0, z: float = 0.0) -> np.ndarray:
@@ -223,8 +225,13 @@ def _frown_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
     The muscle runs from the corner down and out to the jaw line, so the skin that follows
     lies below and beside the corner (not under the middle of the lower lip). Both lips bend
     into an arch: the pull grows with the square of the distance from the middle, and the
-    middle of the lower lip is pushed up a little, so the mouth stays closed (a frown, not a
-    jaw drop) and the lower lip's outline turns down at its ends.
+    middle of the lower lip is held up, so the mouth stays closed (a frown, not a jaw drop)
+    and the lower lip's outline turns down at its ends. Real frowns and sad mouths keep the
+    lips together (d18 176/184, d8 118/125: the inner lips' centres part by at most 0.01 IOD
+    while the corners drop 0.04-0.07 below them). With a hold of 0.02 the landmarker sees
+    s11's lips part at 0.9 of the field (+0.007) and its corners 0.018 below the lip line;
+    with 0.045 the lips stay together (-0.022) and the corners read 0.029 below. Past about
+    1.5 of the field the arch opens a small mouth in its eyes either way.
     """
     m, face = r.mouth, r.face
     field = np.zeros_like(face)
@@ -245,7 +252,7 @@ def _frown_field(r: FaceRegions, corner: np.ndarray) -> np.ndarray:
         field[:, 0] += weight_x * corner[0] * side
         field[:, 1:] += weight[:, None] * corner[1:]
     middle = np.cos(np.clip(m.mouth_u, -1, 1) * np.pi / 2)
-    field[:, 1] -= 0.02 * m.lower_zone * middle**2
+    field[:, 1] -= LOWER_LIP_HOLD * m.lower_zone * middle**2
     return field
 
 

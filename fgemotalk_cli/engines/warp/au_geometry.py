@@ -73,9 +73,12 @@ GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
     12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
     # AU 15 read from the mesh (lip corners below the lips, :mod:`~fgemotalk_cli.expression.
-    # landmark_readout`): it sees small frowns sooner than mouthFrown did; 5 kept for the
-    # faces whose corners the landmarker does not follow (they fall back to this table).
-    15: (0.00, 0.40, 0.60, 0.90, 1.25, 1.90),
+    # landmark_readout`): it sees small frowns sooner than mouthFrown did. Since AU 15 holds
+    # the lower lip up (0.045, part 6h) the per-face median is (0.28, 0.45, 0.61, 0.82, 0.95);
+    # 5 stays above it for the faces whose corners the landmarker does not follow (they fall
+    # back to this table), but at 1.9 the bend is a horseshoe on small mouths (s7) and a
+    # face's floor (half of this at 5) drove s7 into the share that reads as an open mouth.
+    15: (0.00, 0.30, 0.50, 0.75, 1.05, 1.40),
     17: (0.00, 0.59, 1.14, 1.48, 1.86, 2.60),
     20: (0.00, 0.37, 0.69, 0.98, 1.14, 1.32),
     # The per-face median after the jaw's knee counted AU 26 at its largest share (its own
