@@ -24,6 +24,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from itertools import islice
 from typing import Any, TypeVar
 
+from fgemotalk_cli.futures import on_thread
+
 Result = TypeVar("Result")
 Batch = TypeVar("Batch")
 Item = TypeVar("Item")
@@ -74,18 +76,8 @@ def run_aside(engine: object, function: Callable[..., Result], *arguments: objec
     the job's GIL), else on a thread of this process."""
     runner = getattr(engine, "run_aside", None)
     future = None if runner is None else runner(function, *arguments)
-    if future is not None:
-        return future
-    future = Future()
-
-    def call() -> None:
-        try:
-            future.set_result(function(*arguments))
-        except BaseException as error:  # re-raised by future.result()
-            future.set_exception(error)
-
-    threading.Thread(target=call, name="fgemotalk-aside", daemon=True).start()
-    return future
+    return future if future is not None else on_thread(function, *arguments,
+                                                       name="fgemotalk-aside")
 
 
 def load_readout_aside(engine: object, aus: Iterable[int]) -> None:

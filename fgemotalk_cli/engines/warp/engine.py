@@ -16,7 +16,6 @@ Nothing here touches files or video: the pipelines stream frames through :class:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -53,6 +52,7 @@ from fgemotalk_cli.errors import WeightsError
 from fgemotalk_cli.expression.blendshapes import BlendshapeReader
 from fgemotalk_cli.expression.readout import au_intensities
 from fgemotalk_cli.faces.landmarks import FaceLandmarks, rotation_from_angles
+from fgemotalk_cli.futures import on_thread
 from fgemotalk_cli.speech.visemes import MouthShape
 
 #: Blink closure 0..1 maps onto AU45 at full intensity.
@@ -183,16 +183,8 @@ class WarpEngine:
         if (self.calibrate == "off" or self._reader is not None
                 or self._reader_loading is not None or not set(aus) & set(CALIBRATED_AUS)):
             return
-        loading: Future[BlendshapeReader] = Future()
-
-        def load() -> None:
-            try:
-                loading.set_result(BlendshapeReader(video_mode=False))
-            except BaseException as error:  # a missing model: raised where it is needed
-                loading.set_exception(error)
-
-        threading.Thread(target=load, name="fgemotalk-readout", daemon=True).start()
-        self._reader_loading = loading
+        # A missing model is raised where the model is needed (``_readout``).
+        self._reader_loading = on_thread(BlendshapeReader, name="fgemotalk-readout")
 
     def _readout(self) -> BlendshapeReader:
         """The AU read-out model, loaded here unless it is loading (or loaded) already."""
