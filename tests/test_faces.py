@@ -11,7 +11,7 @@ import pytest
 
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.faces.crop import crop_face, paste_back
-from fgemotalk_cli.faces.detector import FaceMeshDetector, detect_source_face
+from fgemotalk_cli.faces.detector import FaceMeshDetector, VideoFaceTracker, detect_source_face
 from fgemotalk_cli.faces.landmarks import FaceLandmarks, estimate_head_pose, rotation_from_angles
 from fgemotalk_cli.faces.mesh_model import (
     canonical_face_mesh,
@@ -20,6 +20,7 @@ from fgemotalk_cli.faces.mesh_model import (
     region_indices,
 )
 from fgemotalk_cli.media.images import load_image
+from fgemotalk_cli.media.video import iter_frames
 
 # MANIFEST.md: a hand covers part of d30's face, and s11 is a small face in a photo of a photo.
 HARD_PORTRAITS = {"liveportrait_d30.jpg", "liveportrait_s11.jpg"}
@@ -190,8 +191,6 @@ def test_crop_frames_the_face_and_paste_back_stays_inside_it(portraits) -> None:
 
 @pytest.mark.media
 def test_video_mode_tracks_steadily(driving_clips) -> None:
-    from fgemotalk_cli.media.video import iter_frames
-
     clip = next(path for path in driving_clips if path.name == "liveportrait_d5.mp4")
     tracks = []
     with FaceMeshDetector(video_mode=True) as tracker:
@@ -259,3 +258,42 @@ def test_regions_are_named_sided_and_in_range() -> None:
     assert y[regions["forehead"]].max() < y[regions["left_brow"]].min()
     assert y[regions["chin"]].min() > y[regions["lower_lip_outer"]].max()
     assert not set(regions["cheeks"]) & set(regions["upper_lip_outer"])
+
+
+def _clip_frames(shared_media: Path, name: str, count: int) -> list[np.ndarray]:
+    frames = []
+    for frame in iter_frames(shared_media / "driving" / name):
+        frames.append(frame.image)
+        if len(frames) == count:
+            break
+    return frames
+
+
+@pytest.mark.media
+def test_video_tracker_follows_one_face_with_a_one_face_graph(shared_media) -> None:
+    frames = _clip_frames(shared_media, "liveportrait_d5.mp4", 12)
+    with VideoFaceTracker() as tracker, FaceMeshDetector(video_mode=True) as four_face:
+        for image in frames:
+            tracked, reference = tracker.detect(image), four_face.detect(image)
+            assert len(tracked) == len(reference) == 1
+            # The one-face graph finds the very points the four-face graph finds.
+            np.testing.assert_array_equal(tracked[0].points, reference[0].points)
+        assert tracker.max_faces == 1
+
+
+@pytest.mark.media
+def test_video_tracker_keeps_room_for_several_faces(portraits) -> None:
+    left = _portrait(portraits, "liveportrait_s42.jpg")
+    right = cv2.resize(_portrait(portraits, "sadtalker_happy.png"), (256, 256))
+    pair = np.zeros((left.shape[0], left.shape[1] + 256, 3), np.uint8)
+    pair[:, :left.shape[1]] = left
+    pair[:256, left.shape[1]:] = right
+    with VideoFaceTracker() as tracker, VideoFaceTracker(face_index=1) as second:
+        for _ in range(3):
+            faces = tracker.detect(pair)
+            assert len(faces) == 2 and faces[0].bbox()[2] <= left.shape[1]  # largest first
+            assert len(second.detect(pair)) == 2
+        assert tracker.max_faces == 4 and second.max_faces == 4
+    with VideoFaceTracker(face_index=1) as lone:
+        lone.detect(left)
+        assert lone.max_faces == 4  # the second face is wanted: keep looking for it

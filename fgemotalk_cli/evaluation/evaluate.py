@@ -47,7 +47,7 @@ from fgemotalk_cli.evaluation.metrics import (
 from fgemotalk_cli.expression.blendshapes import BlendshapeFace, BlendshapeReader
 from fgemotalk_cli.expression.landmark_readout import LANDMARK_RULES
 from fgemotalk_cli.expression.readout import READOUT_AUS, au_intensities
-from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.faces.detector import VideoFaceTracker
 from fgemotalk_cli.faces.landmarks import estimate_head_pose
 from fgemotalk_cli.media.images import load_image
 from fgemotalk_cli.media.video import iter_frames
@@ -277,8 +277,8 @@ def evaluate_video(
                             lpips_weights, device, tally.notes)
     with ExitStack() as stack:
         # Separate trackers: video mode carries state from one frame to the next.
-        generated_mesh = stack.enter_context(FaceMeshDetector(video_mode=True))
-        reference_mesh = (stack.enter_context(FaceMeshDetector(video_mode=True))
+        generated_mesh = stack.enter_context(VideoFaceTracker())
+        reference_mesh = (stack.enter_context(VideoFaceTracker())
                           if reference_path is not None else None)
         if reference_path is not None:
             scorers = replace(scorers, au_readers=(

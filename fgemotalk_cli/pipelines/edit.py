@@ -16,7 +16,7 @@ from fgemotalk_cli.engines.warp.engine import WarpEngine
 from fgemotalk_cli.engines.warp.shots import ShotFrame, ShotSources
 from fgemotalk_cli.errors import MediaError
 from fgemotalk_cli.expression.aus import CATALOGUE, ExpressionControl, check_intensity
-from fgemotalk_cli.faces.detector import FaceMeshDetector
+from fgemotalk_cli.faces.detector import VideoFaceTracker
 from fgemotalk_cli.media.atomic import atomic_output
 from fgemotalk_cli.media.images import downscale_to_max_side, save_image
 from fgemotalk_cli.media.progress import frame_progress
@@ -103,7 +103,7 @@ def _prepared_frames(input_path: Path, info: VideoInfo, options: RunOptions,
     """Render jobs (state or None without a face, the frame, its time) for every frame."""
     frames = resample_frames(iter_frames(input_path, report=decoding), info.fps,
                              info.duration_seconds)
-    with FaceMeshDetector(video_mode=True) as detector:
+    with VideoFaceTracker(options.face_index) as detector:
         for frame in frames:
             # Full size up to --max-size; the encoder pads an odd side by one pixel.
             image = downscale_to_max_side(frame.image, options.max_size)

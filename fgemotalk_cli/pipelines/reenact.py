@@ -12,7 +12,7 @@ from fgemotalk_cli.engines.base import DriverSample, ignored_controls
 from fgemotalk_cli.engines.loading import load_engine
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.expression.aus import ExpressionControl
-from fgemotalk_cli.faces.detector import FaceMeshDetector, detect_still_faces
+from fgemotalk_cli.faces.detector import VideoFaceTracker, detect_still_faces
 from fgemotalk_cli.media.images import downscale_to_max_side
 from fgemotalk_cli.media.video import DecodeReport, iter_frames, probe_video, resample_frames
 from fgemotalk_cli.options import RunOptions
@@ -128,7 +128,7 @@ def _tracked_driver(driver_path: Path, stats: RunStats, info: VideoInfo,
     Smoothing and carrying motion over frames without a face belong to the engine's motion
     transfer, which knows what it filters (pose and expression, not raw points).
     """
-    with FaceMeshDetector(video_mode=True) as detector:
+    with VideoFaceTracker() as detector:
         # Variable frame rate drivers become a constant-rate stream by their timestamps.
         frames = resample_frames(iter_frames(driver_path, report=decoding), info.fps,
                                  info.duration_seconds)
