@@ -14,7 +14,6 @@ from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
 from fgemotalk_cli.engines.warp.layers import (
     blend_where,
-    fill_from_surroundings,
     invert_affine,
     layered_map,
 )
@@ -26,6 +25,7 @@ from fgemotalk_cli.engines.warp.motion import (
     place,
     soft_limit,
 )
+from fgemotalk_cli.engines.warp.plate import background_fill, fill_from_surroundings
 from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
 from fgemotalk_cli.errors import InputError
 from fgemotalk_cli.faces.detector import FaceMeshDetector
@@ -333,3 +333,26 @@ def test_blend_where_is_blend_linear_at_those_pixels(dtype: type) -> None:
     got = blend_where(under.copy(), over, alpha, where)
     assert np.array_equal(got, expected)
     assert not np.array_equal(got, under)
+
+
+def test_plate_band_continues_the_background_texture() -> None:
+    # Vertical stripes around a round hole: the band just inside its edge must carry on the
+    # stripes (the smooth fill alone would be a flat grey there), and deep inside the fill
+    # is the smooth one.
+    size, iod = 256, 40.0
+    columns = np.arange(size)
+    stripes = np.where((columns // 6) % 2 == 0, 220, 40).astype(np.uint8)
+    image = np.repeat(np.repeat(stripes[None, :, None], size, axis=0), 3, axis=2)
+    hole = np.zeros((size, size), np.uint8)
+    cv2.circle(hole, (128, 128), 80, 1, -1)
+    filled = background_fill(image, hole, iod)
+    smooth = cv2.resize(fill_from_surroundings(
+        cv2.resize(image, (size, size)).astype(np.float32),
+        (1 - hole).astype(np.float32)), (size, size))
+    band = filled[125:131, 52:60, 0]  # 0 to 0.2 IOD inside the hole's left edge
+    assert band.std() > 0.5 * image[..., 0].std()
+    assert band.std() > 3 * smooth[125:131, 52:60, 0].std()
+    # Mirrored: the stripe just inside the edge matches the stripe just outside it.
+    assert abs(float(filled[128, 49, 0]) - float(image[128, 47, 0])) < 40
+    centre = filled[118:138, 118:138]
+    assert centre.std() < 10  # no stripes reach the middle

@@ -2,9 +2,10 @@
 
 Built once per source (:func:`build_layers`):
 - the person mask (:func:`fgemotalk_cli.faces.segmentation.person_mask`);
-- a background plate: the photo with the person painted out (a pull-push fill from the
-  surrounding background on a small copy, upsampled), so background the head uncovers has
-  the photo's own colours, the same every frame (no flicker);
+- a background plate: the photo with the person painted out
+  (:func:`~fgemotalk_cli.engines.warp.plate.background_fill`: the background beside the
+  person mirrored into the band along its outline, a smooth fill deeper in), so background the
+  head uncovers has the photo's own colours and texture, the same every frame (no flicker);
 - the person's own colour, unmixed from the background at its soft edges
   (``(source - (1 - mask) * plate) / mask``), which composites back onto the plate into the
   source (to within a grey level) when nothing moves;
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.plate import background_fill
 from fgemotalk_cli.faces.segmentation import person_mask
 
 # Head weight falloff in the face frame (IOD units): below the chin, over the neck (about one
@@ -37,7 +39,6 @@ _FACE_MAP_EXTRA_IOD = 0.6
 # Sideways, beyond the ears and hair, nothing belongs to the head.
 _SIDE_INNER_IOD = 2.6
 _SIDE_OUTER_IOD = 4.2
-_PLATE_SIDE = 256  # the plate is inpainted on a copy this size (a smooth fill suffices)
 # The segmentation's soft edge is wide and reaches into the background; sharpened to this
 # band, hair keeps a soft edge and the background a little way off stays background.
 _PERSON_EDGE = (0.2, 0.8)
@@ -119,12 +120,7 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     reach = max(2, round(2 * work_scale))
     hole = cv2.dilate((person > 0.0).astype(np.uint8),
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
-    small_scale = min(1.0, _PLATE_SIDE / max(height, width))
-    small_size = (max(8, round(width * small_scale)), max(8, round(height * small_scale)))
-    small = cv2.resize(full_image, small_size, interpolation=cv2.INTER_AREA)
-    known = cv2.resize(1.0 - hole.astype(np.float32), small_size, interpolation=cv2.INTER_AREA)
-    filled = fill_from_surroundings(small.astype(np.float32), (known > 0.999).astype(np.float32))
-    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    filled = background_fill(full_image, hole, frame.iod_px * work_scale)
     inside = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, reach / 3.0))
     # Exactly the photo where no person is near: the still background composites back as is.
     inside[hole == 0] = 0.0
@@ -167,28 +163,6 @@ def _face_and_neck(points: np.ndarray, frame: L.FaceFrame, work_scale: float,
         cv2.fillPoly(mask, [np.round(full).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.05 * frame.iod_px * work_scale))
     return soft.astype(np.float32) * (1.0 / 255.0)
-
-
-def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``image`` (float32, H x W x C) with its unknown pixels (``known`` 0) filled by pull-push:
-    averages of the known pixels over ever coarser grids, blended back down, so a hole takes
-    the smooth colours of what surrounds it (no streaks, unlike a marching inpaint)."""
-    import cv2
-
-    levels = []
-    values, weights = image * known[..., None], known
-    while min(values.shape[:2]) > 2:
-        levels.append((values, weights))
-        size = (max(1, values.shape[1] // 2), max(1, values.shape[0] // 2))
-        values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
-        weights = cv2.resize(weights, size, interpolation=cv2.INTER_AREA)
-    filled = values / np.maximum(weights, 1e-6)[..., None]
-    for values, weights in reversed(levels):
-        coarse = cv2.resize(filled, (values.shape[1], values.shape[0]),
-                            interpolation=cv2.INTER_LINEAR)
-        share = np.clip(weights * 4.0, 0.0, 1.0)[..., None]
-        filled = share * values / np.maximum(weights, 1e-6)[..., None] + (1.0 - share) * coarse
-    return filled
 
 
 def invert_affine(affine: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""The background plate: a photo with the person painted out, for what a moving head uncovers.
+
+A head moves by a small share of its width, so what it uncovers is a band along its outline.
+A smooth fill there (pull-push: averages of the known pixels over ever coarser grids) has the
+right colours on average but none of the texture: in front of a patterned background (a
+window, curtains, foliage, a painting's canvas) the band shows as a smooth grey ghost of the
+head's old outline beside the moving head. So the band takes the background beside the
+outline mirrored across it: each hole pixel the background pixel as far outside the nearest
+outline point as it lies inside, which continues the texture, its grain and its light, up to
+the edge. Deeper in, where the mirror would reach far away (or lands on the person or off the
+picture), the smooth fill takes over. [ours]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_SMOOTH_SIDE = 256  # the smooth fill is computed on a copy this size (it has no detail)
+_MIRROR_SIDE = 384  # the mirror's geometry on a copy this size: its map is smooth, upsampled
+#: The mirrored band reaches this deep into the hole (face-frame IOD), fading out over as much
+#: again: a head's motion in a frame uncovers a fraction of that.
+MIRROR_FULL_IOD = 0.3
+MIRROR_FADE_IOD = 0.6
+_OUTLINE_SMOOTHING_IOD = 0.15  # the outline mirrored across is closed over notches this wide
+
+
+def background_fill(image: np.ndarray, hole: np.ndarray, iod_px: float) -> np.ndarray:
+    """(H, W, 3) float32: ``image`` (uint8 RGB) with the pixels of ``hole`` (H, W, uint8, 1
+    inside) filled: mirrored background along the hole's edge, the smooth fill deeper in.
+    ``iod_px``: the face's inter-ocular distance in the image's pixels."""
+    import cv2
+
+    height, width = hole.shape
+    small_scale = min(1.0, _SMOOTH_SIDE / max(height, width))
+    small_size = (max(8, round(width * small_scale)), max(8, round(height * small_scale)))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    known = cv2.resize(1.0 - hole.astype(np.float32), small_size, interpolation=cv2.INTER_AREA)
+    smooth = fill_from_surroundings(small.astype(np.float32), (known > 0.999).astype(np.float32))
+    smooth = np.asarray(cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR),
+                        np.float32)
+    band = mirrored_band(image, hole, iod_px) if hole.any() else None
+    if band is not None:
+        (x0, y0, x1, y1), mirrored, weight = band
+        box = smooth[y0:y1, x0:x1]
+        box += (mirrored.astype(np.float32) - box) * weight[..., None]
+    return smooth
+
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
+
+
+def mirrored_band(image: np.ndarray, hole: np.ndarray,
+                  iod_px: float) -> tuple[Box, np.ndarray, np.ndarray] | None:
+    """The background mirrored across the hole's edge, over the hole's box and the reach
+    around it: the box, its (h, w, 3) uint8 colours and their (h, w) float32 weight, 1 near
+    the edge, fading to 0 deeper in and wherever the mirrored point is no background (inside
+    the hole, off the picture). None when the hole leaves no background."""
+    import cv2
+
+    height, width = hole.shape
+    # Only the hole's box and the background the mirror can reach around it are looked at.
+    reach = int(np.ceil((MIRROR_FULL_IOD + MIRROR_FADE_IOD) * iod_px)) + 2
+    rows, columns = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
+    x0, x1 = max(int(columns[0]) - reach, 0), min(int(columns[-1]) + 1 + reach, width)
+    y0, y1 = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + 1 + reach, height)
+    box_width, box_height = x1 - x0, y1 - y0
+    # The mirror's geometry on a coarse grid (its map is smooth but for the medial axis,
+    # which lies deeper than the band), upsampled.
+    scale = min(1.0, _MIRROR_SIDE / max(box_width, box_height))
+    size = (max(8, round(box_width * scale)), max(8, round(box_height * scale)))
+    box_hole = hole[y0:y1, x0:x1]
+    small_hole = (cv2.resize(box_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+                  > 0.0).astype(np.uint8)
+    if small_hole.all():
+        return None
+    # Mirrored across the raw outline, every strand of hair and notch of the mask bends the
+    # mirror and the band shows shards; across the outline smoothed (closed, so still around
+    # the whole hole) it shows the background's texture in one piece.
+    smoothing = max(1, round(_OUTLINE_SMOOTHING_IOD * iod_px * scale))
+    small_hole = np.asarray(cv2.morphologyEx(small_hole, cv2.MORPH_CLOSE,
+                                             cv2.getStructuringElement(
+                                                 cv2.MORPH_ELLIPSE, (2 * smoothing + 1,) * 2)),
+                            np.uint8)
+    if small_hole.all():
+        return None
+    # Every hole sample's nearest background sample (each background sample its own label).
+    depth, labels = cv2.distanceTransformWithLabels(small_hole, cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    label_rows, label_columns = np.nonzero(small_hole == 0)
+    nearest = np.zeros((labels.max() + 1, 2), np.float32)
+    nearest[labels[label_rows, label_columns]] = np.stack([label_columns, label_rows], axis=1)
+    grid = np.dstack(np.meshgrid(np.arange(size[0], dtype=np.float32),
+                                 np.arange(size[1], dtype=np.float32)))
+    mirror = 2.0 * nearest[labels] - grid  # in coarse samples
+    mirror = cv2.GaussianBlur(mirror, (0, 0), float(smoothing))
+    # Weight on the coarse grid: full up to MIRROR_FULL_IOD deep, then fading.
+    depth_iod = depth / (scale * max(iod_px, 1.0))
+    coarse = np.clip((MIRROR_FULL_IOD + MIRROR_FADE_IOD - depth_iod) / MIRROR_FADE_IOD, 0, 1)
+    inside = ((mirror[..., 0] >= 0) & (mirror[..., 0] <= size[0] - 1)
+              & (mirror[..., 1] >= 0) & (mirror[..., 1] <= size[1] - 1))
+    lands = cv2.remap((small_hole == 0).astype(np.float32), mirror[..., 0], mirror[..., 1],
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
+    coarse *= inside & (lands > 0.99)
+    # Soft where the mirror's validity or the nearest outline point switches.
+    coarse = cv2.GaussianBlur(coarse.astype(np.float32), (0, 0), max(1.0, 0.03 * iod_px * scale))
+    # Coarse sample centres to full-image pixels of the box: (i + 0.5) / scale - 0.5.
+    factors = np.array([box_width / size[0], box_height / size[1]], np.float32)
+    mirror = (mirror + 0.5) * factors - 0.5 + np.array([x0, y0], np.float32)
+    mirror = cv2.resize(mirror, (box_width, box_height), interpolation=cv2.INTER_LINEAR)
+    colours = cv2.remap(image, mirror, None,  # type: ignore[call-overload]
+                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    weight = cv2.resize(coarse, (box_width, box_height), interpolation=cv2.INTER_LINEAR)
+    return (x0, y0, x1, y1), colours, weight
+
+
+def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (float32, H x W x C) with its unknown pixels (``known`` 0) filled by pull-push:
+    averages of the known pixels over ever coarser grids, blended back down, so a hole takes
+    the smooth colours of what surrounds it (no streaks, unlike a marching inpaint)."""
+    import cv2
+
+    levels = []
+    values, weights = image * known[..., None], known
+    while min(values.shape[:2]) > 2:
+        levels.append((values, weights))
+        size = (max(1, values.shape[1] // 2), max(1, values.shape[0] // 2))
+        values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+        weights = cv2.resize(weights, size, interpolation=cv2.INTER_AREA)
+    filled = values / np.maximum(weights, 1e-6)[..., None]
+    for values, weights in reversed(levels):
+        coarse = cv2.resize(filled, (values.shape[1], values.shape[0]),
+                            interpolation=cv2.INTER_LINEAR)
+        share = np.clip(weights * 4.0, 0.0, 1.0)[..., None]
+        filled = share * values / np.maximum(weights, 1e-6)[..., None] + (1.0 - share) * coarse
+    return filled
