@@ -8,7 +8,7 @@ import pytest
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import target_from_controls
 from fgemotalk_cli.engines.warp.lips import meet_lips
-from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR
+from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR, WIDE_OPEN, MouthPatch, opening
 from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
 from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
 
@@ -112,3 +112,22 @@ def test_a_source_showing_teeth_keeps_them_unstretched(toothy) -> None:
     # opening's new part is mostly darker cavity, not teeth.
     assert 0.6 < bright.sum() / max(source_bright.sum(), 1) < 1.5
     assert bright.sum() < 0.6 * inside.sum()
+
+
+def test_a_mouth_open_wide_keeps_its_own_interior_under_a_driver(portraits, toothy) -> None:
+    # A shouting source driven from a frame showing teeth (the driver's mouth patch): at the
+    # source's own mouth the picture is the source's tongue and cavity, not the driver's
+    # teeth stretched over an opening a third of the face tall.
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import load_image
+
+    image = load_image(next(p for p in portraits if p.name == "liveportrait_d9.jpg"))
+    shouting = prepare_source(image, detect_source_face(image))
+    assert opening(shouting.points) >= WIDE_OPEN
+    assert shouting.mouth_style.own_interior is not None
+    patch = MouthPatch(toothy.image, toothy.points)
+    assert patch.usable()
+    inside = _inner(shouting.points, shouting.image.shape)
+    out = render_warp(shouting, shouting.points, patch)
+    change = np.abs(out.astype(float) - shouting.image)[inside].mean()
+    assert change < 12.0

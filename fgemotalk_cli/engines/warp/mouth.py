@@ -32,6 +32,9 @@ _TEETH_OVER_SCLERA = 1.18  # measured on real open mouths, see _teeth_colour
 _TEETH_OVER_SKIN = (1.0, 1.45)
 _MIN_OPENING = 0.015  # inner area / mouth width^2 below which a mouth counts as closed
 _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source to show them
+#: An opening (inner lip area over the squared mouth width) from which a source's mouth is
+#: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
+WIDE_OPEN = 0.3
 # The inner contour and the same points one step on (its next corners), as index arrays.
 _INNER = np.array(INNER_CONTOUR)
 _INNER_NEXT = np.roll(_INNER, -1)
@@ -84,10 +87,11 @@ class MouthStyle:
         teeth = _teeth_colour(image, xy, skin)
         source_opening = opening(xy)
         cavity = lips * 0.22
+        # A mouth open wide (a yawn, a shout) shows its own tongue and cavity: keep them.
+        own = _shows_teeth(image, xy, skin) or source_opening >= WIDE_OPEN
         return cls(skin=skin, lips=lips, teeth=teeth, cavity=cavity,
                    source_opening=source_opening,
-                   own_interior=(OwnInterior.from_source(image, xy)
-                                 if _shows_teeth(image, xy, skin) else None))
+                   own_interior=OwnInterior.from_source(image, xy) if own else None)
 
 
 def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
@@ -271,7 +275,10 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
 
     target = np.asarray(target_points, np.float64)[:, :2] - roi_origin
     target_opening = opening(target)
-    use_patch = patch is not None and patch.usable()
+    # A driver's interior stretched onto a mouth open wide shows teeth a third of the face
+    # tall: there the source's own interior is carried, the procedural cavity between.
+    use_patch = (patch is not None and patch.usable()
+                 and not (style.own_interior is not None and style.source_opening >= WIDE_OPEN))
     if target_opening < _MIN_OPENING and not use_patch:
         return
     # A source with an open mouth supplies its own interior layer, and then the whole opening
