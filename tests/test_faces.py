@@ -11,7 +11,12 @@ import pytest
 
 from fgemotalk_cli.errors import InputError, NoFaceError
 from fgemotalk_cli.faces.crop import crop_face, paste_back
-from fgemotalk_cli.faces.detector import FaceMeshDetector, VideoFaceTracker, detect_source_face
+from fgemotalk_cli.faces.detector import (
+    FaceMeshDetector,
+    VideoFaceTracker,
+    detect_source_face,
+    landmark_array,
+)
 from fgemotalk_cli.faces.landmarks import FaceLandmarks, estimate_head_pose, rotation_from_angles
 from fgemotalk_cli.faces.mesh_model import (
     canonical_face_mesh,
@@ -297,3 +302,19 @@ def test_video_tracker_keeps_room_for_several_faces(portraits) -> None:
     with VideoFaceTracker(face_index=1) as lone:
         lone.detect(left)
         assert lone.max_faces == 4  # the second face is wanted: keep looking for it
+
+
+def test_landmark_array_reads_the_serialised_points_and_any_other_layout(portraits) -> None:
+    from mediapipe.framework.formats import landmark_pb2
+
+    with FaceMeshDetector(video_mode=False, max_faces=1) as still:
+        image = _portrait(portraits, "liveportrait_s42.jpg")
+        result = still._mesh.process(image)
+    face = result.multi_face_landmarks[0]
+    expected = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
+    np.testing.assert_array_equal(landmark_array(face), expected)
+    # With visibility set the records change shape: read point by point, same values.
+    other = landmark_pb2.NormalizedLandmarkList()
+    other.CopyFrom(face)
+    other.landmark[3].visibility = 0.5
+    np.testing.assert_array_equal(landmark_array(other), expected)

@@ -88,7 +88,7 @@ class FaceMeshDetector:
         # original size lands them in full-image pixels whatever the detection downscale was.
         scale = np.array([width, height, width], dtype=np.float64)
         for face in results.multi_face_landmarks or []:
-            normalised = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
+            normalised = landmark_array(face)
             faces.append(FaceLandmarks((normalised * scale).astype(np.float32), (width, height)))
         faces.sort(key=_bbox_area, reverse=True)
         return faces
@@ -139,6 +139,28 @@ class VideoFaceTracker:
                 self._tracker = single
                 faces = single.detect(image_rgb) or faces
         return faces
+
+
+# One landmark of a NormalizedLandmarkList as protobuf serialises it when only x, y and z are
+# set (FaceMesh's output): field 1, a 15-byte message of fields 1, 2 and 3, little-endian floats.
+_LANDMARK_RECORD = np.dtype([("tag", "u1"), ("size", "u1"), ("x_tag", "u1"), ("x", "<f4"),
+                             ("y_tag", "u1"), ("y", "<f4"), ("z_tag", "u1"), ("z", "<f4")])
+_RECORD_TAGS = {"tag": 0x0A, "size": 15, "x_tag": 0x0D, "y_tag": 0x15, "z_tag": 0x1D}
+
+
+def landmark_array(landmarks: object) -> np.ndarray:
+    """(N, 3) float64 x, y, z of a MediaPipe NormalizedLandmarkList.
+
+    Read from its serialised bytes, whose layout is fixed while only x, y and z are set: 478
+    points' attributes one by one cost 0.21 ms a frame of tracking, the bytes 0.02 ms. Any
+    other layout (visibility or presence set) is read point by point."""
+    raw = landmarks.SerializeToString()  # type: ignore[attr-defined]
+    if raw and len(raw) % _LANDMARK_RECORD.itemsize == 0:
+        records = np.frombuffer(raw, _LANDMARK_RECORD)
+        if all(np.all(records[field] == value) for field, value in _RECORD_TAGS.items()):
+            return np.stack([records["x"], records["y"], records["z"]], axis=1).astype(np.float64)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark],  # type: ignore[attr-defined]
+                    dtype=np.float64)
 
 
 def _bbox_area(face: FaceLandmarks) -> float:
