@@ -9,7 +9,8 @@ shallow valley, a soft dark line with a highlight on the wall that faces the sou
 (estimated once from the face's own shading), multiplied into the warped skin so it keeps
 the skin's colour and texture:
 
-- AU1/AU2: horizontal forehead lines, centred for AU1, lateral for AU2;
+- AU1/AU2: horizontal forehead lines, centred for AU1, lateral for AU2, and the lid fold
+  under the raised brow unfolding (both in :mod:`.brow_shading`);
 - AU4: the vertical furrows between the brows;
 - AU6: crow's feet fanning from the outer eye corners and the crease under the raised cheek;
 - AU9: lines across the bridge of the nose;
@@ -30,6 +31,8 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.brow_shading import forehead_lines, unfold_lid
+from fgemotalk_cli.engines.warp.brow_shading import resample as _resample
 
 # Per family: the AU whose intensity 5 defines "full", its handle landmarks and the face-frame
 # direction their motion is measured along (x towards the subject's left, y down).
@@ -49,17 +52,6 @@ _RELATIVE_TO = {"corner_folds": (13, 14)}
 _MIN_AMOUNT = 0.2
 _DARKNESS = 0.3  # how much a crease at full amount darkens its valley
 _HIGHLIGHT = 0.1  # and brightens the wall facing the light
-# Forehead lines: how many, the first's height above the brows and their spacing (IOD), width.
-_FOREHEAD_LINES = 5
-_FOREHEAD_FIRST = 0.15
-_FOREHEAD_SPACING = 0.075
-# Real forehead lines are soft valleys about a fortieth of the eye distance wide and
-# shallower than a frown's furrows (d7 frame 140 at 145 px IOD: 3-4 px, some 10-15 % darker).
-_FOREHEAD_WIDTH = 0.022
-_FOREHEAD_DEPTH = 0.7
-# The mesh's forehead top (_FOREHEAD_TOP) lies below the hairline: lines reach up to this
-# share of its height above the brows.
-_FOREHEAD_ROOM = 1.05
 _BROW = (70, 63, 105, 66, 107, None, 336, 296, 334, 293, 300)  # None: between the inner ends
 _FOREHEAD_TOP = (54, 103, 67, 109, (109, 10), 10, (10, 338), 338, 297, 332, 284)
 
@@ -134,48 +126,6 @@ def _point(xy: np.ndarray, spec: int | tuple[int, int] | None, fallback: np.ndar
     return xy[spec]
 
 
-def _resample(points: np.ndarray, count: int) -> np.ndarray:
-    """``count`` points evenly spaced along a polyline."""
-    steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    targets = np.linspace(0.0, along[-1], count)
-    return np.stack([np.interp(targets, along, points[:, k]) for k in (0, 1)], 1)
-
-
-def _forehead_lines(brow: np.ndarray, top: np.ndarray, xy: np.ndarray, inner: float,
-                    outer: float, iod: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """The frontalis' horizontal lines (AU 1 centred, AU 2 lateral) as real raises show them
-    (d7 frame 140, d10, vasa1_7 frame 228): in the lower half of the forehead, the first a
-    sixth of the eye distance above the brows and the next ones ``_FOREHEAD_SPACING`` apart,
-    each following the arch of the brows below it (flatter the higher it lies), broken into
-    segments rather than ruled across, and none above the mesh's forehead top (a low
-    hairline keeps fewer)."""
-    up = xy[10] - xy[168]
-    up /= max(float(np.linalg.norm(up)), 1e-6)
-    brow_line = _resample(brow, 31)
-    # The forehead's height above each point of the brow line.
-    room = np.maximum((_resample(top, 31) - brow_line) @ up, 0.0)
-    s = np.linspace(-1.0, 1.0, len(brow_line))
-    along_up = brow_line @ up
-    lines = []
-    for k in range(_FOREHEAD_LINES):
-        height = (_FOREHEAD_FIRST + _FOREHEAD_SPACING * k) * iod
-        # Higher lines bend less with the brows (towards their mean height).
-        flatten = 0.25 + 0.15 * k
-        line = brow_line + (height + flatten * (along_up.mean() - along_up))[:, None] * up
-        # A gentle wave and segments of their own per line, the same in every frame.
-        line += (0.01 * iod * np.sin(2.3 * s * (k + 1.5) + 1.7 * k))[:, None] * up
-        broken = 0.45 + 0.55 * np.clip(np.cos(np.pi * (1.6 + 0.3 * k) * s + 2.1 * k) + 0.4,
-                                       0.0, 1.0)
-        fits = np.clip((_FOREHEAD_ROOM * room - height) / (0.1 * iod), 0.0, 1.0)
-        centre = np.exp(-(s / 0.45) ** 2)
-        strength = ((inner * centre + outer * (1 - centre) * 0.9) * broken * fits
-                    * np.sin(np.pi * np.clip((s + 1) / 2, 0, 1)) ** 0.6 * (1.0 - 0.14 * k)
-                    * _FOREHEAD_DEPTH)
-        lines.append((line, strength, _FOREHEAD_WIDTH))
-    return lines
-
-
 def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
              ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """(polyline (N, 2), strength per point (N,), width in IOD) for every active crease."""
@@ -186,7 +136,7 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
     top = np.array([_point(xy, spec, centre_brow) for spec in _FOREHEAD_TOP])
     inner, outer = amounts.get("forehead_inner", 0.0), amounts.get("forehead_outer", 0.0)
     if max(inner, outer) > 0:
-        creases.extend(_forehead_lines(brow, top, xy, inner, outer, iod))
+        creases.extend(forehead_lines(brow, top, xy, inner, outer, iod))
     furrow = amounts.get("furrow", 0.0)
     if furrow > 0:
         for lower, upper in ((55, 107), (285, 336)):
@@ -276,6 +226,10 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
         return
     xy = target[:, :2] - roi_origin
     iod = frame.iod_px
+    raised = max(amounts.get("forehead_inner", 0.0), amounts.get("forehead_outer", 0.0))
+    if raised > 0:
+        for eye in (0, 1):
+            unfold_lid(roi, xy, eye, min(raised, 1.0), iod)
     creases = _creases(xy, amounts, iod)
     points = np.concatenate([line for line, _, _ in creases])
     pad = int(np.ceil(0.12 * iod)) + 2

@@ -1,11 +1,13 @@
-"""The frontalis' forehead lines (AU 1/2): where real raises show them, whatever the forehead."""
+"""A brow raise beyond the landmarks (AU 1/2): forehead lines where real raises show them, the
+lid fold unfolding under the brow."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fgemotalk_cli.engines.warp import shading
+from fgemotalk_cli.engines.warp import brow_shading, shading
+from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import target_from_controls
 from fgemotalk_cli.engines.warp.shading import shade_expression
 
@@ -34,7 +36,7 @@ def test_the_lines_keep_their_place_above_the_brows_on_any_forehead() -> None:
     heights = {}
     for forehead in (40.0, 120.0):
         brow, top, xy = _face(forehead)
-        lines = _drawn(shading._forehead_lines(brow, top, xy, 1.0, 1.0, IOD))
+        lines = _drawn(brow_shading.forehead_lines(brow, top, xy, 1.0, 1.0, IOD))
         # Height of each drawn line above the brow, at the brows' middles (a quarter in).
         quarter = len(lines[0]) // 4
         brow_y = np.interp(lines[0][quarter, 0], brow[:, 0], brow[:, 1])
@@ -51,7 +53,7 @@ def test_the_lines_follow_the_arch_of_the_brows() -> None:
     """The lowest line bends with the brows under it (flatter than they are, as the real
     lines are), not ruled straight across the forehead."""
     brow, top, xy = _face(120.0)
-    lowest = _drawn(shading._forehead_lines(brow, top, xy, 1.0, 1.0, IOD))[0]
+    lowest = _drawn(brow_shading.forehead_lines(brow, top, xy, 1.0, 1.0, IOD))[0]
     quarter, middle = len(lowest) // 4, len(lowest) // 2
     brow_rise = np.interp(lowest[quarter, 0], brow[:, 0], brow[:, 1]) - np.interp(
         lowest[middle, 0], brow[:, 0], brow[:, 1])
@@ -78,3 +80,43 @@ def test_a_full_raise_creases_the_lower_forehead_softly(warp_cases) -> None:
     assert 0.1 < (brow_y - centroid) / iod < 0.45
     top_y = float(target[list(shading._FOREHEAD_TOP[:4]), 1].min())
     assert darkening[: int(top_y - 0.1 * iod)].max() < 0.02
+
+
+def _socket_band(points: np.ndarray, eye: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel masks between the brow's lower line and the upper lid (its middle third across
+    the eye, 0.3-0.5 of the way down), and the same columns above the brow."""
+    corners, upper, _, _ = L.EYES[eye]
+    brow = L.RIGHT_BROW_LOWER if eye == 0 else L.LEFT_BROW_LOWER
+    xy = points[:, :2]
+    height, width = 512, 512
+    yy, xx = np.mgrid[0:height, 0:width]
+    left, right = sorted(xy[list(corners), 0])
+    columns = (xx > left + (right - left) / 3) & (xx < right - (right - left) / 3)
+
+    def line(indices) -> np.ndarray:
+        order = np.argsort(xy[list(indices), 0])
+        return np.interp(xx, xy[list(indices), 0][order], xy[list(indices), 1][order])
+
+    brow_y, lid_y = line(brow), line(upper)
+    t = (yy - brow_y) / np.maximum(lid_y - brow_y, 1.0)
+    return columns & (t > 0.3) & (t < 0.5), columns & (yy < brow_y - 3) & (yy > brow_y - 12)
+
+
+@pytest.mark.media
+def test_a_raised_brow_unfolds_the_shadow_under_it(warp_cases) -> None:
+    """The fold's shadow between brow and lid, which the warp stretches into a dark band
+    under a raised brow, thins out: on a face whose sockets are darker than its cheeks it is
+    lifted towards the cheek's level; a frown, which raises nothing, leaves it."""
+    source = warp_cases[0].source
+    assert source.image.shape[:2] == (512, 512)
+    raised = target_from_controls(source, {1: 5.0, 2: 5.0})
+    band, above = _socket_band(raised, 0)
+    canvas = np.full(source.image.shape, 170, np.uint8)
+    canvas[band] = 85  # a dark socket under a lit cheek
+    lifted = canvas.copy()
+    shade_expression(lifted, (0, 0), source.shading, raised)
+    gain = lifted[band].astype(float).mean() / 85.0
+    assert 1.08 < gain <= 1.0 + brow_shading._UNFOLD_GAIN + 0.02
+    frowned = canvas.copy()
+    shade_expression(frowned, (0, 0), source.shading, target_from_controls(source, {4: 5.0}))
+    assert np.abs(frowned[band].astype(int) - 85).max() <= 2
