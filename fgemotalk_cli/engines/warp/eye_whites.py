@@ -28,7 +28,7 @@ from fgemotalk_cli.engines.warp import layout as L
 _MIN_RISE_PX = 0.75  # a rise below this leaves the eye as the warp drew it
 _SHADOW = 0.15  # how much darker the white is right under the lid (fading over a third)
 _LASH_SHARE = 0.07  # lash line thickness over the iris, of the eye's width
-_CORNER_SHADE = 0.25  # how much darker the white is at the eye's corners than mid-eye
+_CORNER_SHADE = 0.12  # how much darker the white is at the eye's corners than mid-eye
 _LIFT_SHARE = 0.7  # of the opening below the old lid line, over which the white lifts shadow
 _SHADOW_SHARE = 0.3  # of that opening: a lid risen this far is clear of its old shadow
 # Brow lowering (of the eye's width) from which a lowered brow keeps the old shadow, and by
