@@ -120,3 +120,29 @@ def test_a_raised_brow_unfolds_the_shadow_under_it(warp_cases) -> None:
     frowned = canvas.copy()
     shade_expression(frowned, (0, 0), source.shading, target_from_controls(source, {4: 5.0}))
     assert np.abs(frowned[band].astype(int) - 85).max() <= 2
+
+
+@pytest.mark.media
+def test_the_frown_furrows_rise_side_by_side_not_in_a_v(warp_cases) -> None:
+    """AU 4's glabellar furrows, as real frowns fold them (d8 frame 118, d7 frame 172, d10
+    frame 336): one above each brow's inner head, running up the forehead near-vertically
+    and as far apart at the top as at the bottom, or further."""
+    source = warp_cases[0].source
+    target = target_from_controls(source, {4: 5.0})
+    xy = target[:, :2]
+    iod = source.geometry.frame.iod_px
+    furrows = brow_shading.glabellar_furrows(xy, 1.0, iod)
+    assert len(furrows) == 2
+    (right, _, _), (left, _, _) = furrows
+    bottom = np.linalg.norm(right[0] - left[0])
+    top = np.linalg.norm(right[-1] - left[-1])
+    assert top >= bottom
+    up = (xy[9] - xy[168]) / np.linalg.norm(xy[9] - xy[168])
+    for line in (right, left):
+        rise = (line[-1] - line[0]) @ up
+        assert 0.2 * iod < rise < 0.45 * iod
+        sideways = np.linalg.norm(line[-1] - line[0] - rise * up)
+        assert sideways < 0.5 * rise  # near-vertical
+    # Each starts between its brow's inner head and the midline, nearer the brow.
+    for line, head in ((right, 55), (left, 285)):
+        assert np.linalg.norm(line[0] - xy[head]) < np.linalg.norm(line[0] - xy[168])

@@ -1,10 +1,12 @@
-"""The brow raise beyond the landmarks: forehead lines and the lid fold unfolding.
+"""The brows' marks beyond the landmarks: forehead lines, the lid fold, the frown's furrows.
 
-:mod:`.shading` draws every AU's creases; these are the frontalis' (AU 1/2) two marks as
-real raises show them (d7 frame 140, d10 frame 88, vasa1_7 frame 228): horizontal lines in
-the lower forehead that follow the brows' arch, and the fold between brow and lid whose
-shadow thins out as the brow lifts it (the warp alone stretches that shadow into a dark band,
-and the raised brow looks thick and smeared).
+:mod:`.shading` draws every AU's creases; these are the brows' as real actions show them.
+The frontalis (AU 1/2; d7 frame 140, d10 frame 88, vasa1_7 frame 228) creases the lower
+forehead in lines that follow the brows' arch, and lifts the fold between brow and lid, whose
+shadow thins out (the warp alone stretches that shadow into a dark band, and the raised brow
+looks thick and smeared). The corrugator (AU 4; d8 frame 118, d7 frame 172, d10 frame 336)
+folds the skin between the drawn-in brows into two near-vertical furrows rising from the
+brows' inner heads, parallel or opening slightly upwards, never a V meeting above the nose.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ _FOREHEAD_ROOM = 1.05
 _UNFOLD_LEVEL = 0.85
 _UNFOLD_GAIN = 0.3
 _CHEEKS = (50, 280)  # a cheek point on each eye's side (right, left)
+# The frown's furrows: length and outward bend at the top (IOD), width (d8 frame 118 at
+# 150 px IOD: 0.3 IOD long, 4-5 px wide).
+_FURROW_LENGTH = 0.3
+_FURROW_FLARE = 0.04
+_FURROW_WIDTH = 0.016
 
 
 def resample(points: np.ndarray, count: int) -> np.ndarray:
@@ -127,3 +134,27 @@ def unfold_lid(roi: np.ndarray, xy: np.ndarray, eye: int, amount: float, iod: fl
     gain = 1.0 + amount * band * lift
     box = roi[y0:y1, x0:x1].astype(np.float32)
     roi[y0:y1, x0:x1] = np.clip(box * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def glabellar_furrows(xy: np.ndarray, amount: float, iod: float
+                      ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """AU 4's two furrows: each from just medial of a brow's inner head up the forehead for
+    ``_FURROW_LENGTH`` of the eye distance, bending a little outwards at the top (the real
+    frowns' ")(" or "11"), deepest in their lower half."""
+    up = xy[9] - xy[168]
+    up /= max(float(np.linalg.norm(up)), 1e-6)
+    furrows = []
+    for lower, upper in ((55, 107), (285, 336)):
+        start = 0.7 * xy[lower] + 0.3 * xy[168]
+        outwards = xy[upper] - xy[9]
+        outwards -= (outwards @ up) * up
+        outwards /= max(float(np.linalg.norm(outwards)), 1e-6)
+        length = _FURROW_LENGTH * iod
+        middle = start + 0.5 * length * up
+        end = start + length * up + _FURROW_FLARE * iod * outwards
+        along = np.linspace(0.0, 1.0, 14)[:, None]
+        line = (1 - along) ** 2 * start + 2 * (1 - along) * along * middle + along ** 2 * end
+        strength = amount * np.sin(np.pi * np.linspace(0.05, 0.95, len(line))) ** 0.8 * (
+            1.0 - 0.35 * along[:, 0])
+        furrows.append((line, strength, _FURROW_WIDTH))
+    return furrows

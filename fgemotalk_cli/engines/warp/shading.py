@@ -11,7 +11,7 @@ the skin's colour and texture:
 
 - AU1/AU2: horizontal forehead lines, centred for AU1, lateral for AU2, and the lid fold
   under the raised brow unfolding (both in :mod:`.brow_shading`);
-- AU4: the vertical furrows between the brows;
+- AU4: the vertical furrows between the brows (:mod:`.brow_shading`);
 - AU6: crow's feet fanning from the outer eye corners and the crease under the raised cheek;
 - AU9: lines across the bridge of the nose;
 - AU12: deeper nasolabial folds from the nose wings past the mouth corners;
@@ -31,7 +31,7 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
-from fgemotalk_cli.engines.warp.brow_shading import forehead_lines, unfold_lid
+from fgemotalk_cli.engines.warp.brow_shading import forehead_lines, glabellar_furrows, unfold_lid
 from fgemotalk_cli.engines.warp.brow_shading import resample as _resample
 
 # Per family: the AU whose intensity 5 defines "full", its handle landmarks and the face-frame
@@ -139,12 +139,7 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
         creases.extend(forehead_lines(brow, top, xy, inner, outer, iod))
     furrow = amounts.get("furrow", 0.0)
     if furrow > 0:
-        for lower, upper in ((55, 107), (285, 336)):
-            start = 0.55 * xy[lower] + 0.45 * xy[168]
-            end = 0.6 * xy[upper] + 0.4 * xy[9] + 1.1 * (xy[upper] - xy[lower])
-            line = _resample(np.array([start, end]), 12)
-            strength = furrow * np.sin(np.pi * np.linspace(0.05, 0.95, len(line)))
-            creases.append((line, strength, 0.012))
+        creases.extend(glabellar_furrows(xy, furrow, iod))
     crows = amounts.get("crows_feet", 0.0)
     if crows > 0:
         for corner, centre_points, lower_lid in ((33, L.RIGHT_EYE_CORNERS, L.RIGHT_LOWER_LID),
