@@ -89,6 +89,8 @@ def unfold_lid(roi: np.ndarray, xy: np.ndarray, eye: int, amount: float, iod: fl
     to ``_UNFOLD_GAIN``, keeping its texture and colour (a gain on the pixels)."""
     import cv2
 
+    if amount * _UNFOLD_GAIN < 0.01:  # a lift under 1 % does not show
+        return
     corners, upper, _, _ = L.EYES[eye]
     brow = L.RIGHT_BROW_LOWER if eye == 0 else L.LEFT_BROW_LOWER
     origin = xy[corners[0]]
@@ -100,12 +102,21 @@ def unfold_lid(roi: np.ndarray, xy: np.ndarray, eye: int, amount: float, iod: fl
     down = np.array([-along[1], along[0]])
     if down @ (xy[list(upper)].mean(0) - xy[list(brow)].mean(0)) < 0:
         down = -down
+    # The band lies over the eye's width, from the brow down to the lid.
     points = np.concatenate([xy[list(brow)], xy[list(upper)]])
-    x0, y0 = np.maximum(np.floor(points.min(0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(points.max(0)).astype(int) + 3, roi.shape[1::-1])
+    eye_x = xy[list(corners), 0]
+    x0, y0 = np.maximum(np.floor([eye_x.min(), points[:, 1].min()]).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil([eye_x.max(), points[:, 1].max()]).astype(int) + 3,
+                        roi.shape[1::-1])
     if x1 - x0 < 4 or y1 - y0 < 4:
         return
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    # The lift is smooth (the luma it reads is blurred over 0.04 IOD): it is worked out on a
+    # grid of about 50 px to the eye distance and upsampled, as the creases are.
+    scale = min(1.0, 50.0 / max(iod, 1.0))
+    shape = (max(2, int(round((y1 - y0) * scale))), max(2, int(round((x1 - x0) * scale))))
+    step_y, step_x = (y1 - y0) / shape[0], (x1 - x0) / shape[1]
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    xx, yy = x0 + (xx + 0.5) * step_x - 0.5, y0 + (yy + 0.5) * step_y - 0.5
     a = (xx - origin[0]) * along[0] + (yy - origin[1]) * along[1]
     b = (xx - origin[0]) * down[0] + (yy - origin[1]) * down[1]
 
@@ -121,19 +132,22 @@ def unfold_lid(roi: np.ndarray, xy: np.ndarray, eye: int, amount: float, iod: fl
     band *= np.sin(np.pi * np.clip(a / width, 0.0, 1.0)) ** 0.5
     if not band.any():
         return
-    weights = np.array([0.299, 0.587, 0.114], np.float32)
-    luma = cv2.GaussianBlur(roi[y0:y1, x0:x1].astype(np.float32) @ weights, (0, 0),
-                            max(0.8, 0.04 * iod))
     cx, cy = np.round(xy[_CHEEKS[eye]]).astype(int)
     radius = max(1, int(0.05 * iod))
     cheek = roi[max(cy - radius, 0):cy + radius + 1, max(cx - radius, 0):cx + radius + 1]
     if cheek.size == 0:
         return
+    weights = np.array([0.299, 0.587, 0.114], np.float32)
     level = _UNFOLD_LEVEL * float(np.median(cheek.reshape(-1, cheek.shape[-1]), 0) @ weights)
+    box = roi[y0:y1, x0:x1]
+    small = cv2.resize(box, shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
+    luma = cv2.GaussianBlur(small @ weights, (0, 0), max(0.8, 0.04 * iod * scale))
     lift = np.clip(level / np.maximum(luma, 1.0) - 1.0, 0.0, _UNFOLD_GAIN)
-    gain = 1.0 + amount * band * lift
-    box = roi[y0:y1, x0:x1].astype(np.float32)
-    roi[y0:y1, x0:x1] = np.clip(box * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
+    gain = (1.0 + amount * band * lift).astype(np.float32)
+    if shape != box.shape[:2]:
+        gain = cv2.resize(gain, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    roi[y0:y1, x0:x1] = np.clip(box.astype(np.float32) * gain[..., None] + 0.5, 0,
+                                255).astype(np.uint8)
 
 
 def glabellar_furrows(xy: np.ndarray, amount: float, iod: float
