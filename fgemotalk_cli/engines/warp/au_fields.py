@@ -93,9 +93,6 @@ from fgemotalk_cli.engines.warp.regions import EyeRegion, FaceRegions
 JAW_MAX_RADIANS = float(np.deg2rad(15.0))
 #: How far along the brow (0 inner end, 1 tail) AU 1's lift fades out.
 MEDIAL_REACH = 0.85
-#: Of the distance from the brow's lower landmarks to the lid margin, the share below the
-#: brow that moves whole with it (see ``_rigid_brow``).
-BROW_FRINGE = 0.35
 #: How far AU 15 holds the middle of the lower lip up (face units at intensity 5).
 LOWER_LIP_HOLD = 0.045
 
@@ -113,6 +110,11 @@ def _gauss(face: np.ndarray, centre: np.ndarray, sigma_u: float, sigma_v: float)
 def _medial(face: np.ndarray, side: int) -> np.ndarray:
     """Unit vectors towards the midline for points on ``side`` (-1 right, +1 left)."""
     return np.stack([-side * np.ones(len(face)), np.zeros(len(face)), np.zeros(len(face))], 1)
+
+
+#: Of the distance from the brow's lower landmarks to the lid margin, the share below the
+#: brow that moves whole with it (see ``_rigid_brow``).
+BROW_FRINGE = 0.35
 
 
 def _rigid_brow(face: np.ndarray, eye: EyeRegion) -> np.ndarray:
