@@ -134,3 +134,49 @@ def test_a_brow_lowered_over_the_raised_lid_keeps_its_shadow(warp_cases) -> None
         changes.append(np.abs(roi[below].astype(int) - case.source.image[below]).sum())
     assert changes[0] > 0
     assert changes[1] < 0.3 * changes[0]  # what is left: the new band near the corners
+
+
+def test_a_shadowed_eye_white_is_painted_lit(warp_cases) -> None:
+    """A photo's eye that shows its white only in the lid's shadow (here the opening darkened
+    to a third) still gets a lit white where the lid retracts: at least
+    ``_WHITE_OVER_CHEEK`` of its cheek, as real wide eyes are."""
+    case = warp_cases[0]
+    image, xy = case.source.image, case.source.points[:, :2]
+    luma = np.array([0.299, 0.587, 0.114])
+    own = eye_whites.eye_white_colour(image, xy, 0)
+    dark = image.copy()
+    box = np.round(xy[L.eye_opening(0)]).astype(int)
+    (x0, y0), (x1, y1) = box.min(0) - 1, box.max(0) + 2
+    dark[y0:y1, x0:x1] = dark[y0:y1, x0:x1] // 3
+    shadowed = eye_whites.eye_white_colour(dark, xy, 0)
+    cx, cy = np.round(xy[eye_whites._CHEEKS[0]]).astype(int)
+    cheek = float(np.median(image[cy - 2:cy + 3, cx - 2:cx + 3].reshape(-1, 3), 0) @ luma)
+    assert shadowed @ luma >= eye_whites._WHITE_OVER_CHEEK * cheek - 3
+    assert shadowed @ luma > 1.5 * (own @ luma) / 3
+
+
+def test_the_painted_white_darkens_towards_the_corners(warp_cases, monkeypatch) -> None:
+    """The sclera is a ball: along the raised band it is darker near the eye's corners, against
+    the middle, than the same white painted flat."""
+    case = warp_cases[0]
+    source = case.source.points.astype(np.float64)
+    upper = list(L.RIGHT_UPPER_LID[1:-1])
+    opening = float(np.ptp(source[list(L.RIGHT_LOWER_LID) + upper, 1]))
+    target = source.copy()
+    target[upper, 1] -= opening / 2
+    left, right = sorted(source[list(L.RIGHT_EYE_CORNERS), 0])
+
+    def corners_to_middle() -> float:
+        grey = np.full_like(case.source.image, 40)
+        eye_whites.open_eye_whites(grey, (0, 0), case.source.image, source, target[:, :2])
+        ys, xs = np.nonzero(np.abs(grey.astype(int) - 40).sum(2) > 30)
+        brightness = grey.astype(float).sum(2)[ys, xs]
+        share = (xs - left) / max(right - left, 1.0)
+        middle = brightness[(share > 0.3) & (share < 0.7)]
+        ends = brightness[(share < 0.2) | (share > 0.8)]
+        assert len(middle) > 10 and len(ends) > 5
+        return float(np.median(ends) / np.median(middle))
+
+    shade, shaded = eye_whites._CORNER_SHADE, corners_to_middle()
+    monkeypatch.setattr(eye_whites, "_CORNER_SHADE", 0.0)
+    assert shaded < corners_to_middle() - 0.25 * shade

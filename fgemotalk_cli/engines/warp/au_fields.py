@@ -112,6 +112,25 @@ def _medial(face: np.ndarray, side: int) -> np.ndarray:
     return np.stack([-side * np.ones(len(face)), np.zeros(len(face)), np.zeros(len(face))], 1)
 
 
+#: Of the distance from the brow's lower landmarks to the lid margin, the share below the
+#: brow that moves whole with it (see ``_rigid_brow``).
+BROW_FRINGE = 0.35
+
+
+def _rigid_brow(face: np.ndarray, eye: EyeRegion) -> np.ndarray:
+    """The brow gate with the brow's lower fringe carried whole: real brows rise and fall
+    as a band (their hair keeps its thickness; d7 frame 140, vasa1_7 frame 228) and the lid
+    skin below stretches. The landmarks' lower brow line runs inside the hair, so the
+    gate's fade from it to the lid margin stretched the fringe and its shadow with the skin,
+    and a raised brow looked thicker than at rest. Below that line the gate reaches 1 a
+    ``BROW_FRINGE`` share of the way down to the lid."""
+    lower = L.RIGHT_BROW_LOWER if eye.side < 0 else L.LEFT_BROW_LOWER
+    u, v = face[:, 0], face[:, 1]
+    below = v > L.polyline_at(u[list(lower)], v[list(lower)], u)
+    carried = np.clip(eye.brow_gate / L.smoothstep(0.0, 1.0, 1.0 - BROW_FRINGE), 0.0, 1.0)
+    return np.where(below, carried, eye.brow_gate)
+
+
 def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
                 shape: str) -> np.ndarray:
     """Brows moved up by ``inner_up`` .. ``outer_up`` (negative: down) and ``medial`` towards
@@ -143,7 +162,7 @@ def _brow_field(r: FaceRegions, inner_up: float, outer_up: float, medial: float,
         # Medial of the brow's inner end the skin follows less, reaching 0 at the midline so
         # the two sides meet continuously.
         near_midline = np.clip(np.abs(u) / max(abs(u[eye.upper_lid[-1]]) * 0.75, 1e-3), 0, 1)
-        weight = eye.brow_gate * profile * np.where(s < 0, near_midline, 1.0)
+        weight = _rigid_brow(r.face, eye) * profile * np.where(s < 0, near_midline, 1.0)
         fade = L.smoothstep(0.0, reach, s)
         up = inner_up * (1 - fade) + outer_up * fade
         field[:, 1] -= weight * up

@@ -27,13 +27,16 @@ from fgemotalk_cli.engines.warp import layout as L
 
 _MIN_RISE_PX = 0.75  # a rise below this leaves the eye as the warp drew it
 _SHADOW = 0.15  # how much darker the white is right under the lid (fading over a third)
-_LASH_SHARE = 0.07  # lash line thickness, of the eye's width
+_LASH_SHARE = 0.07  # lash line thickness over the iris, of the eye's width
+_CORNER_SHADE = 0.12  # how much darker the white is at the eye's corners than mid-eye
 _LIFT_SHARE = 0.7  # of the opening below the old lid line, over which the white lifts shadow
 _SHADOW_SHARE = 0.3  # of that opening: a lid risen this far is clear of its old shadow
 # Brow lowering (of the eye's width) from which a lowered brow keeps the old shadow, and by
 # which it keeps all of it.
 _BROW_KEEPS_SHADOW = (0.06, 0.2)
 _BROWS = (L.RIGHT_BROW_LOWER, L.LEFT_BROW_LOWER)
+_CHEEKS = (50, 280)  # a cheek point on each eye's side (right, left)
+_WHITE_OVER_CHEEK = 0.9  # the least eye white luma, of the cheek's (see _lit_white)
 # A light, slightly warm white for eyes that show almost none of their own.
 _FALLBACK_WHITE = np.array([228.0, 222.0, 215.0])
 
@@ -113,7 +116,31 @@ def eye_white_colour(image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
     # shadow and the corners' caruncle, and a darker "white" reads as iris or lid, not as
     # sclera (the landmarker then keeps the lid low).
     bright = pixels[brightness >= np.percentile(brightness, 87.5)]
-    return np.median(bright, axis=0)
+    return _lit_white(np.median(bright, axis=0), image, xy, eye)
+
+
+def _lit_white(white: np.ndarray, image: np.ndarray, xy: np.ndarray, eye: int) -> np.ndarray:
+    """``white`` brought up to ``_WHITE_OVER_CHEEK`` of the same side's cheek (luma), half
+    towards neutral grey. A photo's eye that shows little white shows it in the lid's shadow
+    (sadtalker_sad, obama: 0.5-0.7 of the cheek), but the sclera a retracted lid uncovers is
+    lit: real wide eyes read 1.0-1.15 of their cheek (d7 frame 140, d10 frame 88, vasa1_7
+    frame 228), real neutral eyes 0.8-1.0 (d0, d8, vasa1_3, AOC). Painted at the shadowed
+    value it reads as a grey disc round the iris."""
+    luma = np.array([0.299, 0.587, 0.114])
+    cheek_xy = xy[_CHEEKS[eye]]
+    iod = float(np.linalg.norm(xy[263] - xy[33]))
+    radius = max(1, int(0.05 * iod))
+    x, y = np.round(cheek_xy).astype(int)
+    patch = image[max(y - radius, 0):y + radius + 1, max(x - radius, 0):x + radius + 1]
+    if patch.size == 0:
+        return white
+    floor = _WHITE_OVER_CHEEK * float(np.median(patch.reshape(-1, patch.shape[-1]), axis=0)
+                                      @ luma)
+    level = float(white @ luma)
+    if level >= floor:
+        return white
+    raised = 0.5 * white * floor / max(level, 1.0) + 0.5 * floor
+    return np.clip(raised, 0.0, 255.0)
 
 
 def open_eye_whites(roi: np.ndarray, roi_origin: tuple[int, int], source_image: np.ndarray,
@@ -197,9 +224,17 @@ def _paint(roi: np.ndarray, roi_origin: tuple[int, int],
         return
     opening = np.maximum(bottom - top, 1.0)
     shade = 1.0 - _SHADOW * (1.0 - np.clip((b - top) / (opening / 3.0), 0.0, 1.0))
+    # The sclera is a ball: it turns away from the light towards the corners, which real
+    # wide eyes show as a white darkest at the corners (d7 frame 140, d10 frame 88), not a
+    # flat plate.
+    across = np.clip(a / width, 0.0, 1.0)
+    shade *= 1.0 - _CORNER_SHADE * np.abs(2.0 * across - 1.0) ** 2
     colour = white[None, None, :] * shade[..., None]
-    # The lash line along the lid's new margin (the warp stretched the old one thin).
-    lash_px = max(_LASH_SHARE * width, 1.0)
+    # The lash line along the lid's new margin (the warp stretched the old one thin),
+    # thickest over the iris and thinning out into the corners as real lash lines do: drawn
+    # at full width to the corners it rings the eye with an outline.
+    taper = 0.4 + 0.6 * np.sin(np.pi * across) ** 0.7
+    lash_px = np.maximum(_LASH_SHARE * width * taper, 0.5)
     lashes = np.clip(1.0 - (b - top) / lash_px, 0.0, 1.0)[..., None] ** 1.5
     colour = colour + lashes * (lash[None, None, :] - colour)
     patch = roi[y0:y1, x0:x1].astype(np.float64)

@@ -9,8 +9,9 @@ shallow valley, a soft dark line with a highlight on the wall that faces the sou
 (estimated once from the face's own shading), multiplied into the warped skin so it keeps
 the skin's colour and texture:
 
-- AU1/AU2: horizontal forehead lines, centred for AU1, lateral for AU2;
-- AU4: the vertical furrows between the brows;
+- AU1/AU2: horizontal forehead lines, centred for AU1, lateral for AU2, and the lid fold
+  under the raised brow unfolding (both in :mod:`.brow_shading`);
+- AU4: the vertical furrows between the brows (:mod:`.brow_shading`);
 - AU6: crow's feet fanning from the outer eye corners and the crease under the raised cheek;
 - AU9: lines across the bridge of the nose;
 - AU12: deeper nasolabial folds from the nose wings past the mouth corners;
@@ -30,6 +31,8 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
+from fgemotalk_cli.engines.warp.brow_shading import forehead_lines, glabellar_furrows, unfold_lid
+from fgemotalk_cli.engines.warp.brow_shading import resample as _resample
 
 # Per family: the AU whose intensity 5 defines "full", its handle landmarks and the face-frame
 # direction their motion is measured along (x towards the subject's left, y down).
@@ -123,14 +126,6 @@ def _point(xy: np.ndarray, spec: int | tuple[int, int] | None, fallback: np.ndar
     return xy[spec]
 
 
-def _resample(points: np.ndarray, count: int) -> np.ndarray:
-    """``count`` points evenly spaced along a polyline."""
-    steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    targets = np.linspace(0.0, along[-1], count)
-    return np.stack([np.interp(targets, along, points[:, k]) for k in (0, 1)], 1)
-
-
 def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
              ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """(polyline (N, 2), strength per point (N,), width in IOD) for every active crease."""
@@ -141,23 +136,10 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
     top = np.array([_point(xy, spec, centre_brow) for spec in _FOREHEAD_TOP])
     inner, outer = amounts.get("forehead_inner", 0.0), amounts.get("forehead_outer", 0.0)
     if max(inner, outer) > 0:
-        for k, share in enumerate((0.28, 0.45, 0.62, 0.78)):
-            line = _resample(brow + share * (top - brow), 31)
-            s = np.linspace(-1.0, 1.0, len(line))
-            # Each line its own gentle wave, the same in every frame.
-            line[:, 1] += 0.012 * iod * np.sin(3.1 * s * (k + 1.3) + k)
-            centre = np.exp(-(s / 0.5) ** 2)
-            strength = (inner * centre + outer * (1 - centre) * 0.9) * np.sin(
-                np.pi * np.clip((s + 1) / 2, 0, 1)) ** 0.5 * (1.0 - 0.15 * k)
-            creases.append((line, strength, 0.011))
+        creases.extend(forehead_lines(brow, top, xy, inner, outer, iod))
     furrow = amounts.get("furrow", 0.0)
     if furrow > 0:
-        for lower, upper in ((55, 107), (285, 336)):
-            start = 0.55 * xy[lower] + 0.45 * xy[168]
-            end = 0.6 * xy[upper] + 0.4 * xy[9] + 1.1 * (xy[upper] - xy[lower])
-            line = _resample(np.array([start, end]), 12)
-            strength = furrow * np.sin(np.pi * np.linspace(0.05, 0.95, len(line)))
-            creases.append((line, strength, 0.012))
+        creases.extend(glabellar_furrows(xy, furrow, iod))
     crows = amounts.get("crows_feet", 0.0)
     if crows > 0:
         for corner, centre_points, lower_lid in ((33, L.RIGHT_EYE_CORNERS, L.RIGHT_LOWER_LID),
@@ -239,6 +221,10 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
         return
     xy = target[:, :2] - roi_origin
     iod = frame.iod_px
+    raised = max(amounts.get("forehead_inner", 0.0), amounts.get("forehead_outer", 0.0))
+    if raised > 0:
+        for eye in (0, 1):
+            unfold_lid(roi, xy, eye, min(raised, 1.0), iod)
     creases = _creases(xy, amounts, iod)
     points = np.concatenate([line for line, _, _ in creases])
     pad = int(np.ceil(0.12 * iod)) + 2

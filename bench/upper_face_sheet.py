@@ -1,0 +1,112 @@
+"""Zoomed review sheet of the upper face: our brow and eye AUs beside real ones.
+
+`python bench/upper_face_sheet.py --portraits obama,d30,s9 --out /tmp/upper.png`: one row per
+portrait (neutral, then each ``--edits`` vector at full strength), then one row per real clip
+of ``--real`` (``clip:rest,frame,frame``: its rest frame, then the frames that show the
+action), every tile the band from the forehead to below the eyes at the same width. Meant
+to be looked at beside real actions: forehead lines, furrows, the brow hair moving as a band,
+the lid fold, the white above the iris.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+TILE_WIDTH = 300
+DEFAULT_REAL = ("liveportrait_d7:0,140,172;liveportrait_d8:0,118;vexpress_vasa1_7_gt:0,228;"
+                "lia_vox_driving2:0,102;liveportrait_d10:0,88,336")
+DEFAULT_EDITS = "2=5;4=5;1=5,2=5;5=5"
+
+
+def upper_face_tile(image: np.ndarray, points: np.ndarray, label: str) -> np.ndarray:
+    """The band from the top of the forehead to below the eyes, face-wide, as a tile."""
+    import cv2
+
+    xy = points[:, :2]
+    iod = float(np.linalg.norm(xy[263] - xy[33]))
+    x0, x1 = min(xy[234, 0], xy[454, 0]), max(xy[234, 0], xy[454, 0])
+    y0 = float(xy[[10, 109, 338], 1].min()) - 0.1 * iod
+    y1 = float(xy[[145, 374], 1].max()) + 0.3 * iod
+    pad = int(max(0, -x0, -y0, x1 - image.shape[1], y1 - image.shape[0])) + 1
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    crop = padded[int(y0) + pad:int(y1) + pad, int(x0) + pad:int(x1) + pad]
+    height = int(round(TILE_WIDTH * crop.shape[0] / max(crop.shape[1], 1)))
+    tile = cv2.resize(crop, (TILE_WIDTH, height), interpolation=cv2.INTER_AREA
+                      if crop.shape[1] > TILE_WIDTH else cv2.INTER_CUBIC)
+    cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1,
+                cv2.LINE_AA)
+    return tile
+
+
+def _row(tiles: list[np.ndarray], count: int) -> np.ndarray:
+    height = max(t.shape[0] for t in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
+    padded += [np.zeros_like(padded[0])] * (count - len(padded))
+    return np.hstack(padded)
+
+
+def main() -> int:
+    sys.path.insert(0, str(REPO))
+    import cv2
+
+    from fgemotalk_cli.engines.warp.engine import WarpEngine
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.images import load_image
+    from fgemotalk_cli.pipelines.common import even_size
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--media", type=Path, default=REPO.parent / "shared" / "media")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "upper.png")
+    parser.add_argument("--portraits", default="obama,art_20,d30,s9,s7,s42,sadtalker_sad")
+    parser.add_argument("--edits", default=DEFAULT_EDITS,
+                        help="';' separated AU vectors, e.g. '2=5;1=5,2=5'.")
+    parser.add_argument("--real", default=DEFAULT_REAL)
+    args = parser.parse_args()
+    engine = WarpEngine(calibrate="auto")
+    vectors = [{int(k): float(v) for k, v in (pair.split("=") for pair in edit.split(","))}
+               for edit in args.edits.split(";") if edit]
+    labels = ["+".join(f"{k}={v:g}" for k, v in vector.items()) for vector in vectors]
+    count = len(vectors) + 1
+    rows = []
+    wanted = [w for w in args.portraits.split(",") if w]
+    for path in sorted((args.media / "portraits").glob("*")):
+        if not any(w in path.stem for w in wanted):
+            continue
+        image = even_size(load_image(path, max_size=512))
+        landmarks = detect_source_face(image)
+        state = engine.prepare(image, landmarks)
+        engine._calibrate(state, vectors)
+        edits = engine.edit(state, vectors, "add")
+        rows.append(_row([upper_face_tile(image, landmarks.points, path.stem[-12:])]
+                         + [upper_face_tile(e, landmarks.points, label)
+                            for e, label in zip(edits, labels)], count))
+    for spec in [s for s in args.real.split(";") if s]:
+        clip, frames = spec.split(":")
+        wanted_frames = [int(f) for f in frames.split(",")]
+        capture = cv2.VideoCapture(str(args.media / "driving" / f"{clip}.mp4"))
+        tiles, index = [], 0
+        while index <= max(wanted_frames):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in wanted_frames:
+                rgb = even_size(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                tiles.append(upper_face_tile(rgb, detect_source_face(rgb).points,
+                                             f"{clip[-10:]} {index}"))
+            index += 1
+        if tiles:
+            rows.append(_row(tiles, count))
+    sheet = np.vstack(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    print(args.out, sheet.shape)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
