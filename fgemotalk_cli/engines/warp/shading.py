@@ -41,9 +41,14 @@ _HANDLES = {
     "nose": (9, (129, 358, 98, 327), (0.0, -1.0)),
     "nasolabial": (12, (61, 291), (1.0, -1.0)),  # x: outwards on each side
     "corner_folds": (15, (61, 291), (0.0, 1.0)),
+    "stretch_folds": (20, (61, 291), (1.0, 0.0)),
+    "chin_boss": (17, (200, 199, 175), (0.0, -1.0)),
 }
 #: Families whose handles move against these points (their mean), not against the face.
-_RELATIVE_TO = {"corner_folds": (13, 14)}
+_RELATIVE_TO = {"corner_folds": (13, 14), "stretch_folds": (13, 14)}
+#: Families whose measured motion is less what their handles move along this direction, either
+#: way: the lips stretched sideways without a lift (AU 12) or a drop (AU 15) of the corners.
+_LESS_ANY = {"stretch_folds": (0.0, 1.0)}
 # Below this share of intensity 5 nothing is drawn (the pose fit of an expressive face moves
 # other AUs' handles by up to about a fifth), and the creases fade in up to the full amount.
 _MIN_AMOUNT = 0.2
@@ -67,10 +72,9 @@ class ShadingStyle:
                     points: np.ndarray) -> ShadingStyle:
         """``points``: the source's (478, 3) landmarks in pixels."""
         full = {}
-        for family, (au, handles, direction) in _HANDLES.items():
+        for family, (au, _, _) in _HANDLES.items():
             offsets = geometry.offsets({au: 5.0})
-            moved = _motion(offsets, geometry.face, handles, direction,
-                            _RELATIVE_TO.get(family, ()))
+            moved = _family_motion(family, offsets, geometry.face)
             if moved > 1e-3:
                 full[family] = moved
         return cls(full=full, face=geometry.face, depth=np.asarray(points[:, 2], np.float64),
@@ -86,6 +90,16 @@ def _motion(offsets: np.ndarray, face: np.ndarray, handles: tuple[int, ...],
     moved = offsets[index, :2] - (offsets[list(relative_to), :2].mean(0) if relative_to else 0)
     outwards = np.sign(face[index, 0])
     return float(np.mean(direction[0] * moved[:, 0] * outwards + direction[1] * moved[:, 1]))
+
+
+def _family_motion(family: str, offsets: np.ndarray, face: np.ndarray) -> float:
+    """How far ``family``'s handles have moved (face units) for these mesh ``offsets``."""
+    _, handles, direction = _HANDLES[family]
+    relative_to = _RELATIVE_TO.get(family, ())
+    moved = _motion(offsets, face, handles, direction, relative_to)
+    if family in _LESS_ANY:
+        moved -= abs(_motion(offsets, face, handles, _LESS_ANY[family], relative_to))
+    return moved
 
 
 def _light(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -211,6 +225,57 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
             # A soft, wide shadow where the skin pouches, as on the real sad mouths of d18
             # (no line there): drawn as a hairline (0.018 IOD) it read as a painted stroke.
             creases.append((line, 0.65 * strength, 0.034))
+    return creases + _stretch_and_chin_creases(xy, amounts, iod)
+
+
+def _bezier(start: np.ndarray, through: np.ndarray, end: np.ndarray, count: int) -> np.ndarray:
+    """``count`` points of the quadratic curve from ``start`` through ``through`` to ``end``."""
+    control = 2 * through - 0.5 * (start + end)
+    t = np.linspace(0.0, 1.0, count)[:, None]
+    return (1 - t) ** 2 * start + 2 * (1 - t) * t * control + t**2 * end
+
+
+def _stretch_and_chin_creases(xy: np.ndarray, amounts: dict[str, float], iod: float
+                              ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """AU 20's folds beside the stretched corners and AU 17's chin boss, in the mouth's own
+    axes (so they turn with a rolled head)."""
+    creases = []
+    across = xy[291] - xy[61]
+    across /= max(float(np.linalg.norm(across)), 1e-6)
+    down = np.array([-across[1], across[0]])
+    if down @ (xy[152] - xy[168]) < 0:
+        down = -down
+    stretch = amounts.get("stretch_folds", 0.0)
+    if stretch > 0:
+        # The skin the risorius draws sideways bunches into a bracket beside each corner,
+        # from the lower end of the nasolabial fold round the corner (liveportrait_d18
+        # frames 114-117, d5 108): a crease about 0.1 IOD out, not a smile's fold.
+        for corner, side in ((61, -1.0), (291, 1.0)):
+            out = side * across * iod
+            start = xy[corner] + 0.10 * out - 0.16 * iod * down
+            through = xy[corner] + 0.17 * out + 0.02 * iod * down
+            end = xy[corner] + 0.12 * out + 0.17 * iod * down
+            line = _bezier(start, through, end, 14)
+            strength = stretch * np.sin(np.pi * np.linspace(0.08, 0.92, len(line))) ** 0.8
+            creases.append((line, 0.55 * strength, 0.04))
+    chin = amounts.get("chin_boss", 0.0)
+    if chin > 0:
+        # The mentalis pushes the chin boss up against the lower lip: the furrow between
+        # them deepens into an arch over the bulge (liveportrait_d18 frames 24-30, d8 118).
+        # Below it the boss's lower rim shades, and the wall above the rim, the bulge itself,
+        # catches the light.
+        lip_to_chin = xy[152] - xy[17]
+        middle = xy[17] + 0.3 * lip_to_chin
+        ends = [xy[corner] + 0.06 * iod * side * across + 0.14 * iod * down
+                for corner, side in ((61, 1.0), (291, -1.0))]
+        line = _bezier(ends[0], middle, ends[1], 16)
+        strength = chin * np.sin(np.pi * np.linspace(0.05, 0.95, len(line))) ** 0.6
+        creases.append((line, 0.9 * strength, 0.05))
+        rim = xy[17] + 0.8 * lip_to_chin
+        ends = [rim + 0.22 * iod * side * across - 0.07 * iod * down for side in (-1.0, 1.0)]
+        line = _bezier(ends[0], rim, ends[1], 16)
+        strength = chin * np.sin(np.pi * np.linspace(0.05, 0.95, len(line)))
+        creases.append((line, 0.5 * strength, 0.06))
     return creases
 
 
@@ -229,9 +294,7 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
     offsets = frame.to_face(target) - style.face
     amounts = {}
     for family, full in style.full.items():
-        _, handles, direction = _HANDLES[family]
-        amount = _motion(offsets, style.face, handles, direction,
-                         _RELATIVE_TO.get(family, ())) / full
+        amount = _family_motion(family, offsets, style.face) / full
         if amount > _MIN_AMOUNT:
             amounts[family] = float(L.smoothstep(_MIN_AMOUNT, 1.0, amount)
                                     + 0.3 * np.clip(amount - 1.0, 0.0, 1.0))
