@@ -16,7 +16,12 @@ the skin's colour and texture:
 - AU12: deeper nasolabial folds from the nose wings past the mouth corners;
 - AU15: the short folds the depressor anguli oris pouches below the lowered lip corners
   (FACS: "wrinkling of the skin below the lip corners"), measured against the lips' centre so
-  that a dropping jaw, which lowers the corners too, draws none.
+  that a dropping jaw, which lowers the corners too, draws none;
+- AU17: the furrow the mentalis deepens between the lower lip and the raised chin boss, and
+  the boss's lower rim (its bulge catching the light between them);
+- AU20: the folds the risorius bunches beside the corners it draws out, measured as the
+  corners' outward motion less any lift or drop of them, so a smile (AU 12) or a frown
+  (AU 15), which move the corners out too, draws none.
 
 The creases' strength grows with the measured amount; nothing is drawn at rest, so an empty
 edit is the source exactly.
@@ -52,6 +57,9 @@ _LESS_ANY = {"stretch_folds": (0.0, 1.0)}
 # Below this share of intensity 5 nothing is drawn (the pose fit of an expressive face moves
 # other AUs' handles by up to about a fifth), and the creases fade in up to the full amount.
 _MIN_AMOUNT = 0.2
+# A trace of a lip stretch (AU 20 at 1-2) bunches no skin beside the corners; the folds come
+# in with a marked pull (about 0.4 of intensity 5's, AU 20 at 3 on the general table).
+_FOLDS_FROM = {"stretch_folds": 0.4}
 _DARKNESS = 0.3  # how much a crease at full amount darkens its valley
 _HIGHLIGHT = 0.1  # and brightens the wall facing the light
 _BROW = (70, 63, 105, 66, 107, None, 336, 296, 334, 293, 300)  # None: between the inner ends
@@ -295,8 +303,9 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
     amounts = {}
     for family, full in style.full.items():
         amount = _family_motion(family, offsets, style.face) / full
-        if amount > _MIN_AMOUNT:
-            amounts[family] = float(L.smoothstep(_MIN_AMOUNT, 1.0, amount)
+        least = _FOLDS_FROM.get(family, _MIN_AMOUNT)
+        if amount > least:
+            amounts[family] = float(L.smoothstep(least, 1.0, amount)
                                     + 0.3 * np.clip(amount - 1.0, 0.0, 1.0))
     if not amounts:
         return
