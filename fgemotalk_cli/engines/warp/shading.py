@@ -47,13 +47,17 @@ _HANDLES = {
     "nasolabial": (12, (61, 291), (1.0, -1.0)),  # x: outwards on each side
     "corner_folds": (15, (61, 291), (0.0, 1.0)),
     "stretch_folds": (20, (61, 291), (1.0, 0.0)),
-    "chin_boss": (17, (200, 199, 175), (0.0, -1.0)),
+    "chin_boss": (17, (199, 152), (0.0, 0.0)),  # a span, see _SPANS
 }
 #: Families whose handles move against these points (their mean), not against the face.
 _RELATIVE_TO = {"corner_folds": (13, 14), "stretch_folds": (13, 14)}
 #: Families whose measured motion is less what their handles move along this direction, either
 #: way: the lips stretched sideways without a lift (AU 12) or a drop (AU 15) of the corners.
 _LESS_ANY = {"stretch_folds": (0.0, 1.0)}
+#: Families measured by how much the (3-D) distance between their two handles grows: the
+#: mentalis pushes the chin boss up away from the chin's lower edge (AU 17), while a jaw
+#: opening or closing turns both about the hinge and keeps their distance.
+_SPANS = {"chin_boss"}
 # Below this share of intensity 5 nothing is drawn (the pose fit of an expressive face moves
 # other AUs' handles by up to about a fifth), and the creases fade in up to the full amount.
 _MIN_AMOUNT = 0.2
@@ -103,6 +107,11 @@ def _motion(offsets: np.ndarray, face: np.ndarray, handles: tuple[int, ...],
 def _family_motion(family: str, offsets: np.ndarray, face: np.ndarray) -> float:
     """How far ``family``'s handles have moved (face units) for these mesh ``offsets``."""
     _, handles, direction = _HANDLES[family]
+    if family in _SPANS:
+        first, second = handles
+        moved_face = face[[first, second]] + offsets[[first, second]]
+        return float(np.linalg.norm(moved_face[0] - moved_face[1])
+                     - np.linalg.norm(face[first] - face[second]))
     relative_to = _RELATIVE_TO.get(family, ())
     moved = _motion(offsets, face, handles, direction, relative_to)
     if family in _LESS_ANY:
