@@ -23,7 +23,7 @@ def _darkening(source, aus: dict[int, float]) -> np.ndarray:
 
 def _mouth_boxes(source, aus: dict[int, float]) -> dict[str, tuple[slice, slice]]:
     """Image boxes beside the lip corners of the edit ``aus`` (out from them, level with them)
-    and under the lower lip's middle (between it and the chin)."""
+    and over the chin boss's lower rim (the lower half between the lower lip and the chin)."""
     points = np.asarray(target_from_controls(source, aus))[:, :2]
     iod = source.geometry.frame.iod_px
     boxes = {}
@@ -34,8 +34,8 @@ def _mouth_boxes(source, aus: dict[int, float]) -> dict[str, tuple[slice, slice]
         boxes[name] = (slice(int(y - 0.12 * iod), int(y + 0.12 * iod)),
                        slice(int(near), int(far)))
     lip, chin = points[17], points[152]
-    boxes["chin"] = (slice(int(lip[1] + 0.05 * (chin[1] - lip[1])),
-                           int(lip[1] + 0.6 * (chin[1] - lip[1]))),
+    boxes["chin"] = (slice(int(lip[1] + 0.5 * (chin[1] - lip[1])),
+                           int(lip[1] + 0.95 * (chin[1] - lip[1]))),
                      slice(int(lip[0] - 0.12 * iod), int(lip[0] + 0.12 * iod)))
     return boxes
 
@@ -63,10 +63,9 @@ def test_the_stretch_folds_grow_with_the_stretch(warp_cases) -> None:
     assert depth[0] < depth[1] < depth[2]
 
 
-def test_a_raised_chin_shades_under_the_lower_lip_and_a_dropped_jaw_does_not(
-        warp_cases) -> None:
-    """AU 17's mentalis pushes the chin boss up: the furrow under the lower lip darkens.
-    AU 26 moves the same points down and draws nothing there."""
+def test_a_raised_chin_shades_the_boss_rim_and_a_dropped_jaw_does_not(warp_cases) -> None:
+    """AU 17's mentalis pushes the chin boss up into a bulge whose lower rim shades. AU 26
+    turns the boss and the chin about the hinge together and draws nothing there."""
     for case in warp_cases:
         box = _mouth_boxes(case.source, {})["chin"]
         raised = _darkening(case.source, {17: 5.0})[box].max()

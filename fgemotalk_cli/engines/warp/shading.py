@@ -277,22 +277,15 @@ def _stretch_and_chin_creases(xy: np.ndarray, amounts: dict[str, float], iod: fl
             creases.append((line, 0.55 * strength, 0.04))
     chin = amounts.get("chin_boss", 0.0)
     if chin > 0:
-        # The mentalis pushes the chin boss up against the lower lip: the furrow between
-        # them deepens into an arch over the bulge (liveportrait_d18 frames 24-30, d8 118).
-        # Below it the boss's lower rim shades, and the wall above the rim, the bulge itself,
-        # catches the light.
+        # The mentalis pushes the chin boss up and out under the lower lip: a bulge, lit on
+        # top, whose lower rim shades where the chin turns under (liveportrait_d18 frames
+        # 24-30). A dark furrow under the lip instead read as a lower lip hanging lower.
         lip_to_chin = xy[152] - xy[17]
-        middle = xy[17] + 0.3 * lip_to_chin
-        ends = [xy[corner] + 0.06 * iod * side * across + 0.14 * iod * down
-                for corner, side in ((61, 1.0), (291, -1.0))]
-        line = _bezier(ends[0], middle, ends[1], 16)
-        strength = chin * np.sin(np.pi * np.linspace(0.05, 0.95, len(line))) ** 0.6
-        creases.append((line, 0.9 * strength, 0.05))
-        rim = xy[17] + 0.8 * lip_to_chin
-        ends = [rim + 0.22 * iod * side * across - 0.07 * iod * down for side in (-1.0, 1.0)]
+        rim = xy[17] + 0.75 * lip_to_chin
+        ends = [rim + 0.24 * iod * side * across - 0.08 * iod * down for side in (-1.0, 1.0)]
         line = _bezier(ends[0], rim, ends[1], 16)
         strength = chin * np.sin(np.pi * np.linspace(0.05, 0.95, len(line)))
-        creases.append((line, 0.5 * strength, 0.06))
+        creases.append((line, 0.7 * strength, 0.06))
     return creases
 
 
