@@ -17,8 +17,8 @@ the skin's colour and texture:
 - AU15: the short folds the depressor anguli oris pouches below the lowered lip corners
   (FACS: "wrinkling of the skin below the lip corners"), measured against the lips' centre so
   that a dropping jaw, which lowers the corners too, draws none;
-- AU17: the furrow the mentalis deepens between the lower lip and the raised chin boss, and
-  the boss's lower rim (its bulge catching the light between them);
+- AU17: the chin boss the mentalis pushes up, a bulge whose lower rim shades (measured as the
+  boss rising from the chin's lower edge, which a jaw opening or closing does not change);
 - AU20: the folds the risorius bunches beside the corners it draws out, measured as the
   corners' outward motion less any lift or drop of them, so a smile (AU 12) or a frown
   (AU 15), which move the corners out too, draws none.
