@@ -6,7 +6,11 @@ warp engine, calibrated on demand, ``add`` mode) and read by the emotion classif
 with fer (:mod:`fgemotalk_cli.evaluation.emotion`) and by dlib's identity embedding. Prints per
 preset the share of faces whose probability of the preset's emotion rose over the unedited
 portrait, the mean rise, and the identity distance (mean / worst); per face with ``--verbose``.
-Run it in two checkouts (``PYTHONPATH`` = each) to compare them.
+Run it in two checkouts (``PYTHONPATH`` = each) to compare them. A preset may be a YAML file
+(``--presets /tmp/sad_17.yaml``: its emotion is that of the bundled preset its file name starts
+with); ``--readout 15,17`` adds what the AU read-out of the study (:mod:`fgemotalk_cli.
+evaluation.au_readout_study`) measures of those AUs in each edit, against the portrait (mean
+over the faces with room for the AU).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ PRESET_EMOTIONS = {"happy": "happy", "surprise": "surprise", "anger": "angry",
 def main() -> int:
     sys.path.insert(0, str(REPO))
     from fgemotalk_cli.engines.warp.engine import WarpEngine
+    from fgemotalk_cli.evaluation.au_readout_study import change_intensity, has_room
     from fgemotalk_cli.evaluation.emotion import EmotionClassifier
     from fgemotalk_cli.evaluation.identity import IdentityEmbedder, identity_distance
     from fgemotalk_cli.expression.aus import load_preset
+    from fgemotalk_cli.expression.blendshapes import BlendshapeReader
+    from fgemotalk_cli.expression.readout import CHANGE_RULES, READOUT_RULES
     from fgemotalk_cli.faces.detector import detect_source_face
     from fgemotalk_cli.media.images import load_image
     from fgemotalk_cli.pipelines.common import even_size
@@ -38,6 +45,7 @@ def main() -> int:
     parser.add_argument("--presets", default="happy,surprise,anger,disgust,fear,sad_emfacs")
     parser.add_argument("--portraits", default="", help="Comma separated name filter.")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--readout", default="", help="Comma separated AUs to read back.")
     args = parser.parse_args()
     engine = WarpEngine(calibrate="auto")
     classifier = EmotionClassifier.load()
@@ -48,6 +56,10 @@ def main() -> int:
     presets = [name for name in args.presets.split(",") if name]
     rises: dict[str, list[float]] = {name: [] for name in presets}
     distances: dict[str, list[float]] = {name: [] for name in presets}
+    readout_aus = [int(au) for au in args.readout.split(",") if au]
+    readings: dict[tuple[str, int], list[float]] = {
+        (name, au): [] for name in presets for au in readout_aus}
+    reader = BlendshapeReader(video_mode=False).__enter__() if readout_aus else None
     for path in paths:
         image = even_size(load_image(path, max_size=512))
         state = engine.prepare(image, detect_source_face(image))
@@ -55,8 +67,16 @@ def main() -> int:
         source_embedding = embedder.embed(image)
         edits = engine.edit(state, [dict(load_preset(name).aus) for name in presets], "add")
         line = []
+        source_face = reader.read(image) if reader is not None else None
         for name, edited in zip(presets, edits):
-            emotion = PRESET_EMOTIONS[name]
+            emotion = _emotion(name)
+            edited_face = reader.read(edited) if reader is not None else None
+            for au in readout_aus if source_face is not None and edited_face is not None else ():
+                if has_room(au, READOUT_RULES[au].score(source_face.scores)):
+                    change = (CHANGE_RULES[au].signal(edited_face)
+                              - CHANGE_RULES[au].signal(source_face))
+                    readings[name, au].append(change_intensity(CHANGE_RULES[au], change))
+                    line.append(f"AU{au} {readings[name, au][-1]:.2f}")
             after = classifier.predict_image(edited)
             if before is not None and after is not None:
                 rises[name].append(after[emotion] - before[emotion])
@@ -70,8 +90,22 @@ def main() -> int:
     for name in presets:
         rise, distance = np.asarray(rises[name]), np.asarray(distances[name])
         print(f"{name:<11} {np.mean(rise > 0):4.0%}  {rise.mean():+9.3f}  "
-              f"{distance.mean():.3f} / {distance.max():.3f}  ({len(rise)} faces)")
+              f"{distance.mean():.3f} / {distance.max():.3f}  ({len(rise)} faces)"
+              + "".join(f"  AU{au} {np.mean(readings[name, au]):.2f} / "
+                        f"{np.min(readings[name, au]):.2f}"
+                        for au in readout_aus if readings[name, au]))
+    if reader is not None:
+        reader.__exit__(None, None, None)
     return 0
+
+
+def _emotion(preset: str) -> str:
+    """fer's class for a bundled preset, or for a YAML file named after one."""
+    if preset in PRESET_EMOTIONS:
+        return PRESET_EMOTIONS[preset]
+    stem = Path(preset).stem
+    return next(PRESET_EMOTIONS[name] for name in sorted(PRESET_EMOTIONS, key=len, reverse=True)
+                if stem.startswith(name))
 
 
 if __name__ == "__main__":

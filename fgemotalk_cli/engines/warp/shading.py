@@ -17,7 +17,12 @@ the skin's colour and texture:
 - AU12: deeper nasolabial folds from the nose wings past the mouth corners;
 - AU15: the short folds the depressor anguli oris pouches below the lowered lip corners
   (FACS: "wrinkling of the skin below the lip corners"), measured against the lips' centre so
-  that a dropping jaw, which lowers the corners too, draws none.
+  that a dropping jaw, which lowers the corners too, draws none;
+- AU17: the chin boss the mentalis pushes up, a bulge whose lower rim shades (measured as the
+  boss rising from the chin's lower edge, which a jaw opening or closing does not change);
+- AU20: the folds the risorius bunches beside the corners it draws out, measured as the
+  corners' outward motion less any lift or drop of them, so a smile (AU 12) or a frown
+  (AU 15), which move the corners out too, draws none.
 
 The creases' strength grows with the measured amount; nothing is drawn at rest, so an empty
 edit is the source exactly.
@@ -33,6 +38,7 @@ from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.au_geometry import AUGeometry
 from fgemotalk_cli.engines.warp.brow_shading import forehead_lines, glabellar_furrows, unfold_lid
 from fgemotalk_cli.engines.warp.brow_shading import resample as _resample
+from fgemotalk_cli.engines.warp.mouth_creases import stretch_and_chin_creases
 
 # Per family: the AU whose intensity 5 defines "full", its handle landmarks and the face-frame
 # direction their motion is measured along (x towards the subject's left, y down).
@@ -44,12 +50,24 @@ _HANDLES = {
     "nose": (9, (129, 358, 98, 327), (0.0, -1.0)),
     "nasolabial": (12, (61, 291), (1.0, -1.0)),  # x: outwards on each side
     "corner_folds": (15, (61, 291), (0.0, 1.0)),
+    "stretch_folds": (20, (61, 291), (1.0, 0.0)),
+    "chin_boss": (17, (199, 152), (0.0, 0.0)),  # a span, see _SPANS
 }
 #: Families whose handles move against these points (their mean), not against the face.
-_RELATIVE_TO = {"corner_folds": (13, 14)}
+_RELATIVE_TO = {"corner_folds": (13, 14), "stretch_folds": (13, 14)}
+#: Families whose measured motion is less what their handles move along this direction, either
+#: way: the lips stretched sideways without a lift (AU 12) or a drop (AU 15) of the corners.
+_LESS_ANY = {"stretch_folds": (0.0, 1.0)}
+#: Families measured by how much the (3-D) distance between their two handles grows: the
+#: mentalis pushes the chin boss up away from the chin's lower edge (AU 17), while a jaw
+#: opening or closing turns both about the hinge and keeps their distance.
+_SPANS = {"chin_boss"}
 # Below this share of intensity 5 nothing is drawn (the pose fit of an expressive face moves
 # other AUs' handles by up to about a fifth), and the creases fade in up to the full amount.
 _MIN_AMOUNT = 0.2
+# A trace of a lip stretch (AU 20 at 1-2) bunches no skin beside the corners; the folds come
+# in with a marked pull (about 0.4 of intensity 5's, AU 20 at 3 on the general table).
+_FOLDS_FROM = {"stretch_folds": 0.4}
 _DARKNESS = 0.3  # how much a crease at full amount darkens its valley
 _HIGHLIGHT = 0.1  # and brightens the wall facing the light
 _BROW = (70, 63, 105, 66, 107, None, 336, 296, 334, 293, 300)  # None: between the inner ends
@@ -70,10 +88,9 @@ class ShadingStyle:
                     points: np.ndarray) -> ShadingStyle:
         """``points``: the source's (478, 3) landmarks in pixels."""
         full = {}
-        for family, (au, handles, direction) in _HANDLES.items():
+        for family, (au, _, _) in _HANDLES.items():
             offsets = geometry.offsets({au: 5.0})
-            moved = _motion(offsets, geometry.face, handles, direction,
-                            _RELATIVE_TO.get(family, ()))
+            moved = _family_motion(family, offsets, geometry.face)
             if moved > 1e-3:
                 full[family] = moved
         return cls(full=full, face=geometry.face, depth=np.asarray(points[:, 2], np.float64),
@@ -89,6 +106,21 @@ def _motion(offsets: np.ndarray, face: np.ndarray, handles: tuple[int, ...],
     moved = offsets[index, :2] - (offsets[list(relative_to), :2].mean(0) if relative_to else 0)
     outwards = np.sign(face[index, 0])
     return float(np.mean(direction[0] * moved[:, 0] * outwards + direction[1] * moved[:, 1]))
+
+
+def _family_motion(family: str, offsets: np.ndarray, face: np.ndarray) -> float:
+    """How far ``family``'s handles have moved (face units) for these mesh ``offsets``."""
+    _, handles, direction = _HANDLES[family]
+    if family in _SPANS:
+        first, second = handles
+        moved_face = face[[first, second]] + offsets[[first, second]]
+        return float(np.linalg.norm(moved_face[0] - moved_face[1])
+                     - np.linalg.norm(face[first] - face[second]))
+    relative_to = _RELATIVE_TO.get(family, ())
+    moved = _motion(offsets, face, handles, direction, relative_to)
+    if family in _LESS_ANY:
+        moved -= abs(_motion(offsets, face, handles, _LESS_ANY[family], relative_to))
+    return moved
 
 
 def _light(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -193,7 +225,7 @@ def _creases(xy: np.ndarray, amounts: dict[str, float], iod: float
             # A soft, wide shadow where the skin pouches, as on the real sad mouths of d18
             # (no line there): drawn as a hairline (0.018 IOD) it read as a painted stroke.
             creases.append((line, 0.65 * strength, 0.034))
-    return creases
+    return creases + stretch_and_chin_creases(xy, amounts, iod)
 
 
 def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: ShadingStyle,
@@ -211,11 +243,10 @@ def shade_expression(roi: np.ndarray, roi_origin: tuple[int, int], style: Shadin
     offsets = frame.to_face(target) - style.face
     amounts = {}
     for family, full in style.full.items():
-        _, handles, direction = _HANDLES[family]
-        amount = _motion(offsets, style.face, handles, direction,
-                         _RELATIVE_TO.get(family, ())) / full
-        if amount > _MIN_AMOUNT:
-            amounts[family] = float(L.smoothstep(_MIN_AMOUNT, 1.0, amount)
+        amount = _family_motion(family, offsets, style.face) / full
+        least = _FOLDS_FROM.get(family, _MIN_AMOUNT)
+        if amount > least:
+            amounts[family] = float(L.smoothstep(least, 1.0, amount)
                                     + 0.3 * np.clip(amount - 1.0, 0.0, 1.0))
     if not amounts:
         return
