@@ -14,6 +14,7 @@ from fgemotalk_cli.engines.warp.calibration import (
     _Probe,
     calibrate,
     calibrated_source,
+    calibration_crop,
 )
 from fgemotalk_cli.engines.warp.engine import edit_source
 from fgemotalk_cli.evaluation.au_readout_study import readout_study
@@ -277,3 +278,17 @@ def test_a_face_whose_scores_read_wide_eyes_still_gets_the_lid_raise(warp_cases)
     calibrator = FaceCalibrator(warp_cases[0].source, WideEyedSmile())
     assert calibrator.solve([5, 12]) == {}
     assert calibrator.headroom == {12: MIN_ROOM}
+
+
+def test_probes_rendered_ahead_read_as_probes_rendered_one_by_one(warp_cases, reader) -> None:
+    crop = calibration_crop(warp_cases[0].source)
+    base = reader.read(crop.image)
+    assert base is not None
+    shares = [0.5, 1.0, 2.0]
+    one_by_one, ahead = _Probe(crop, reader, base, 12), _Probe(crop, reader, base, 12)
+    for share in shares:
+        one_by_one.measure(share)
+    ahead.measure_all(shares)
+    assert ahead.shares == one_by_one.shares == [0.0, *shares]
+    assert ahead.changes == one_by_one.changes and ahead.usable == one_by_one.usable
+    assert max(ahead.changes) > 0  # the smile was drawn and read

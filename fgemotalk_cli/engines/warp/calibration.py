@@ -27,7 +27,9 @@ Cost: 5 to 7 renders and reads per AU on the face scaled to an 80 px eye distanc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -128,6 +130,23 @@ def _render(source: WarpSource, geometry: AUGeometry, au: int) -> np.ndarray:
     return render_warp(replace(source, geometry=geometry), geometry.frame.to_image(face))
 
 
+def _rendered_in_turn(render: Callable[[float], np.ndarray],
+                      shares: Sequence[float]) -> list[Future[np.ndarray]]:
+    """``render(share)`` for each share, one after the other on a thread of its own: their
+    futures, in order."""
+    rendered: list[Future[np.ndarray]] = [Future() for _ in shares]
+
+    def run() -> None:
+        for share, future in zip(shares, rendered):
+            try:
+                future.set_result(render(share))
+            except BaseException as error:  # re-raised by future.result()
+                future.set_exception(error)
+
+    threading.Thread(target=run, name="fgemotalk-probes", daemon=True).start()
+    return rendered
+
+
 def _rise_share(au: int, before: BlendshapeFace, after: BlendshapeFace) -> float:
     rule = CHANGE_RULES[au]
     change = rule.signal(after) - rule.signal(before)
@@ -146,11 +165,21 @@ class _Probe:
     changes: list[float] = field(default_factory=lambda: [0.0])
     usable: list[float] = field(default_factory=lambda: [0.0])
 
-    def measure(self, share: float) -> None:
-        rule = CHANGE_RULES[self.au]
+    def render(self, share: float) -> np.ndarray:
+        """The crop with this AU at 5 drawn at ``share`` of its designed field."""
         linear = tuple(share * k / 5.0 for k in INTENSITIES)
-        geometry = self.crop.geometry.with_response({self.au: linear})
-        read = self.reader.read(_render(self.crop, geometry, self.au))
+        return _render(self.crop, self.crop.geometry.with_response({self.au: linear}), self.au)
+
+    def measure_all(self, shares: Sequence[float]) -> None:
+        """:meth:`measure` each share in turn, each next one rendered on a thread while this
+        one is read (the warp and the read-out model both let go of the GIL while they
+        work): the same renders read in the same order, about a fifth sooner."""
+        for share, rendered in zip(shares, _rendered_in_turn(self.render, shares)):
+            self.measure(share, rendered.result())
+
+    def measure(self, share: float, rendered: np.ndarray | None = None) -> None:
+        rule = CHANGE_RULES[self.au]
+        read = self.reader.read(self.render(share) if rendered is None else rendered)
         change = 0.0 if read is None else rule.signal(read) - rule.signal(self.base)
         self.shares.append(share)
         self.changes.append(change)
@@ -307,8 +336,7 @@ class FaceCalibrator:
         assert self.base is not None and self.base_scores is not None
         limit = MAX_SHARE.get(au, PROBE_SHARES[-1])
         probe = _Probe(self.crop, self.reader, self.base, au)
-        for share in PROBE_SHARES:
-            probe.measure(share * limit / PROBE_SHARES[-1])
+        probe.measure_all([share * limit / PROBE_SHARES[-1] for share in PROBE_SHARES])
         self.probe_changes[au] = tuple(probe.changes[1:])
         # How far the face already shows the AU: a single photo, so from the scores.
         reading = READOUT_RULES[au].intensity(READOUT_RULES[au].score(self.base_scores))
