@@ -66,12 +66,15 @@ class _Responses:
 
     sharp: np.ndarray  # thin and sharp: the path runs along it (line_response and ridges)
     thin: np.ndarray  # thin: the band's width is measured on it (line_response)
+    side: np.ndarray  # ``sharp`` as far as the face reaches beside the eyes (temple arms)
+    side_thin: np.ndarray  # ``thin`` likewise
 
 
-def frame_region(xy: np.ndarray, iod: float, shape: tuple[int, int]) -> np.ndarray:
-    """uint8 (H, W) 0/1: where a frame can lie: around each eye and the bridge, within the
-    face, not the eye openings (lids and lashes move), not the brows' core (their hair is
-    the skin's)."""
+def frame_region(xy: np.ndarray, iod: float, shape: tuple[int, int],
+                 reach_iod: float = 0.62) -> np.ndarray:
+    """uint8 (H, W) 0/1: where a frame can lie: around each eye (``reach_iod`` to either
+    side of it) and the bridge, within the face, not the eye openings (lids and lashes
+    move), not the brows' core (their hair is the skin's)."""
     import cv2
 
     height, width = shape
@@ -79,7 +82,7 @@ def frame_region(xy: np.ndarray, iod: float, shape: tuple[int, int]) -> np.ndarr
     for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
         centre = xy[list(corners), :2].mean(0)
         cv2.ellipse(region, (int(round(centre[0])), int(round(centre[1]))),
-                    (int(round(0.62 * iod)), int(round(0.5 * iod))), 0.0, 0, 360, (1,), -1)
+                    (int(round(reach_iod * iod)), int(round(0.5 * iod))), 0.0, 0, 360, (1,), -1)
     face = np.zeros_like(region)
     cv2.fillPoly(face, [np.round(xy[list(L.FACE_OVAL), :2]).astype(np.int32)], (1,))
     eyes = np.zeros_like(region)
@@ -297,6 +300,38 @@ def _bridge(responses: _Responses, xy: np.ndarray, rims: list[np.ndarray],
     return quads
 
 
+def _temple(responses: _Responses, xy: np.ndarray, rim: np.ndarray, right: bool,
+            iod: float) -> list[np.ndarray]:
+    """The band of a temple arm's start (the end piece and the arm, as far as the face
+    reaches), from the rim's upper outer corner outwards, as long as it runs unbroken; no
+    quads when there is none to see."""
+    centre = xy[list(L.RIGHT_EYE_CORNERS if right else L.LEFT_EYE_CORNERS), :2].mean(0)
+    other = xy[list(L.LEFT_EYE_CORNERS if right else L.RIGHT_EYE_CORNERS), :2].mean(0)
+    outwards = centre - other
+    outwards /= max(float(np.linalg.norm(outwards)), 1e-6)
+    up = np.array([outwards[1], -outwards[0]])
+    if up[1] > 0:
+        up = -up
+    relative = rim - centre
+    upper = relative @ up > 0
+    if not upper.any():
+        return []
+    start = rim[np.flatnonzero(upper)[(relative[upper] @ outwards).argmax()]]
+    columns = start + np.linspace(-0.03, 0.3, 24)[:, None] * iod * outwards
+    offsets = np.arange(-0.1, 0.1, _RADIUS_STEP_IOD) * iod
+    points = columns[:, None] + offsets[None, :, None] * up
+    strength = _sample(responses.side, points)
+    path = best_path(np.minimum(strength, 3.0), closed=False)
+    index = np.arange(len(points))
+    along = strength[index, path]
+    # The unbroken run from the rim: a line further out is the hair's or the ear's.
+    broken = np.flatnonzero(~_on_frame(along, closed=False))
+    if len(broken):
+        along = np.where(index < broken[0], along, 0.0)
+    quads, _ = _band(points[index, path], along, responses.side_thin, iod, closed=False)
+    return quads
+
+
 def trace_frame(gray: np.ndarray, xy: np.ndarray) -> FramePaths | None:
     """The frame of the glasses on the face at ``xy`` in ``gray`` (float32 grey levels),
     or None when the rims or the bridge are not found with confidence."""
@@ -308,9 +343,12 @@ def trace_frame(gray: np.ndarray, xy: np.ndarray) -> FramePaths | None:
     sharp = np.minimum(lines, ridge_response(gray, iod))
     # Clear and thin metal frames stand out less than dark ones: each threshold follows the
     # region's own level of fine structure, with a floor above skin texture.
+    sides = frame_region(xy, iod, (gray.shape[0], gray.shape[1]), reach_iod=0.9).astype(bool)
+    thresholds = [max(_LINE_CONTRAST, 3.0 * float(np.median(field[region])))
+                  for field in (sharp, lines)]
     responses = _Responses(*(
-        np.where(region, field, 0.0).astype(np.float32)
-        / max(_LINE_CONTRAST, 3.0 * float(np.median(field[region]))) for field in (sharp, lines)))
+        np.where(within, field, 0.0).astype(np.float32) / threshold
+        for within in (region, sides) for field, threshold in zip((sharp, lines), thresholds)))
     bands: list[np.ndarray] = []
     rims = []
     for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
@@ -322,6 +360,8 @@ def trace_frame(gray: np.ndarray, xy: np.ndarray) -> FramePaths | None:
     bridge = _bridge(responses, xy, rims, iod)
     if bridge is None:
         return None
+    for rim, right in zip(rims, (True, False)):
+        bands += _temple(responses, xy, rim, right, iod)
     return FramePaths(bands=bands + bridge)
 
 
