@@ -360,8 +360,8 @@ def trace_frame(gray: np.ndarray, xy: np.ndarray) -> FramePaths | None:
     bridge = _bridge(responses, xy, rims, iod)
     if bridge is None:
         return None
-    for rim, right in zip(rims, (True, False)):
-        bands += _temple(responses, xy, rim, right, iod)
+    for ring, right in zip(rims, (True, False)):
+        bands += _temple(responses, xy, ring, right, iod)
     return FramePaths(bands=bands + bridge)
 
 
