@@ -8,10 +8,12 @@ once per source and split off:
   horizontal edge spanning the nose, where bare skin is smooth, and its rims run around
   each eye as thin lines; both are measured against the face's own skin texture (so a
   wrinkled or noisy photo does not read as glasses);
-- the frame mask: thin dark or bright line structures (morphological black-hat / top-hat
-  narrower than a frame is wide) inside the region the lenses and bridge can occupy, away
-  from the eye openings and the brows;
-- the skin layer: the source with the frame inpainted away (what the warp moves);
+- the frame mask: the frame traced as the frame (:mod:`.glasses_frame`: each rim as the
+  continuous ring of thin, sharp line around its eye, the bridge across the nose, the temple
+  arms' start), drawn at the frame's own width, soft at its edges only; when the tracer is
+  unsure there is no layer (the glasses then bend smoothly with the skin);
+- the skin layer: the source with the frame inpainted away under the frame only (what the
+  warp moves);
 - per frame, the frame is pasted back with the similarity that best carries the nose bridge
   and the temples (head pose and zoom, no expression), over the warped skin.
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.glasses_frame import band_coverage, trace_frame
+from fgemotalk_cli.engines.warp.glasses_frame import EDGE_GROWTH, FramePaths, trace_frame
 
 # Landmarks the frame rests on or is held level with, which no AU field moves: the top of
 # the nose bridge and the sides of the head.
@@ -155,6 +157,38 @@ def wears_glasses(image: np.ndarray, xy: np.ndarray) -> bool:
 def detect_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
     """The glasses layer of a source portrait, or None when it wears none."""
     return split_glasses(image, xy) if wears_glasses(image, xy) else None
+
+
+def band_coverage(paths: FramePaths, shape: tuple[int, int],
+                  supersample: int = 4) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The bands' coverage (h, w) float32 0..1 over their box (x0, y0, x1, y1) in an image
+    of ``shape``: drawn ``supersample`` times finer and averaged down, so the alpha is soft
+    at the frame's edges only."""
+    import cv2
+
+    height, width = shape
+    corners = np.concatenate(paths.bands)
+    x0 = max(int(np.floor(corners[:, 0].min())) - 2, 0)
+    y0 = max(int(np.floor(corners[:, 1].min())) - 2, 0)
+    x1 = min(int(np.ceil(corners[:, 0].max())) + 3, width)
+    y1 = min(int(np.ceil(corners[:, 1].max())) + 3, height)
+    fine = np.zeros(((y1 - y0) * supersample, (x1 - x0) * supersample), np.uint8)
+    quads = [np.round((quad - (x0, y0) + 0.5) * supersample - 0.5).astype(np.int32)
+             for quad in paths.bands]
+    for quad in quads:  # one by one: overlapping quads fill as their union
+        cv2.fillConvexPoly(fine, quad, (255,))
+    coverage = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA
+                          ).astype(np.float32) / 255.0
+    # The frame's own dark (or bright) edge pixels just outside the band, where the band's
+    # smoothed edge fell short: grown into, a pixel at a time, for two pixels. Left in the
+    # skin layer they would move with the skin as a second, broken outline of the frame.
+    line = paths.thin[y0:y1, x0:x1] >= EDGE_GROWTH
+    touched = (coverage > 0.05).astype(np.uint8)
+    for _ in range(2):
+        grown = cv2.dilate(touched, np.ones((3, 3), np.uint8)).astype(bool) & line
+        coverage[grown & (touched == 0)] = 1.0
+        touched |= grown.astype(np.uint8)
+    return coverage, (x0, y0, x1, y1)
 
 
 def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:

@@ -43,6 +43,7 @@ _JUMP_COST = 0.3  # per sample of radius change, in units of the threshold respo
 _INNER_COST = 0.003  # per sample of radius: of two equal rings, the one nearer the eye
 _MAX_HALF_WIDTH_IOD = 0.05  # a frame's half-width is at most this
 _EDGE = 0.3  # a frame's edge: where its response falls under this fraction of its peak
+EDGE_GROWTH = 1.0  # thin response (threshold units) of the frame's edge pixels past the band
 _GAP = 8  # a run of directions without frame this short is bridged (a highlight, a hinge)
 # How much of each piece must stand out (over its threshold) for the tracer to be sure: on
 # the bare faces of the test media a ring around the eye is found on up to 0.97 of its
@@ -58,6 +59,7 @@ class FramePaths:
     """The traced frame: each piece as the polygons of its band, in image pixels."""
 
     bands: list[np.ndarray]  # quads (4, 2) float, one per path step that lies on frame
+    thin: np.ndarray  # (H, W) the thin-structure response, in its threshold's units
 
 
 @dataclass(frozen=True)
@@ -362,26 +364,4 @@ def trace_frame(gray: np.ndarray, xy: np.ndarray) -> FramePaths | None:
         return None
     for ring, right in zip(rims, (True, False)):
         bands += _temple(responses, xy, ring, right, iod)
-    return FramePaths(bands=bands + bridge)
-
-
-def band_coverage(paths: FramePaths, shape: tuple[int, int],
-                  supersample: int = 4) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The bands' coverage (h, w) float32 0..1 over their box (x0, y0, x1, y1) in an image
-    of ``shape``: drawn ``supersample`` times finer and averaged down, so the alpha is soft
-    at the frame's edges only."""
-    import cv2
-
-    height, width = shape
-    corners = np.concatenate(paths.bands)
-    x0 = max(int(np.floor(corners[:, 0].min())) - 2, 0)
-    y0 = max(int(np.floor(corners[:, 1].min())) - 2, 0)
-    x1 = min(int(np.ceil(corners[:, 0].max())) + 3, width)
-    y1 = min(int(np.ceil(corners[:, 1].max())) + 3, height)
-    fine = np.zeros(((y1 - y0) * supersample, (x1 - x0) * supersample), np.uint8)
-    quads = [np.round((quad - (x0, y0) + 0.5) * supersample - 0.5).astype(np.int32)
-             for quad in paths.bands]
-    for quad in quads:  # one by one: overlapping quads fill as their union
-        cv2.fillConvexPoly(fine, quad, (255,))
-    coverage = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    return coverage.astype(np.float32) / 255.0, (x0, y0, x1, y1)
+    return FramePaths(bands=bands + bridge, thin=responses.side_thin)
