@@ -14,10 +14,10 @@ the brows' lower edge, the lashes or the lid creases along freezes skin that mus
   programming, three laps of the ring so the path closes on itself). A brow's edge or a
   wrinkle wins a few directions alone; a frame wins the ring because it is continuous.
 - The bridge: the open path of the same kind across the nose, between the two rims.
-- The band: per direction (or column), the run around the path where the response stays
-  over half its peak (the frame's own width, capped), smoothed along the path; runs where
-  the path follows no frame (a half-rim frame's lower edge, a gap) are left out unless
-  short, so the band is continuous where the frame is.
+- The band: per step, across the path, the run where the thin response stays over
+  ``_EDGE`` of its peak (the frame's own width, capped), smoothed along the path; steps
+  where the path follows no frame (a half-rim frame's lower edge, a gap) are left out
+  unless short, so the band is continuous where the frame is.
 
 :func:`trace_frame` says None when it is unsure: a rim found on less than
 ``_RIM_COVERAGE`` of its directions, or its upper arc (where the brows move) on less than
@@ -217,7 +217,7 @@ def _band(centres: np.ndarray, strength: np.ndarray, thin: np.ndarray, iod: floa
     offsets = np.arange(-half_width_iod * iod, half_width_iod * iod + 0.25, 0.5)
     profile = _sample(thin, smooth[:, None] + offsets[None, :, None] * normal[:, None])
     middle = len(offsets) // 2
-    # The peak near the path (within two pixels), then the run around it over half the peak.
+    # The peak near the path (within two pixels), then the run around it over ``_EDGE``.
     near = np.abs(offsets) <= 2.0
     peak_at = np.flatnonzero(near)[profile[:, near].argmax(1)]
     index = np.arange(steps)
@@ -229,7 +229,7 @@ def _band(centres: np.ndarray, strength: np.ndarray, thin: np.ndarray, iod: floa
         for shift in range(1, middle + 1):
             at = np.clip(peak_at + side * shift, 0, len(offsets) - 1)
             value = profile[index, at]
-            # Over half the peak and not rising again (a brow or lash beside the frame).
+            # Over ``_EDGE`` of the peak, not rising again (a brow or lash beside the frame).
             alive &= (value >= _EDGE * peak) & (value <= previous + 0.1)
             previous = value
             ends[alive] = offsets[at[alive]]
