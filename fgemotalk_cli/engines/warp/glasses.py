@@ -8,10 +8,12 @@ once per source and split off:
   horizontal edge spanning the nose, where bare skin is smooth, and its rims run around
   each eye as thin lines; both are measured against the face's own skin texture (so a
   wrinkled or noisy photo does not read as glasses);
-- the frame mask: thin dark or bright line structures (morphological black-hat / top-hat
-  narrower than a frame is wide) inside the region the lenses and bridge can occupy, away
-  from the eye openings and the brows;
-- the skin layer: the source with the frame inpainted away (what the warp moves);
+- the frame mask: the frame traced as the frame (:mod:`.glasses_frame`: each rim as the
+  continuous ring of thin, sharp line around its eye, the bridge across the nose, the temple
+  arms' start), drawn at the frame's own width, soft at its edges only; when the tracer is
+  unsure there is no layer (the glasses then bend smoothly with the skin);
+- the skin layer: the source with the frame inpainted away under the frame only (what the
+  warp moves);
 - per frame, the frame is pasted back with the similarity that best carries the nose bridge
   and the temples (head pose and zoom, no expression), over the warped skin.
 
@@ -25,13 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.glasses_frame import EDGE_GROWTH, FramePaths, trace_frame
 
 # Landmarks the frame rests on or is held level with, which no AU field moves: the top of
 # the nose bridge and the sides of the head.
 _RIGID = (168, 6, 127, 356, 234, 454)
 _BRIDGE_SCORE = 4.5  # bridge edge strength over the skin's own, above which there are glasses
 _RIM_SCORE = 1.5
-_LINE_CONTRAST = 10.0  # grey levels a thin structure must stand out to join the frame mask
 
 
 @dataclass(frozen=True)
@@ -157,119 +159,61 @@ def detect_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
     return split_glasses(image, xy) if wears_glasses(image, xy) else None
 
 
-def _rim(lines: np.ndarray, centre: np.ndarray, iod: float,
-         threshold: float) -> np.ndarray | None:
-    """(72, 2) points of the rim around an eye centred at ``centre``, or None when fewer
-    than half the directions show one."""
+def band_coverage(paths: FramePaths, shape: tuple[int, int],
+                  supersample: int = 4) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The bands' coverage (h, w) float32 0..1 over their box (x0, y0, x1, y1) in an image
+    of ``shape``: drawn ``supersample`` times finer and averaged down, so the alpha is soft
+    at the frame's edges only."""
     import cv2
 
-    angles = np.linspace(0.0, 2 * np.pi, 72, endpoint=False)
-    radii = np.linspace(0.22, 0.7, 40) * iod
-    # Lenses are wider than tall.
-    directions = np.stack([1.3 * np.cos(angles), np.sin(angles)], 1)
-    points = centre + radii[:, None, None] * directions[None]  # (radii, angles, 2)
-    height, width = lines.shape
-    px = np.clip(points[..., 0], 0, width - 1).astype(np.float32)
-    py = np.clip(points[..., 1], 0, height - 1).astype(np.float32)
-    response = cv2.remap(lines.astype(np.float32), px, py, cv2.INTER_LINEAR)
-    # The innermost strong response, not the strongest: over the lens's top a brow's edge is
-    # often stronger than the frame, but it lies further out.
-    strong = response > np.maximum(threshold, 0.6 * response.max(axis=0, keepdims=True))
-    best = strong.argmax(axis=0)
-    found = strong.any(axis=0)
-    if found.mean() < 0.5:
-        return None
-    # Smooth the radius around the ring, robustly: a median over neighbouring directions
-    # (wrapping around), filling the directions without a rim from their neighbours.
-    radius = np.where(found, radii[best], np.nan)
-    padded = np.concatenate([radius[-4:], radius, radius[:4]])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 9)
-    smooth = np.nanmedian(np.where(np.isnan(windows).all(axis=1, keepdims=True), np.inf,
-                                   windows), axis=1)
-    fallback = float(np.nanmedian(radius))
-    smooth = np.where(np.isfinite(smooth), smooth, fallback)
-    return centre + smooth[:, None] * directions
+    height, width = shape
+    corners = np.concatenate(paths.bands)
+    x0 = max(int(np.floor(corners[:, 0].min())) - 2, 0)
+    y0 = max(int(np.floor(corners[:, 1].min())) - 2, 0)
+    x1 = min(int(np.ceil(corners[:, 0].max())) + 3, width)
+    y1 = min(int(np.ceil(corners[:, 1].max())) + 3, height)
+    fine = np.zeros(((y1 - y0) * supersample, (x1 - x0) * supersample), np.uint8)
+    quads = [np.round((quad - (x0, y0) + 0.5) * supersample - 0.5).astype(np.int32)
+             for quad in paths.bands]
+    for quad in quads:  # one by one: overlapping quads fill as their union
+        cv2.fillConvexPoly(fine, quad, (255,))
+    coverage = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA
+                          ).astype(np.float32) / 255.0
+    # The frame's own dark (or bright) edge pixels just outside the band, where the band's
+    # smoothed edge fell short: grown into, a pixel at a time, for two pixels. Left in the
+    # skin layer they would move with the skin as a second, broken outline of the frame.
+    line = paths.thin[y0:y1, x0:x1] >= EDGE_GROWTH
+    touched = (coverage > 0.05).astype(np.uint8)
+    for _ in range(2):
+        grown = cv2.dilate(touched, np.ones((3, 3), np.uint8)).astype(bool) & line
+        coverage[grown & (touched == 0)] = 1.0
+        touched |= grown.astype(np.uint8)
+    return coverage, (x0, y0, x1, y1)
 
 
 def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
+    """The frame traced on ``image`` (:func:`.glasses_frame.trace_frame`) split off it, or
+    None when the frame is not found with confidence."""
     import cv2
 
-    iod = float(np.linalg.norm(xy[263, :2] - xy[33, :2]))
+    paths = trace_frame(_gray(image), xy)
+    if paths is None:
+        return None
     height, width = image.shape[:2]
-    # Where lenses and bridge can be: an ellipse around each eye and the bridge between.
-    region: np.ndarray = np.zeros((height, width), np.uint8)
-    for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
-        centre = xy[list(corners), :2].mean(0)
-        cv2.ellipse(region, (int(round(centre[0])), int(round(centre[1]))),
-                    (int(round(0.62 * iod)), int(round(0.5 * iod))), 0.0, 0, 360, (1,), -1)
-    # Within the face (hair and background edges beside it are no frame), and not the eyes
-    # themselves (lids and lashes move). Brows stay in: frames often run over them.
-    face = np.zeros_like(region)
-    cv2.fillPoly(face, [np.round(xy[list(L.FACE_OVAL), :2]).astype(np.int32)], (1,))
-    keep_out = np.zeros_like(region)
-    for contour in ((*L.RIGHT_EYE_CORNERS[:1], *L.RIGHT_UPPER_LID, *L.RIGHT_EYE_CORNERS[1:],
-                     *reversed(L.RIGHT_LOWER_LID)),
-                    (*L.LEFT_EYE_CORNERS[:1], *L.LEFT_UPPER_LID, *L.LEFT_EYE_CORNERS[1:],
-                     *reversed(L.LEFT_LOWER_LID))):
-        cv2.fillPoly(keep_out, [np.round(xy[list(contour), :2]).astype(np.int32)], (1,))
-    keep_out = cv2.dilate(keep_out, np.ones((3, 3), np.uint8),
-                          iterations=max(1, int(round(0.04 * iod))))
-    # The brows' core (their hair is the skin's and must move), but not their edges, where a
-    # frame running over the brow is still found.
-    brows = np.zeros_like(region)
-    for contour in (L.RIGHT_BROW_LOWER + tuple(reversed(L.RIGHT_BROW_UPPER)),
-                    L.LEFT_BROW_LOWER + tuple(reversed(L.LEFT_BROW_UPPER))):
-        cv2.fillPoly(brows, [np.round(xy[list(contour), :2]).astype(np.int32)], (1,))
-    brows = cv2.erode(brows, np.ones((3, 3), np.uint8),
-                      iterations=max(1, int(round(0.02 * iod))))
-    region &= face & (1 - keep_out) & (1 - brows)
-    # Thin structures: narrower than the kernel, standing out from what is around them.
-    gray = _gray(image)
-    size = max(3, int(round(0.09 * iod)) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    lines = np.maximum(cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel),
-                       cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel))
-    # Clear and thin metal frames stand out less than dark ones: the threshold follows the
-    # region's own level of fine structure, with a floor above skin texture.
-    inside = region.astype(bool)
-    threshold = max(_LINE_CONTRAST, 3.0 * float(np.median(lines[inside]))) if inside.any() else 0
-    mask = ((lines > threshold) & inside).astype(np.uint8)
-    # A frame is a smooth ring around each eye: per direction from the eye's centre, the
-    # radius where thin structure is strongest, smoothed over neighbouring directions (a
-    # brow's edge or a wrinkle wins a few directions, not the ring). The frame mask is the
-    # thin structure near that ring (and near the bridge between the rings).
-    near_frame = np.zeros_like(region)
-    band = max(2, int(round(0.05 * iod)))
-    inner_ends = []
-    for corners in (L.RIGHT_EYE_CORNERS, L.LEFT_EYE_CORNERS):
-        ring = _rim(lines, xy[list(corners), :2].mean(0), iod, threshold)
-        if ring is None:
-            return None
-        cv2.polylines(near_frame, [np.round(ring).astype(np.int32)], True, (1,), 2 * band + 1)
-        inner_ends.append(ring)
-    # The bridge: the straight run between the rings' nearest points.
-    right, left = inner_ends
-    gaps = np.linalg.norm(right[:, None] - left[None], axis=2)
-    i, j = np.unravel_index(gaps.argmin(), gaps.shape)
-    cv2.line(near_frame, tuple(np.round(right[i]).astype(int)),
-             tuple(np.round(left[j]).astype(int)), (1,), 2 * band + 1)
-    mask = mask & near_frame
+    coverage, (x0, y0, x1, y1) = band_coverage(paths, (height, width))
+    # The pixels the band touches (it reaches half a pixel past the frame's half-peak
+    # edge): inpainted in the skin layer, fully opaque in the frame layer; feathered just
+    # outside, where the skin layer still is the source (a still target gives it back).
+    touched = (coverage > 0.05).astype(np.uint8)
+    iod = float(np.linalg.norm(xy[263, :2] - xy[33, :2]))
+    mask = np.zeros((height, width), np.uint8)
+    mask[y0:y1, x0:x1] = touched
     if mask.sum() < 0.02 * iod * iod:
         return None
-    # The thin-structure response fades at a frame's edges: cover its whole width.
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8),
-                      iterations=max(1, int(round(0.025 * iod))))
-    ys, xs = np.nonzero(mask)
-    pad = 3
-    x0, y0 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
-    x1, y1 = min(int(xs.max()) + pad + 1, width), min(int(ys.max()) + pad + 1, height)
-    skin = cv2.inpaint(np.ascontiguousarray(image), mask * 255, max(3.0, 0.03 * iod),
+    skin = cv2.inpaint(np.ascontiguousarray(image), mask * 255, max(3.0, 0.02 * iod),
                        cv2.INPAINT_TELEA)
-    # Fully opaque on the mask (where the skin layer was inpainted), feathered just outside
-    # it, where the skin layer still is the source itself.
-    soft = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(np.float32),
-                            (0, 0), 0.8)
-    alpha = np.maximum(mask.astype(np.float32), soft)[y0:y1, x0:x1]
+    soft = cv2.GaussianBlur(touched.astype(np.float32), (0, 0), 0.7)
+    alpha = np.maximum(touched.astype(np.float32), soft)
     return GlassesLayer(frame=np.ascontiguousarray(image[y0:y1, x0:x1]), alpha=alpha,
                         box=(x0, y0, x1, y1), skin_image=skin,
                         anchors=xy[list(_RIGID), :2].astype(np.float64))
