@@ -27,6 +27,7 @@ from fgemotalk_cli.engines.warp.pixel_stats import channel_medians, percentile, 
 from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
 
 _CHEEKS = (50, 280, 117, 346, 205, 425)
+_LUMA = np.array([0.299, 0.587, 0.114])
 _ENAMEL = np.array([236.0, 230.0, 214.0])
 _IVORY = np.array([1.03, 1.0, 0.96])  # enamel's hue relative to the light (sclera's hue)
 _TEETH_OVER_SCLERA = 1.18  # measured on real open mouths, see _teeth_colour
@@ -36,6 +37,7 @@ _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source
 #: An opening (inner lip area over the squared mouth width) from which a source's mouth is
 #: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
 WIDE_OPEN = 0.3
+_COLOURED_SKIN = 0.12  # cheek saturation from which a picture counts as in colour
 # The inner contour and the same points one step on (its next corners), as index arrays.
 _INNER = np.array(INNER_CONTOUR)
 _INNER_NEXT = np.roll(_INNER, -1)
@@ -110,6 +112,13 @@ def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
     return float(whitish.mean()) > _TEETH_SHARE
 
 
+def colourfulness(skin: np.ndarray) -> float:
+    """0 for a black-and-white picture (grey cheeks), 1 for one in colour: the cheeks'
+    saturation against what skin in colour shows at least (about 0.2)."""
+    saturation = float(np.ptp(skin)) / max(float(np.max(skin)), 1.0)
+    return float(np.clip(saturation / _COLOURED_SKIN, 0.0, 1.0))
+
+
 def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """The colour of this face's teeth: its own visible teeth where there are some, else
     enamel lit like its eyes.
@@ -135,8 +144,12 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
         teeth = whitish(teeth)
         if len(teeth) > 10 and float(np.median(teeth, axis=0) @ luma_weights) > 0.8 * skin_luma:
             return np.median(teeth, axis=0)
-    whites = [whitish(polygon_pixels(image, xy[L.eye_opening(eye), :2])) for eye in (0, 1)]
-    sclera = np.concatenate(whites)
+    eyes = [polygon_pixels(image, xy[L.eye_opening(eye), :2]) for eye in (0, 1)]
+    sclera = np.concatenate([whitish(pixels) for pixels in eyes])
+    eye_pixels = np.concatenate(eyes)
+    brightest = (eye_pixels[eye_pixels @ luma_weights >= np.percentile(eye_pixels @ luma_weights,
+                                                                       88)]
+                 if len(eye_pixels) > 30 else eye_pixels[:0])
     if len(sclera) > 10:
         light = np.median(sclera, axis=0)
         # The light's hue, but no more saturated than real sclera gets (a coloured iris
@@ -144,11 +157,20 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
         chroma = light / max(float(light.mean()), 1.0)
         chroma = 1.0 + np.clip(chroma - 1.0, -0.15, 0.2)
         brightness = _TEETH_OVER_SCLERA * float(light @ luma_weights)
+    elif len(brightest) > 10 and float(np.median(brightest, axis=0) @ luma_weights) > skin_luma:
+        # Eye whites brighter than the skin, but none of them unsaturated: the whole picture
+        # is tinted (a varnished painting, a sepia print, a coloured light), its whites are
+        # the tint's colour, and so are its teeth (neutral enamel would glow white in it),
+        # no brighter than those whites (brighter, the tint reads as gold).
+        light = np.median(brightest, axis=0)
+        chroma = 1.0 + np.clip(light / max(float(light.mean()), 1.0) - 1.0, -0.3, 0.3)
+        brightness = float(light @ luma_weights)
     else:
         # No eye whites to read: the skin's hue, mostly neutralised, is the light's.
         chroma = 1.0 + 0.35 * (skin / max(float(skin.mean()), 1.0) - 1.0)
         brightness = float(_ENAMEL @ luma_weights)
-    hue = chroma * _IVORY
+    # Enamel's warmth only where the picture has colour (a black-and-white photo's teeth are grey).
+    hue = chroma * (1.0 + (_IVORY - 1.0) * colourfulness(skin))
     hue = hue / max(float(hue @ luma_weights), 1e-6)
     low, high = _TEETH_OVER_SKIN
     brightness = float(np.clip(brightness, low * skin_luma, max(high * skin_luma, 60.0)))
@@ -237,6 +259,11 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
         # teeth are another person's colour and size).
         own, coverage = own_interior.carried(target, (x0, y0), box_shape)
         interior += (own - interior) * coverage[..., None]
+    grey = 1.0 - colourfulness(style.skin)
+    if grey > 0.0:
+        # A black-and-white picture: no red tongue or driver's colours in it, only its tint.
+        tint = (style.skin / max(float(style.skin @ _LUMA), 1.0)).astype(np.float32)
+        interior += ((interior @ _LUMA.astype(np.float32))[..., None] * tint - interior) * grey
     box = roi[y0:y1, x0:x1].astype(np.float32)
     roi[y0:y1, x0:x1] = np.clip(box + weight * (interior - box) + 0.5, 0, 255).astype(np.uint8)
 

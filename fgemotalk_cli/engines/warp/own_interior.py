@@ -124,12 +124,13 @@ class OwnInterior:
             mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
             cv2.fillPoly(mask, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], (255,),
                          cv2.LINE_AA, 4)
-            half = mask.astype(np.float32) / 255.0
             if stretch:
                 # Cut edges fade into the stretched interior behind instead of ending in a
                 # hard line across the mouth.
-                half = cv2.GaussianBlur(half, (0, 0), max(0.8, _FEATHER_IOD * iod_px))
-            halves.append(half)
+                halves.append(cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0),
+                                               max(0.8, _FEATHER_IOD * iod_px)))
+            else:
+                halves.append(mask.astype(np.float32) / 255.0)
         crop = image[y0:y1, x0:x1]
         strip = _middle_strip(xy) - (x0, y0)
         middle = None
