@@ -41,3 +41,36 @@ def test_the_cavity_is_dark_red_even_behind_dark_lips() -> None:
     luma = inside @ LUMA
     assert np.median(luma) > 20  # not black (the lips alone, this dark, would give about 10)
     assert np.all(inside[:, 0] > inside[:, 1]) and np.all(inside[:, 0] > inside[:, 2])
+
+
+def test_a_black_and_white_picture_gets_a_grey_mouth(warp_cases: list[WarpCase]) -> None:
+    from fgemotalk_cli.engines.warp.engine import target_from_controls
+    from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR
+    from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
+
+    case = warp_cases[0]
+    grey = np.repeat((case.image @ LUMA)[..., None], 3, axis=2).clip(0, 255).astype(np.uint8)
+    source = prepare_source(grey, case.landmarks)
+    assert np.ptp(source.mouth_style.teeth) < 1.0  # no ivory warmth without colour
+    target = target_from_controls(source, {26: 4})
+    out = render_warp(source, target)
+    import cv2
+
+    mask = np.zeros(out.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(target[list(INNER_CONTOUR), :2]).astype(np.int32)], 1)
+    inside = out[mask.astype(bool)].astype(np.int32)
+    assert len(inside) > 100
+    assert np.percentile(np.ptp(inside, axis=1), 99) <= 3  # no red tongue in a grey photo
+
+
+def test_teeth_in_a_tinted_picture_take_its_tint(warp_cases: list[WarpCase]) -> None:
+    # A varnished painting or a sepia print: no unsaturated white anywhere, the eyes' whites
+    # are the tint's colour. Teeth of neutral enamel would glow white in it.
+    case = warp_cases[0]
+    tint = np.array([1.0, 0.82, 0.45])
+    tinted = np.clip(case.image * tint, 0, 255).astype(np.uint8)
+    style = MouthStyle.from_source(tinted, np.asarray(case.landmarks.points, np.float64))
+    red, _, blue = style.teeth
+    assert blue / red < 0.6  # neutral ivory (before) kept 0.71 of the red in the blue
+    skin_luma = float(style.skin @ LUMA)
+    assert 0.99 <= float(style.teeth @ LUMA) / skin_luma <= 1.46

@@ -7,7 +7,9 @@ tall stripes. Inside the target's inner lip contour we therefore paint layers:
   cavity) coloured from the source's own teeth, lips and skin;
 - over it, where the source's mouth is open, the source's own interior (its teeth) carried
   rigidly: the upper half with the upper jaw (the nose), the lower half with the chin, at
-  the face's scale, so teeth keep their size and the lips slide over them;
+  the face's scale, so teeth keep their size and the lips slide over them; between the two,
+  when the source's opening is open between its teeth, its own interior stretched
+  (:mod:`fgemotalk_cli.engines.warp.own_interior`) instead of the procedural cavity;
 - or, for reenactment, the driver's own mouth interior (:class:`MouthPatch`) carried onto the
   target contour and colour-matched to the source, in the spirit of Averbuch-Elor et al.,
   "Bringing Portraits to Life" (2017).
@@ -20,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.own_interior import INNER_CONTOUR, OUTER_CONTOUR, OwnInterior
 from fgemotalk_cli.engines.warp.pixel_stats import channel_medians, percentile, polygon_pixels
 from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
 
-INNER_CONTOUR = (*L.UPPER_INNER_LIP, *reversed(L.LOWER_INNER_LIP[1:-1]))
-_OUTER_CONTOUR = (*L.UPPER_OUTER_LIP, *reversed(L.LOWER_OUTER_LIP[1:-1]))
 _CHEEKS = (50, 280, 117, 346, 205, 425)
+_LUMA = np.array([0.299, 0.587, 0.114])
 _ENAMEL = np.array([236.0, 230.0, 214.0])
 _IVORY = np.array([1.03, 1.0, 0.96])  # enamel's hue relative to the light (sclera's hue)
 _TEETH_OVER_SCLERA = 1.18  # measured on real open mouths, see _teeth_colour
@@ -35,6 +37,7 @@ _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source
 #: An opening (inner lip area over the squared mouth width) from which a source's mouth is
 #: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
 WIDE_OPEN = 0.3
+_COLOURED_SKIN = 0.12  # cheek saturation from which a picture counts as in colour
 # The inner contour and the same points one step on (its next corners), as index arrays.
 _INNER = np.array(INNER_CONTOUR)
 _INNER_NEXT = np.roll(_INNER, -1)
@@ -82,7 +85,7 @@ class MouthStyle:
     @classmethod
     def from_source(cls, image: np.ndarray, xy: np.ndarray) -> MouthStyle:
         skin = skin_colour(image, xy)
-        ring = polygon_pixels(image, xy[list(_OUTER_CONTOUR), :2])
+        ring = polygon_pixels(image, xy[list(OUTER_CONTOUR), :2])
         lips = np.median(ring, axis=0) if len(ring) else skin * [0.9, 0.6, 0.6]
         teeth = _teeth_colour(image, xy, skin)
         source_opening = opening(xy)
@@ -91,7 +94,7 @@ class MouthStyle:
         own = _shows_teeth(image, xy, skin) or source_opening >= WIDE_OPEN
         return cls(skin=skin, lips=lips, teeth=teeth, cavity=cavity,
                    source_opening=source_opening,
-                   own_interior=OwnInterior.from_source(image, xy) if own else None)
+                   own_interior=OwnInterior.from_source(image, xy, skin) if own else None)
 
 
 def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
@@ -109,83 +112,11 @@ def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
     return float(whitish.mean()) > _TEETH_SHARE
 
 
-_UPPER_ANCHOR = L.SUBNASALE  # the upper teeth ride on the skull
-_LOWER_ANCHOR = L.CHIN  # the lower teeth on the mandible
-
-
-def _similarity(xy: np.ndarray) -> tuple[float, float]:
-    """The eye line's length (IOD) and angle of a face."""
-    eyes = xy[263, :2] - xy[33, :2]
-    return float(np.linalg.norm(eyes)), float(np.arctan2(eyes[1], eyes[0]))
-
-
-@dataclass(frozen=True)
-class OwnInterior:
-    """The source's own open mouth, split into the part above and below the middle of the
-    opening, each carried with its jaw."""
-
-    image: np.ndarray  # (h, w, 3) float32 crop around the mouth
-    upper: np.ndarray  # (h, w) float32 0..1: inside the opening, above its middle
-    lower: np.ndarray  # (h, w) float32 0..1: below it
-    origin: tuple[int, int]  # the crop's top left in the source image
-    anchors: np.ndarray  # (2, 2) source subnasale and chin
-    iod_px: float
-    angle: float
-
-    @classmethod
-    def from_source(cls, image: np.ndarray, xy: np.ndarray) -> OwnInterior | None:
-        import cv2
-
-        upper_lip, lower_lip = xy[list(L.UPPER_INNER_LIP), :2], xy[list(L.LOWER_INNER_LIP), :2]
-        middle = 0.5 * (upper_lip + lower_lip)
-        outer = xy[list(_OUTER_CONTOUR), :2]
-        height, width = image.shape[:2]
-        x0, y0 = np.maximum(np.floor(outer.min(0)).astype(int) - 4, 0)
-        x1, y1 = np.minimum(np.ceil(outer.max(0)).astype(int) + 5, (width, height))
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return None
-        halves = []
-        for polygon in (np.concatenate([upper_lip, middle[::-1]]),
-                        np.concatenate([middle, lower_lip[::-1]])):
-            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.fillPoly(mask, [np.round((polygon - (x0, y0)) * 16).astype(np.int32)], (255,),
-                         cv2.LINE_AA, 4)
-            halves.append(mask.astype(np.float32) / 255.0)
-        iod_px, angle = _similarity(xy)
-        return cls(image=image[y0:y1, x0:x1].astype(np.float32), upper=halves[0],
-                   lower=halves[1], origin=(int(x0), int(y0)),
-                   anchors=xy[[_UPPER_ANCHOR, _LOWER_ANCHOR], :2].astype(np.float64),
-                   iod_px=iod_px, angle=angle)
-
-    def carried(self, xy: np.ndarray, box_origin: tuple[int, int],
-                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """The interior carried onto the target ``xy`` (box pixels offset by ``box_origin``
-        from xy's frame): (h, w, 3) RGB and its (h, w) coverage."""
-        import cv2
-
-        iod_px, angle = _similarity(xy)
-        scale = iod_px / max(self.iod_px, 1e-6)
-        turn = angle - self.angle
-        cos, sin = np.cos(turn) / scale, np.sin(turn) / scale
-        back = np.array([[cos, sin], [-sin, cos]])  # target offsets to source offsets
-        colour = np.zeros((*shape, 3), np.float32)
-        coverage = np.zeros(shape, np.float32)
-        anchors_target = xy[[_UPPER_ANCHOR, _LOWER_ANCHOR], :2]
-        # The lower half first: where both land, the upper teeth are in front.
-        for half, anchor_source, anchor_target in ((self.lower, self.anchors[1],
-                                                    anchors_target[1]),
-                                                   (self.upper, self.anchors[0],
-                                                    anchors_target[0])):
-            offset = anchor_source - self.origin - back @ (anchor_target - box_origin)
-            matrix = np.concatenate([back, offset[:, None]], axis=1)
-            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-            pixels = cv2.warpAffine(self.image, matrix, shape[::-1], flags=flags,
-                                    borderMode=cv2.BORDER_REPLICATE)
-            weight = cv2.warpAffine(half, matrix, shape[::-1], flags=flags,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
-            colour += (pixels - colour) * weight[..., None]
-            coverage = np.maximum(coverage, weight)
-        return colour, coverage
+def colourfulness(skin: np.ndarray) -> float:
+    """0 for a black-and-white picture (grey cheeks), 1 for one in colour: the cheeks'
+    saturation against what skin in colour shows at least (about 0.2)."""
+    saturation = float(np.ptp(skin)) / max(float(np.max(skin)), 1.0)
+    return float(np.clip(saturation / _COLOURED_SKIN, 0.0, 1.0))
 
 
 def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.ndarray:
@@ -213,8 +144,12 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
         teeth = whitish(teeth)
         if len(teeth) > 10 and float(np.median(teeth, axis=0) @ luma_weights) > 0.8 * skin_luma:
             return np.median(teeth, axis=0)
-    whites = [whitish(polygon_pixels(image, xy[L.eye_opening(eye), :2])) for eye in (0, 1)]
-    sclera = np.concatenate(whites)
+    eyes = [polygon_pixels(image, xy[L.eye_opening(eye), :2]) for eye in (0, 1)]
+    sclera = np.concatenate([whitish(pixels) for pixels in eyes])
+    eye_pixels = np.concatenate(eyes)
+    brightest = (eye_pixels[eye_pixels @ luma_weights >= np.percentile(eye_pixels @ luma_weights,
+                                                                       88)]
+                 if len(eye_pixels) > 30 else eye_pixels[:0])
     if len(sclera) > 10:
         light = np.median(sclera, axis=0)
         # The light's hue, but no more saturated than real sclera gets (a coloured iris
@@ -222,11 +157,20 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
         chroma = light / max(float(light.mean()), 1.0)
         chroma = 1.0 + np.clip(chroma - 1.0, -0.15, 0.2)
         brightness = _TEETH_OVER_SCLERA * float(light @ luma_weights)
+    elif len(brightest) > 10 and float(np.median(brightest, axis=0) @ luma_weights) > skin_luma:
+        # Eye whites brighter than the skin, but none of them unsaturated: the whole picture
+        # is tinted (a varnished painting, a sepia print, a coloured light), its whites are
+        # the tint's colour, and so are its teeth (neutral enamel would glow white in it),
+        # no brighter than those whites (brighter, the tint reads as gold).
+        light = np.median(brightest, axis=0)
+        chroma = 1.0 + np.clip(light / max(float(light.mean()), 1.0) - 1.0, -0.3, 0.3)
+        brightness = float(light @ luma_weights)
     else:
         # No eye whites to read: the skin's hue, mostly neutralised, is the light's.
         chroma = 1.0 + 0.35 * (skin / max(float(skin.mean()), 1.0) - 1.0)
         brightness = float(_ENAMEL @ luma_weights)
-    hue = chroma * _IVORY
+    # Enamel's warmth only where the picture has colour (a black-and-white photo's teeth are grey).
+    hue = chroma * (1.0 + (_IVORY - 1.0) * colourfulness(skin))
     hue = hue / max(float(hue @ luma_weights), 1e-6)
     low, high = _TEETH_OVER_SKIN
     brightness = float(np.clip(brightness, low * skin_luma, max(high * skin_luma, 60.0)))
@@ -251,7 +195,7 @@ class MouthPatch:
         this, about a sixth of a frame, instead of the whole frame, and renders the same mouth:
         the points move by whole pixels, so every rounding stays where it was."""
         xy = np.asarray(points, np.float64)[:, :2]
-        lips = xy[list(_OUTER_CONTOUR)]
+        lips = xy[list(OUTER_CONTOUR)]
         margin = 0.5 * float(np.ptp(lips[:, 0])) + 4.0
         radius = _cheek_radius(xy) + 2.0
         cheeks = xy[list(_CHEEKS)]
@@ -298,19 +242,28 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     mask = np.zeros(box_shape, np.uint8)
     cv2.fillPoly(mask, [np.round(box_polygon * 16).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     weight = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.6)[..., None] * alpha
+    own_interior = style.own_interior
     if use_patch and patch is not None:
         interior = _driver_interior(patch, target - (x0, y0), box_shape, style)
+    elif own_interior is not None and own_interior.stretch_between:
+        # The source's own cavity and tongue, stretched (nothing of its teeth lies there).
+        interior = own_interior.stretched(target, (x0, y0), box_shape)
     else:
         box_xy = target - (x0, y0)
         iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
         interior = procedural_interior(box_xy, box_shape,
                                        InteriorColours(style.teeth, style.lips, style.skin),
-                                       iod_px, teeth=style.own_interior is None)
-    if style.own_interior is not None:
+                                       iod_px, teeth=own_interior is None)
+    if own_interior is not None:
         # The source's own teeth in front of whatever interior is behind them (a driver's
         # teeth are another person's colour and size).
-        own, coverage = style.own_interior.carried(target, (x0, y0), box_shape)
+        own, coverage = own_interior.carried(target, (x0, y0), box_shape)
         interior += (own - interior) * coverage[..., None]
+    grey = 1.0 - colourfulness(style.skin)
+    if grey > 0.0:
+        # A black-and-white picture: no red tongue or driver's colours in it, only its tint.
+        tint = (style.skin / max(float(style.skin @ _LUMA), 1.0)).astype(np.float32)
+        interior += ((interior @ _LUMA.astype(np.float32))[..., None] * tint - interior) * grey
     box = roi[y0:y1, x0:x1].astype(np.float32)
     roi[y0:y1, x0:x1] = np.clip(box + weight * (interior - box) + 0.5, 0, 255).astype(np.uint8)
 
@@ -386,7 +339,7 @@ def _lip_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
     """Median RGB of the vermilion (between the outer and inner lip contours), or None."""
     import cv2
 
-    outer, inner = xy[list(_OUTER_CONTOUR)], xy[list(INNER_CONTOUR)]
+    outer, inner = xy[list(OUTER_CONTOUR)], xy[list(INNER_CONTOUR)]
     height, width = image.shape[:2]
     x0, y0 = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(outer.max(axis=0)).astype(int) + 1, (width, height))

@@ -32,6 +32,13 @@ _ARCH_HALF_WIDTH = 0.42  # half-width of the upper arch as seen from the front, 
 _TONGUE_RGB = np.array([188.0, 92.0, 98.0])  # under neutral light, before the face's exposure
 _MUCOSA_RGB = np.array([150.0, 62.0, 64.0])  # the inside of the cheeks and the palate, likewise
 _BOUNCED_WARMTH = np.array([1.02, 0.98, 0.92])
+# The incisal corners' rounding per tooth (central incisor, lateral, canine, premolars,
+# molar): how far (a share of the visible height) each corner is cut back, and how sharply
+# (a high power: rounded corners on a flat edge; near 1: a point).
+_CORNER_DEPTH = np.array([0.2, 0.24, 0.34, 0.26, 0.26, 0.26])
+_CORNER_SHARPNESS = np.array([5.0, 4.0, 1.5, 3.0, 3.0, 3.0])
+_CONVEXITY = 0.14  # a crown's face darkens this much towards its sides, turning from the light
+_TRANSLUCENT_EDGE = np.array([0.16, 0.14, 0.09], np.float32)  # R, G, B loss at the biting edge
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,10 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     # the lip curves down below that edge, the lip hides them.
     lip_top = float(top.min())
     rise = np.array([0.0, 0.08, 0.16, 0.3, 0.42, 0.55])[tooth]
-    rounding = 0.06 * across**4
+    # Each crown's incisal corners are rounded off (a canine's edge comes to a point), so the
+    # row's edge is scalloped with a small notch (the incisal embrasure) between neighbours,
+    # not one straight line: what makes a row of teeth read as teeth rather than a bar.
+    rounding = _CORNER_DEPTH[tooth] * np.abs(across) ** _CORNER_SHARPNESS[tooth]
     upper_height = _UPPER_HEIGHT * iod_px * (1 - rise - rounding) * (on_arch > 0)
     from_top = b - top
     antialias = 0.7
@@ -165,12 +175,14 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
                           / max(0.004 * iod_px, 0.4)) ** 2) * (0.25 + 0.75 * towards_edge**2)
     # The upper lip's shadow on the teeth just below it.
     lip_shadow = 1 - 0.45 * np.exp(-np.maximum(from_top, 0) / max(0.018 * iod_px, 0.7))
-    incisal = 1 - 0.06 * towards_edge**2
+    # The incisal third is thinner enamel over the dark behind: a little darker and greyer.
+    incisal = 1 - _TRANSLUCENT_EDGE[None, None, :] * (towards_edge**3)[..., None]
     receding = 1 - 0.6 * L.smoothstep(0.35, 1.0, np.abs(a_teeth))
     # Each tooth's face is convex: it turns away from the light towards its sides.
-    teeth_shade = receding * lip_shadow * incisal * (1 - 0.3 * seam) * (1 - 0.06 * across**2)
+    teeth_shade = (receding * lip_shadow * (1 - 0.5 * seam)
+                   * (1 - _CONVEXITY * across**2))
     enamel = colours.teeth.astype(np.float32)  # already enamel's hue (mouth._teeth_colour)
-    teeth_rgb = enamel[None, None, :] * teeth_shade[..., None]
+    teeth_rgb = enamel[None, None, :] * teeth_shade[..., None] * incisal
     # Buccal corridors: beyond the visible arch the teeth fade into the cavity's dark.
     corridor = L.smoothstep(0.75, 1.0, np.abs(a_teeth))
     upper = upper * (1 - corridor)
@@ -182,7 +194,7 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     a_lower = (along_px - np.float32(midline)) / np.float32(lower_arch)
     tooth_low, across_low = _tooth_rows(a_lower)
     lower_height = (_LOWER_HEIGHT * iod_px * np.array([1.0, 0.95, 0.85, 0.7, 0.6, 0.5])[tooth_low]
-                    * (1 - 0.1 * across_low**4))
+                    * (1 - 0.2 * np.abs(across_low) ** 4))
     from_bottom = bottom - b
     lip_bottom = float(bottom.max())
     shown = L.smoothstep(0.1, 0.25, gap_mid / iod_px)
@@ -194,7 +206,7 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
     seam_low = np.exp(-0.5 * ((1 - np.abs(across_low)) * _TOOTH_WIDTHS[tooth_low] * lower_arch
                               / max(0.005 * iod_px, 0.45)) ** 2)
     lower_shade = (0.85 * (1 - 0.55 * L.smoothstep(0.3, 1.0, np.abs(a_lower)))
-                   * (1 - 0.25 * seam_low)
+                   * (1 - 0.45 * seam_low) * (1 - _CONVEXITY * across_low**2)
                    * (1 - 0.25 * np.clip((lip_bottom - b) / np.maximum(lower_height, 1e-3), 0, 1)))
     # Lit mostly by light bounced off the tongue and lips: a little warmer than the upper row.
     lower_enamel = (enamel * _BOUNCED_WARMTH).astype(np.float32)
