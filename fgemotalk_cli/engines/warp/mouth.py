@@ -219,17 +219,18 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
 
     target = np.asarray(target_points, np.float64)[:, :2] - roi_origin
     target_opening = opening(target)
-    # A driver's interior stretched onto a mouth open wide shows teeth a third of the face
-    # tall: there the source's own interior is carried, the procedural cavity between.
-    use_patch = (patch is not None and patch.usable()
-                 and not (style.own_interior is not None and style.source_opening >= WIDE_OPEN))
+    # A driver's interior stretched onto a mouth already open wide (a shout, a yawn) shows
+    # teeth a third of the face tall: such a source keeps its own interior.
+    wide = style.source_opening >= WIDE_OPEN
+    use_patch = patch is not None and patch.usable() and not wide
     if target_opening < _MIN_OPENING and not use_patch:
         return
-    # A source with an open mouth supplies its own interior layer, and then the whole opening
-    # is repainted (the warp would stretch the teeth); otherwise only the part of the opening
-    # the source cannot supply needs painting.
-    alpha = 1.0 if use_patch or style.own_interior is not None else float(np.clip(
-        1.5 * (1.0 - style.source_opening / target_opening), 0.0, 1.0))
+    # A source showing teeth supplies its own interior layer, and then the whole opening is
+    # repainted (the warp would stretch the teeth); otherwise only the part of the opening the
+    # source cannot supply needs painting, fading in as the target opens beyond it (a mouth
+    # open wide and moved a little, by a frown or a smile, stays its own warped picture).
+    alpha = 1.0 if use_patch or (style.own_interior is not None and not wide) else float(
+        np.clip(1.5 * (1.0 - style.source_opening / target_opening), 0.0, 1.0))
     if alpha <= 0.0:
         return
     polygon = target[list(INNER_CONTOUR)]
