@@ -1,0 +1,110 @@
+"""The face's outline as a silhouette: skin that a head turn uncovers there.
+
+Near the face oval (``layout.FACE_OVAL``) a 3-D head turn that brings one side of the face
+towards the camera moves the oval (the outline, deep in the head) outwards faster than the
+cheek just inside it: the turn uncovers skin the photo does not show, the side of the face.
+MediaPipe places the cheek points next to the oval a little beyond it on a face turned away
+(the triangles between them face away from the camera), so before anything else the turn
+unfolds those triangles, and each shows its source sliver mirrored: a thin dark line (the
+cheek's edge shading, twice) down the outline, with cheek skin beyond it. Where the turn
+uncovers skin, the points near the oval here keep their distance to it instead (fully at and
+beyond the oval, fading out over :data:`_FADE_IOD` inside it), so the folded skin stays behind
+the outline and the uncovered width is spread over the cheek's last strip as a smooth stretch.
+Where the turn hides skin (the side turning away) nothing changes: the cheek then covers the
+outline, drawn in depth order (:func:`fgemotalk_cli.engines.warp.mesh.target_vertices`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fgemotalk_cli.engines.warp import layout as L
+
+# Points further inside the oval than this (IODs, in the source) keep their own 3-D motion;
+# from there to the oval they take over more and more of the oval's.
+_FADE_IOD = 0.3
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    """The landmarks near or beyond the face oval, each with its place on the oval."""
+
+    points: np.ndarray  # (K,) landmark indices
+    segments: np.ndarray  # (K,) index into FACE_OVAL of the first point of its nearest edge
+    along: np.ndarray  # (K,) position along that edge, 0..1
+    depths_px: np.ndarray  # (K,) source distance inside the oval along its normal (< 0 beyond)
+    weights: np.ndarray  # (K,) how much of the uncovered width each point takes up, 0..1
+    edge_lengths_px: np.ndarray  # (36,) the source oval's edge lengths
+    orientation: float  # +1 or -1: which side of the oval's edges is inside
+
+    def correction(self, turned: np.ndarray) -> np.ndarray:
+        """(478, 2) shifts of the rigidly moved landmarks ``turned`` (478, 2) that keep the
+        points near the oval at their source distance inside it (scaled with the oval) where
+        the motion uncovers skin there: zero for a still head, a shift, a zoom or a roll."""
+        shift = np.zeros((len(turned), 2))
+        if not len(self.points):
+            return shift
+        depths, normals, lengths = _oval_depths(turned, self.points, self.segments,
+                                                self.along, self.orientation)
+        wanted = self.depths_px * lengths / self.edge_lengths_px[self.segments]
+        # Only where a point went deeper inside than that: skin uncovered. The other way (the
+        # side turning away) the cheek covers the outline, as it should.
+        deeper = np.maximum(depths - wanted, 0.0)
+        shift[self.points] = -(self.weights * deeper)[:, None] * normals
+        return shift
+
+
+def _oval_depths(xy: np.ndarray, points: np.ndarray, segments: np.ndarray, along: np.ndarray,
+                 orientation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How far ``points`` of the landmarks ``xy`` lie inside the face oval, each measured from
+    its place on the oval (edge ``segments``, fraction ``along``) along the oval's inward
+    normal there, with those normals and the lengths of the edges."""
+    oval = xy[list(L.FACE_OVAL)]
+    edges = np.roll(oval, -1, axis=0) - oval
+    lengths = np.maximum(np.sqrt((edges * edges).sum(axis=1)), 1e-9)
+    normals = orientation * np.stack([-edges[:, 1], edges[:, 0]], axis=1) / lengths[:, None]
+    # At each oval point the mean of its two edges' normals, interpolated along each edge:
+    # the normal turns smoothly round the oval.
+    at_points = normals + np.roll(normals, 1, axis=0)
+    at_points /= np.maximum(np.sqrt((at_points * at_points).sum(axis=1)), 1e-9)[:, None]
+    t = along[:, None]
+    normal = (1.0 - t) * at_points[segments] + t * at_points[(segments + 1) % len(oval)]
+    normal /= np.maximum(np.sqrt((normal * normal).sum(axis=1)), 1e-9)[:, None]
+    on_oval = oval[segments] + t * edges[segments]
+    return ((xy[points] - on_oval) * normal).sum(axis=1), normal, lengths[segments]
+
+
+def silhouette_of(xy: np.ndarray, iod_px: float) -> Silhouette:
+    """The :class:`Silhouette` of a source face's (478, 2) landmarks."""
+    import cv2
+
+    oval = np.array(L.FACE_OVAL)
+    start = xy[oval]
+    edge = np.roll(start, -1, axis=0) - start
+    squared = np.maximum((edge * edge).sum(axis=1), 1e-12)
+    doubled_area = float((start[:, 0] * np.roll(start[:, 1], -1)
+                          - np.roll(start[:, 0], -1) * start[:, 1]).sum())
+    orientation = 1.0 if doubled_area > 0 else -1.0
+    polygon = start.astype(np.float32)
+    fade_px = _FADE_IOD * iod_px
+    candidates = np.setdiff1d(np.arange(L.MESH_POINTS), oval)
+    points, segments, along, weights = [], [], [], []
+    for index in candidates:
+        inside = cv2.pointPolygonTest(polygon, (float(xy[index, 0]), float(xy[index, 1])), True)
+        if inside >= fade_px:
+            continue
+        t = np.clip(((xy[index] - start) * edge).sum(axis=1) / squared, 0.0, 1.0)
+        distance = ((start + t[:, None] * edge - xy[index]) ** 2).sum(axis=1)
+        nearest = int(distance.argmin())
+        points.append(int(index))
+        segments.append(nearest)
+        along.append(float(t[nearest]))
+        weights.append(1.0 - float(L.smoothstep(0.0, fade_px, max(inside, 0.0))))
+    point_array, segment_array = np.array(points, int), np.array(segments, int)
+    along_array = np.array(along, np.float64)
+    depths, _, lengths = _oval_depths(xy, point_array, segment_array, along_array, orientation)
+    edge_lengths = np.maximum(np.sqrt(squared), 1e-9)
+    return Silhouette(point_array, segment_array, along_array, depths, np.array(weights),
+                      edge_lengths, orientation)
