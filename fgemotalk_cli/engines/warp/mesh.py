@@ -93,7 +93,7 @@ def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> 
     return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), ring_depths, triangles,
                     len(openings), len(openings) + band_count,
                     signed_areas(corners), corners, edges, degree, protected,
-                    silhouette_of(xy, iod_px))
+                    silhouette_of(xy, iod_px, protected))
 
 
 @functools.cache

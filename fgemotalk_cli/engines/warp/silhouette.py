@@ -1,17 +1,20 @@
-"""The face's outline as a silhouette: skin that a head turn uncovers there.
+"""The face's outline as a silhouette: the skin a head turn uncovers behind it.
 
-Near the face oval (``layout.FACE_OVAL``) a 3-D head turn that brings one side of the face
-towards the camera moves the oval (the outline, deep in the head) outwards faster than the
-cheek just inside it: the turn uncovers skin the photo does not show, the side of the face.
-MediaPipe places the cheek points next to the oval a little beyond it on a face turned away
-(the triangles between them face away from the camera), so before anything else the turn
-unfolds those triangles, and each shows its source sliver mirrored: a thin dark line (the
-cheek's edge shading, twice) down the outline, with cheek skin beyond it. Where the turn
-uncovers skin, the points near the oval here keep their distance to it instead (fully at and
-beyond the oval, fading out over :data:`_FADE_IOD` inside it), so the folded skin stays behind
-the outline and the uncovered width is spread over the cheek's last strip as a smooth stretch.
-Where the turn hides skin (the side turning away) nothing changes: the cheek then covers the
-outline, drawn in depth order (:func:`fgemotalk_cli.engines.warp.mesh.target_vertices`).
+On a face turned a little away, MediaPipe's face oval (``layout.FACE_OVAL``) on the far side
+is not the outermost skin: the cheek points next to it project just beyond it, and the
+triangles between them and the oval face away from the camera (they are skin round the
+corner, which the photo does not show). A 3-D head turn that brings that side towards the
+camera moves the oval (deep in the head) out faster than those points, turns the triangles to
+face the camera, and each then shows its source sliver mirrored: a thin dark line (the cheek's
+edge shading, twice) down the outline, with cheek skin beyond it.
+
+Here the gap that opens (how far the points that lay beyond the oval went back inside it) is
+closed: those points keep their place beyond the oval, and the points inside it move out by a
+share of the gap that fades over :data:`_FADE_IOD` (and near the eyes and lips), never past
+their own source distance to the oval. The folded skin stays behind the outline and the
+uncovered width becomes a smooth stretch of the cheek's last strip. Where nothing folds, or
+on the side turning away (where the cheek covers the outline, drawn in depth order), the 3-D
+turn is left as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from fgemotalk_cli.engines.warp import layout as L
 # Points further inside the oval than this (IODs, in the source) keep their own 3-D motion;
 # from there to the oval they take over more and more of the oval's.
 _FADE_IOD = 0.3
+# Nor do the contours that carry the expression (lids, eye corners, lips): on a face turned
+# away an eye corner can lie within the fade, and moving it alone would reshape the eye. The
+# skin near them fades out over this distance (IODs).
+_CONTOUR_CLEARANCE_IOD = 0.2
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,22 @@ class Silhouette:
         depths, normals, lengths = _oval_depths(turned, self.points, self.segments,
                                                 self.along, self.orientation)
         wanted = self.depths_px * lengths / self.edge_lengths_px[self.segments]
-        # Only where a point went deeper inside than that: skin uncovered. The other way (the
-        # side turning away) the cheek covers the outline, as it should.
+        # How much deeper inside than in the source (scaled with the oval) each point went.
         deeper = np.maximum(depths - wanted, 0.0)
-        shift[self.points] = -(self.weights * deeper)[:, None] * normals
+        # The gap the turn opens behind the outline: how far the points that lay beyond the
+        # oval went back inside it, at each oval point (the most of the points beside it).
+        count = len(L.FACE_OVAL)
+        gaps = np.zeros(count)
+        beyond = self.depths_px <= 0.0
+        for ends in (self.segments, (self.segments + 1) % count):
+            np.maximum.at(gaps, ends[beyond], deeper[beyond])
+        first, second = gaps[self.segments], gaps[(self.segments + 1) % count]
+        gap = first + self.along * (second - first)
+        # Each point moves out by its share of the gap, never past its source distance
+        # inside the oval: where nothing folds (no gap) a turn widens the skin near the
+        # outline as the 3-D turn says, and only the folded skin's width is spread.
+        moved = np.minimum(self.weights * gap, deeper)
+        shift[self.points] = -moved[:, None] * normals
         return shift
 
 
@@ -76,8 +95,9 @@ def _oval_depths(xy: np.ndarray, points: np.ndarray, segments: np.ndarray, along
     return ((xy[points] - on_oval) * normal).sum(axis=1), normal, lengths[segments]
 
 
-def silhouette_of(xy: np.ndarray, iod_px: float) -> Silhouette:
-    """The :class:`Silhouette` of a source face's (478, 2) landmarks."""
+def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhouette:
+    """The :class:`Silhouette` of a source face's (478, 2) landmarks; ``contours`` (478,)
+    bool marks the points that keep their own motion (lids, eye corners, lips, irises)."""
     import cv2
 
     oval = np.array(L.FACE_OVAL)
@@ -89,7 +109,9 @@ def silhouette_of(xy: np.ndarray, iod_px: float) -> Silhouette:
     orientation = 1.0 if doubled_area > 0 else -1.0
     polygon = start.astype(np.float32)
     fade_px = _FADE_IOD * iod_px
-    candidates = np.setdiff1d(np.arange(L.MESH_POINTS), oval)
+    clearance_px = _CONTOUR_CLEARANCE_IOD * iod_px
+    kept = xy[np.flatnonzero(contours[: len(xy)])]
+    candidates = np.setdiff1d(np.flatnonzero(~contours[: L.MESH_POINTS]), oval)
     points, segments, along, weights = [], [], [], []
     for index in candidates:
         inside = cv2.pointPolygonTest(polygon, (float(xy[index, 0]), float(xy[index, 1])), True)
@@ -101,7 +123,10 @@ def silhouette_of(xy: np.ndarray, iod_px: float) -> Silhouette:
         points.append(int(index))
         segments.append(nearest)
         along.append(float(t[nearest]))
-        weights.append(1.0 - float(L.smoothstep(0.0, fade_px, max(inside, 0.0))))
+        clear = float(np.sqrt(((kept - xy[index]) ** 2).sum(axis=1)).min()) if len(kept) else (
+            np.inf)
+        weights.append((1.0 - float(L.smoothstep(0.0, fade_px, max(inside, 0.0))))
+                       * float(L.smoothstep(0.0, clearance_px, clear)))
     point_array, segment_array = np.array(points, int), np.array(segments, int)
     along_array = np.array(along, np.float64)
     depths, _, lengths = _oval_depths(xy, point_array, segment_array, along_array, orientation)
