@@ -30,6 +30,11 @@ sys.path.insert(0, str(REPO))
 
 from bench.checkouts import add_before_after_arguments, use_checkout  # noqa: E402
 
+# (portrait, driver) pairs with head turns; every REENACT_STRIDE-th frame is kept.
+REENACT_PAIRS = (("liveportrait_s12.jpg", "sadtalker_WDA_AlexandriaOcasioCortez_000.mp4"),
+                 ("liveportrait_s9.jpg", "sadtalker_WDA_KatieHill_000.mp4"),
+                 ("face_recognition_obama.jpg", "vexpress_vasa1_7_gt.mp4"))
+REENACT_STRIDE = 4
 POSES = ((-25, 0), (-15, 0), (-8, 0), (8, 0), (15, 0), (25, 0), (0, -15), (0, 15))
 BAND_IOD = 0.15
 CELL = 300
@@ -87,6 +92,71 @@ def render(media: Path, out: Path, label: str) -> None:
                          for (yaw, pitch), share in zip(POSES, shares)), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / f"{label}.npz", **results)
+
+
+def render_reenact(media: Path, out: Path, label: str) -> None:
+    """Reenact each of :data:`REENACT_PAIRS` and keep every :data:`REENACT_STRIDE`-th frame."""
+    import tempfile
+
+    import av
+
+    from fgemotalk_cli import api
+    from fgemotalk_cli.options import RunOptions
+
+    results: dict[str, np.ndarray] = {}
+    options = RunOptions(engine="warp", show_progress=False, overwrite=True)
+    with tempfile.TemporaryDirectory() as work:
+        for portrait, driver in REENACT_PAIRS:
+            video = Path(work) / "out.mp4"
+            api.reenact(media / "portraits" / portrait, media / "driving" / driver, video,
+                        options=options)
+            with av.open(str(video)) as container:
+                for index, frame in enumerate(container.decode(video=0)):
+                    if index % REENACT_STRIDE == 0:
+                        results[f"{portrait}|{driver}|{index}"] = frame.to_ndarray(format="rgb24")
+            print(f"{label} {portrait} driven by {driver}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / f"{label}_reenact.npz", **results)
+
+
+def reenact_sheet(before_path: Path, after_path: Path, out: Path, count: int = 6) -> None:
+    """Per pair, the ``count`` frames that changed most, before over after."""
+    import cv2
+
+    before, after = np.load(before_path), np.load(after_path)
+    for portrait, driver in REENACT_PAIRS:
+        keys = [key for key in before.files if key.startswith(f"{portrait}|{driver}|")]
+        # A frame's change: its largest local difference (blurred, so that the encoder's
+        # noise does not count), and where it is: the sheet crops round that, with a margin.
+        blurred = [cv2.GaussianBlur(np.abs(before[key].astype(np.float32) - after[key])
+                                    .max(axis=2), (0, 0), 4.0) for key in keys]
+        change = [float(image.max()) for image in blurred]
+        chosen = sorted(np.argsort(change)[::-1][:count])
+        changed = np.zeros(before[keys[0]].shape[:2], bool)
+        for index in chosen:
+            changed |= blurred[index] > 0.4 * change[index]
+        ys, xs = np.nonzero(changed) if changed.any() else np.nonzero(~changed)
+        margin = max(int(ys.max() - ys.min()), int(xs.max() - xs.min())) // 2
+        y0, x0 = max(int(ys.min()) - margin, 0), max(int(xs.min()) - margin, 0)
+        y1, x1 = int(ys.max()) + margin, int(xs.max()) + margin
+        rows = []
+        for data in (before, after):
+            cells = []
+            for index in chosen:
+                frame = data[keys[index]][y0:y1, x0:x1]
+                scale = CELL / frame.shape[0]
+                cell = cv2.resize(frame, (round(frame.shape[1] * scale), CELL),
+                                  interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+                cell = cv2.cvtColor(cell, cv2.COLOR_RGB2BGR)
+                label = "before" if data is before else "after"
+                cv2.putText(cell, f"{label} frame {keys[index].split('|')[2]}", (4, 14),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255), 1)
+                cells.append(cell)
+            rows.append(np.hstack(cells))
+        path = out / f"silhouette_reenact_{Path(portrait).stem}.png"
+        cv2.imwrite(str(path), np.vstack(rows))
+        print(path, "largest local change of the frames shown:",
+              " ".join(f"{change[index]:.2f}" for index in chosen))
 
 
 def sheets(before_path: Path, after_path: Path, out: Path, per_sheet: int = 4) -> None:
@@ -163,13 +233,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_before_after_arguments(parser, Path("/tmp/silhouette"))
     parser.add_argument("--sheet", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument("--reenact", action="store_true",
+                        help="reenact REENACT_PAIRS instead of turning the portraits")
     args = parser.parse_args()
     if args.sheet:
+        if args.reenact:
+            reenact_sheet(*args.sheet, args.out)
+            return
         sheets(*args.sheet, args.out)
         zoom_sheets(*args.sheet, args.out)
         return
     use_checkout(args.code)
-    render(args.media, args.out, args.label)
+    if args.reenact:
+        render_reenact(args.media, args.out, args.label)
+    else:
+        render(args.media, args.out, args.label)
 
 
 if __name__ == "__main__":

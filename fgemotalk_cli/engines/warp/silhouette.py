@@ -32,6 +32,7 @@ _FADE_IOD = 0.3
 # away an eye corner can lie within the fade, and moving it alone would reshape the eye. The
 # skin near them fades out over this distance (IODs).
 _CONTOUR_CLEARANCE_IOD = 0.2
+_TOLERANCE_PX = 1e-3
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,10 @@ class Silhouette:
         depths, normals, lengths = _oval_depths(turned, self.points, self.segments,
                                                 self.along, self.orientation)
         wanted = self.depths_px * lengths / self.edge_lengths_px[self.segments]
-        # How much deeper inside than in the source (scaled with the oval) each point went.
-        deeper = np.maximum(depths - wanted, 0.0)
+        # How much deeper inside than in the source (scaled with the oval) each point went;
+        # rounding (a rigid fit of the source onto itself is not exact) is not a gap.
+        deeper = depths - wanted
+        deeper[deeper < _TOLERANCE_PX] = 0.0
         # The gap the turn opens behind the outline: how far the points that lay beyond the
         # oval went back inside it, at each oval point (the most of the points beside it).
         count = len(L.FACE_OVAL)
@@ -100,6 +103,7 @@ def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhou
     bool marks the points that keep their own motion (lids, eye corners, lips, irises)."""
     import cv2
 
+    xy = np.asarray(xy, np.float64)
     oval = np.array(L.FACE_OVAL)
     start = xy[oval]
     edge = np.roll(start, -1, axis=0) - start
