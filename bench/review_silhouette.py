@@ -71,27 +71,52 @@ def render(media: Path, out: Path, label: str) -> None:
     from fgemotalk_cli.engines.warp import layout as L
     from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
     from fgemotalk_cli.engines.warp.render import prepare_source
+    from fgemotalk_cli.evaluation.identity import IdentityEmbedder, identity_distance
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.faces.landmarks import estimate_head_pose
     from fgemotalk_cli.pipelines.common import load_source_face
 
+    embedder = IdentityEmbedder()
     results: dict[str, np.ndarray] = {}
     for path in sorted((media / "portraits").glob("*")):
         face = load_source_face(path, 0)
         source = prepare_source(face.image, face.landmarks)
+        source_pose = estimate_head_pose(face.landmarks)
+        source_identity = embedder.embed(face.image)
         oval = source.points[list(L.FACE_OVAL), :2] * source.scale
         results[f"{path.name}|box"] = np.concatenate([oval.min(0), oval.max(0)])
-        shares = []
+        shares, readings = [], []
         for yaw, pitch in POSES:
             degrees = (float(yaw), float(pitch), 0.0)
             frame = edit_source(source, {}, None, degrees)
             results[f"{path.name}|{yaw}:{pitch}"] = frame
+            # The turn read back (the output's pose less the source's) and the identity
+            # distance to the source (dlib; NaN where a detector finds no face).
+            pose = estimate_head_pose(detect_source_face(frame))
+            identity = embedder.embed(frame)
+            readings.append((pose.yaw - source_pose.yaw, pose.pitch - source_pose.pitch,
+                             np.nan if identity is None or source_identity is None
+                             else identity_distance(identity, source_identity)))
             shares.append(folded_share(source, target_from_controls(source, {}, None,
                                                                       degrees)))
         results[f"{path.name}|folded"] = np.array(shares)
+        results[f"{path.name}|readings"] = np.array(readings)
         print(f"{label} {path.name:28s} folded per mille: "
               + " ".join(f"{yaw:+d}/{pitch:+d}={share:5.2f}"
                          for (yaw, pitch), share in zip(POSES, shares)), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / f"{label}.npz", **results)
+    readings = np.array([results[key] for key in results if key.endswith("|readings")])
+    requested = np.array(POSES, np.float64)
+    for column, (name, axis) in enumerate((("yaw", 0), ("pitch", 1))):
+        turned = requested[:, axis] != 0
+        error = np.abs(readings[:, turned, column] - requested[turned, axis])
+        print(f"{label} {name} read back minus requested, mean abs over the {name} turns: "
+              f"{np.nanmean(error):.2f} deg; mean read back per turn: "
+              + " ".join(f"{requested[i, axis]:+.0f}->{np.nanmean(readings[:, i, column]):+.1f}"
+                         for i in np.flatnonzero(turned)))
+    print(f"{label} identity distance to the source (dlib): mean "
+          f"{np.nanmean(readings[:, :, 2]):.3f}, max {np.nanmax(readings[:, :, 2]):.3f}")
 
 
 def render_reenact(media: Path, out: Path, label: str) -> None:

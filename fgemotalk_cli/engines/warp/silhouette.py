@@ -46,29 +46,28 @@ class Silhouette:
     weights: np.ndarray  # (K,) how much of the uncovered width each point takes up, 0..1
     edge_lengths_px: np.ndarray  # (36,) the source oval's edge lengths
     orientation: float  # +1 or -1: which side of the oval's edges is inside
+    beyond: np.ndarray  # (B,) positions in ``points`` of those beyond the oval in the source
+    # (36, B) bool: which of those lie on an edge at each oval point (the edge before or after)
+    gap_members: np.ndarray
 
     def correction(self, turned: np.ndarray) -> np.ndarray:
         """(478, 2) shifts of the rigidly moved landmarks ``turned`` (478, 2) that keep the
         points near the oval at their source distance inside it (scaled with the oval) where
         the motion uncovers skin there: zero for a still head, a shift, a zoom or a roll."""
         shift = np.zeros((len(turned), 2))
-        if not len(self.points):
+        if not len(self.beyond):
             return shift
-        depths, normals, lengths = _oval_depths(turned, self.points, self.segments,
-                                                self.along, self.orientation)
-        wanted = self.depths_px * lengths / self.edge_lengths_px[self.segments]
-        # How much deeper inside than in the source (scaled with the oval) each point went;
-        # rounding (a rigid fit of the source onto itself is not exact) is not a gap.
-        deeper = depths - wanted
-        deeper[deeper < _TOLERANCE_PX] = 0.0
+        oval = _OvalFrame(turned, self.orientation)
         # The gap the turn opens behind the outline: how far the points that lay beyond the
         # oval went back inside it, at each oval point (the most of the points beside it).
-        count = len(L.FACE_OVAL)
-        gaps = np.zeros(count)
-        beyond = self.depths_px <= 0.0
-        for ends in (self.segments, (self.segments + 1) % count):
-            np.maximum.at(gaps, ends[beyond], deeper[beyond])
-        first, second = gaps[self.segments], gaps[(self.segments + 1) % count]
+        # Most frames open none (no turn, or one away from the fold): nothing more to do.
+        beyond_deeper = self._deeper(oval, turned, self.beyond)[0]
+        if not beyond_deeper.any():
+            return shift
+        gaps = np.where(self.gap_members, beyond_deeper, 0.0).max(axis=1)
+        every = slice(None)
+        deeper, normals = self._deeper(oval, turned, every)
+        first, second = gaps[self.segments], gaps[(self.segments + 1) % len(gaps)]
         gap = first + self.along * (second - first)
         # Each point moves out by its share of the gap, never past its source distance
         # inside the oval: where nothing folds (no gap) a turn widens the skin near the
@@ -77,25 +76,44 @@ class Silhouette:
         shift[self.points] = -moved[:, None] * normals
         return shift
 
+    def _deeper(self, oval: _OvalFrame, xy: np.ndarray, which: np.ndarray | slice,
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """How much deeper inside the oval than in the source (scaled with the oval) the
+        points ``which`` went, and the oval's inward normals at their places. Rounding (a
+        rigid fit of the source onto itself is not exact) is not a gap."""
+        segments = self.segments[which]
+        depths, normals = oval.depths(xy[self.points[which]], segments, self.along[which])
+        deeper = depths - self.depths_px[which] * (oval.lengths[segments]
+                                                   / self.edge_lengths_px[segments])
+        deeper[deeper < _TOLERANCE_PX] = 0.0
+        return deeper, normals
 
-def _oval_depths(xy: np.ndarray, points: np.ndarray, segments: np.ndarray, along: np.ndarray,
-                 orientation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """How far ``points`` of the landmarks ``xy`` lie inside the face oval, each measured from
-    its place on the oval (edge ``segments``, fraction ``along``) along the oval's inward
-    normal there, with those normals and the lengths of the edges."""
-    oval = xy[list(L.FACE_OVAL)]
-    edges = np.roll(oval, -1, axis=0) - oval
-    lengths = np.maximum(np.sqrt((edges * edges).sum(axis=1)), 1e-9)
-    normals = orientation * np.stack([-edges[:, 1], edges[:, 0]], axis=1) / lengths[:, None]
-    # At each oval point the mean of its two edges' normals, interpolated along each edge:
-    # the normal turns smoothly round the oval.
-    at_points = normals + np.roll(normals, 1, axis=0)
-    at_points /= np.maximum(np.sqrt((at_points * at_points).sum(axis=1)), 1e-9)[:, None]
-    t = along[:, None]
-    normal = (1.0 - t) * at_points[segments] + t * at_points[(segments + 1) % len(oval)]
-    normal /= np.maximum(np.sqrt((normal * normal).sum(axis=1)), 1e-9)[:, None]
-    on_oval = oval[segments] + t * edges[segments]
-    return ((xy[points] - on_oval) * normal).sum(axis=1), normal, lengths[segments]
+
+class _OvalFrame:
+    """The face oval of some landmarks: its edges and smoothly turning inward normals."""
+
+    def __init__(self, xy: np.ndarray, orientation: float) -> None:
+        self.start = xy[list(L.FACE_OVAL)]
+        self.edges = np.roll(self.start, -1, axis=0) - self.start
+        self.lengths = np.maximum(np.sqrt((self.edges * self.edges).sum(axis=1)), 1e-9)
+        normals = orientation * np.stack([-self.edges[:, 1], self.edges[:, 0]], axis=1)
+        normals /= self.lengths[:, None]
+        # At each oval point the mean of its two edges' normals, interpolated along each
+        # edge: the normal turns smoothly round the oval.
+        at_points = normals + np.roll(normals, 1, axis=0)
+        self.at_points = at_points / np.maximum(
+            np.sqrt((at_points * at_points).sum(axis=1)), 1e-9)[:, None]
+
+    def depths(self, points: np.ndarray, segments: np.ndarray, along: np.ndarray,
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """How far ``points`` lie inside the oval, each measured from its place on it (edge
+        ``segments``, fraction ``along``) along the inward normal there, and those normals."""
+        t = along[:, None]
+        following = (segments + 1) % len(self.start)
+        normal = (1.0 - t) * self.at_points[segments] + t * self.at_points[following]
+        normal /= np.maximum(np.sqrt((normal * normal).sum(axis=1)), 1e-9)[:, None]
+        on_oval = self.start[segments] + t * self.edges[segments]
+        return ((points - on_oval) * normal).sum(axis=1), normal
 
 
 def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhouette:
@@ -133,7 +151,12 @@ def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhou
                        * float(L.smoothstep(0.0, clearance_px, clear)))
     point_array, segment_array = np.array(points, int), np.array(segments, int)
     along_array = np.array(along, np.float64)
-    depths, _, lengths = _oval_depths(xy, point_array, segment_array, along_array, orientation)
+    depths, _ = _OvalFrame(xy, orientation).depths(xy[point_array], segment_array, along_array)
+    beyond = np.flatnonzero(depths <= 0.0)
+    count = len(oval)
+    gap_members = np.zeros((count, len(beyond)), bool)
+    gap_members[segment_array[beyond], np.arange(len(beyond))] = True
+    gap_members[(segment_array[beyond] + 1) % count, np.arange(len(beyond))] = True
     edge_lengths = np.maximum(np.sqrt(squared), 1e-9)
     return Silhouette(point_array, segment_array, along_array, depths, np.array(weights),
-                      edge_lengths, orientation)
+                      edge_lengths, orientation, beyond, gap_members)
