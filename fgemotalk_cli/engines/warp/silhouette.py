@@ -32,7 +32,9 @@ _FADE_IOD = 0.3
 # away an eye corner can lie within the fade, and moving it alone would reshape the eye. The
 # skin near them fades out over this distance (IODs).
 _CONTOUR_CLEARANCE_IOD = 0.2
-_TOLERANCE_PX = 1e-3
+# A gap under this (IODs) is no gap: the rigid fit of an AU edit's target moves the head by a
+# hair (the ear points move a little with the brows), and a sub-pixel sliver shows no seam.
+_TOLERANCE_IOD = 0.003
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Silhouette:
     beyond: np.ndarray  # (B,) positions in ``points`` of those beyond the oval in the source
     # (36, B) bool: which of those lie on an edge at each oval point (the edge before or after)
     gap_members: np.ndarray
+    tolerance_px: float  # how much deeper a point must go before it counts (_TOLERANCE_IOD)
 
     def correction(self, turned: np.ndarray) -> np.ndarray:
         """(478, 2) shifts of the rigidly moved landmarks ``turned`` (478, 2) that keep the
@@ -79,14 +82,13 @@ class Silhouette:
     def _deeper(self, oval: _OvalFrame, xy: np.ndarray, which: np.ndarray | slice,
                 ) -> tuple[np.ndarray, np.ndarray]:
         """How much deeper inside the oval than in the source (scaled with the oval) the
-        points ``which`` went, and the oval's inward normals at their places. Rounding (a
-        rigid fit of the source onto itself is not exact) is not a gap."""
+        points ``which`` went (less :attr:`tolerance_px`), and the oval's inward normals at
+        their places."""
         segments = self.segments[which]
         depths, normals = oval.depths(xy[self.points[which]], segments, self.along[which])
         deeper = depths - self.depths_px[which] * (oval.lengths[segments]
                                                    / self.edge_lengths_px[segments])
-        deeper[deeper < _TOLERANCE_PX] = 0.0
-        return deeper, normals
+        return np.maximum(deeper - self.tolerance_px, 0.0), normals
 
 
 class _OvalFrame:
@@ -159,4 +161,4 @@ def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhou
     gap_members[(segment_array[beyond] + 1) % count, np.arange(len(beyond))] = True
     edge_lengths = np.maximum(np.sqrt(squared), 1e-9)
     return Silhouette(point_array, segment_array, along_array, depths, np.array(weights),
-                      edge_lengths, orientation, beyond, gap_members)
+                      edge_lengths, orientation, beyond, gap_members, _TOLERANCE_IOD * iod_px)
