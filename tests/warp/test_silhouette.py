@@ -7,7 +7,7 @@ import numpy as np
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import target_from_controls
 from fgemotalk_cli.engines.warp.lips import meet_lips
-from fgemotalk_cli.engines.warp.mesh import signed_areas, target_vertices
+from fgemotalk_cli.engines.warp.mesh import _rigid_head, signed_areas, target_vertices
 from fgemotalk_cli.engines.warp.render import backward_map
 
 # Both sides: each test portrait's oval has skin folded behind it on one side (MediaPipe's
@@ -97,3 +97,13 @@ def test_the_correction_only_moves_points_out_towards_the_outline(warp_cases) ->
             outward = (shift[moved] * (target[moved, :2] - centre)).sum(axis=1)
             assert (outward > 0).all(), (case.name, yaw)
         assert moved_at_all, case.name  # the turn towards its fold moves points
+
+
+def test_an_au_edit_without_a_turn_gets_no_outline_correction(warp_cases) -> None:
+    """An AU edit moves the ear points a hair with the brows, so the head's rigid fit turns a
+    little: that opens no gap worth closing, and the edit renders as without the silhouette."""
+    for case in warp_cases:
+        mesh = case.source.mesh
+        for aus in ({1: 5.0, 2: 5.0, 5: 5.0}, {26: 5.0, 25: 4.0}, {6: 5.0, 12: 5.0}):
+            turned, _ = _rigid_head(mesh, target_from_controls(case.source, aus))
+            assert not mesh.silhouette.correction(turned[:, :2]).any(), (case.name, aus)
