@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.silhouette import Silhouette, silhouette_of
 from fgemotalk_cli.faces.mesh_model import mesh_triangles
 
 _RING_SCALES = (1.3, 1.8)  # inner and outer ring, as multiples of the face oval
@@ -51,6 +52,7 @@ class WarpMesh:
     edges: np.ndarray  # (E, 2) int: every skin edge once in each direction
     degree: np.ndarray  # (V,) how many skin neighbours each vertex has (at least 1)
     protected: np.ndarray  # (V,) bool
+    silhouette: Silhouette
 
     @functools.cached_property
     def source_heights(self) -> np.ndarray:
@@ -90,7 +92,8 @@ def build_warp_mesh(points: np.ndarray, visible_iris: tuple[list[int], ...]) -> 
     ring_depths = np.concatenate([oval_depth + depth * iod_px for depth in _RING_DEPTH_IOD])
     return WarpMesh(vertices, np.asarray(points[:, 2], np.float64), ring_depths, triangles,
                     len(openings), len(openings) + band_count,
-                    signed_areas(corners), corners, edges, degree, protected)
+                    signed_areas(corners), corners, edges, degree, protected,
+                    silhouette_of(xy, iod_px, protected))
 
 
 @functools.cache
@@ -207,6 +210,11 @@ def _vertices_and_order(mesh: WarpMesh, target: np.ndarray, turned: np.ndarray,
     inner_rigid, outer_rigid = rings[:count], rings[count:]
     # The oval's motion beyond the head's rigid motion (expression: a dropping jaw).
     residual = flat[oval] - turned[oval, :2]
+    # Skin folded behind the face outline follows the outline through a head turn.
+    fold = mesh.silhouette.correction(turned[:, :2])
+    flat = flat + fold
+    turned = turned.copy()
+    turned[:, :2] += fold
     inner = inner_rigid + _RING_FOLLOW[0] * residual
     outer = outer_rigid + _RING_FOLLOW[1] * residual
     vertices = np.concatenate([flat, inner, outer])
