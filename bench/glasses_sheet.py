@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sheet_tiles import box_tile, tile_row
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 320
@@ -36,18 +37,7 @@ def eye_box(points: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def tile(image: np.ndarray, box: tuple[float, float, float, float], label: str) -> np.ndarray:
-    import cv2
-
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    pad = int(max(0, -x0, -y0, x1 - image.shape[1], y1 - image.shape[0])) + 1
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    crop = padded[y0 + pad:y1 + pad, x0 + pad:x1 + pad]
-    height = int(round(TILE_WIDTH * crop.shape[0] / max(crop.shape[1], 1)))
-    out = cv2.resize(crop, (TILE_WIDTH, height), interpolation=cv2.INTER_AREA
-                     if crop.shape[1] > TILE_WIDTH else cv2.INTER_CUBIC)
-    cv2.putText(out, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1,
-                cv2.LINE_AA)
-    return np.ascontiguousarray(out)
+    return box_tile(image, box, label, TILE_WIDTH)
 
 
 def mask_overlay(image: np.ndarray, glasses: object) -> np.ndarray:
@@ -82,13 +72,6 @@ def mask_figures(glasses: object, iod: float) -> str:
     length = max(int(skeleton.sum()), 1)
     return (f"area {hard.sum() / iod ** 2:.3f} IOD^2, mean width "
             f"{hard.sum() / length / iod:.3f} IOD")
-
-
-def _row(tiles: list[np.ndarray], count: int) -> np.ndarray:
-    height = max(t.shape[0] for t in tiles)
-    padded = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
-    padded += [np.zeros_like(padded[0])] * (count - len(padded))
-    return np.hstack(padded)
 
 
 def main() -> int:
@@ -128,7 +111,7 @@ def main() -> int:
             engine._calibrate(state, vectors)
             edits = engine.edit(state, vectors, "add")
             tiles += [tile(e, box, label) for e, label in zip(edits, labels)]
-        rows.append(_row(tiles, count))
+        rows.append(tile_row(tiles, count))
     for spec in [s for s in args.videos.split(";") if s]:
         path, frames = spec.rsplit(":", 1)
         wanted = [int(f) for f in frames.split(",")]
@@ -144,8 +127,8 @@ def main() -> int:
                 tiles.append(tile(rgb, box, f"{Path(path).stem[-16:]} {index}"))
             index += 1
         if tiles:
-            rows.append(_row(tiles, count))
-    sheet = np.vstack([_row([r], 1) if r.shape[1] == rows[0].shape[1] else
+            rows.append(tile_row(tiles, count))
+    sheet = np.vstack([tile_row([r], 1) if r.shape[1] == rows[0].shape[1] else
                        np.pad(r, ((0, 0), (0, rows[0].shape[1] - r.shape[1]), (0, 0)))
                        for r in rows])
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sheet_tiles import box_tile, tile_row
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 300
@@ -25,29 +26,13 @@ DEFAULT_EDITS = "2=5;4=5;1=5,2=5;5=5"
 
 def upper_face_tile(image: np.ndarray, points: np.ndarray, label: str) -> np.ndarray:
     """The band from the top of the forehead to below the eyes, face-wide, as a tile."""
-    import cv2
 
     xy = points[:, :2]
     iod = float(np.linalg.norm(xy[263] - xy[33]))
     x0, x1 = min(xy[234, 0], xy[454, 0]), max(xy[234, 0], xy[454, 0])
     y0 = float(xy[[10, 109, 338], 1].min()) - 0.1 * iod
     y1 = float(xy[[145, 374], 1].max()) + 0.3 * iod
-    pad = int(max(0, -x0, -y0, x1 - image.shape[1], y1 - image.shape[0])) + 1
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    crop = padded[int(y0) + pad:int(y1) + pad, int(x0) + pad:int(x1) + pad]
-    height = int(round(TILE_WIDTH * crop.shape[0] / max(crop.shape[1], 1)))
-    tile = cv2.resize(crop, (TILE_WIDTH, height), interpolation=cv2.INTER_AREA
-                      if crop.shape[1] > TILE_WIDTH else cv2.INTER_CUBIC)
-    cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1,
-                cv2.LINE_AA)
-    return tile
-
-
-def _row(tiles: list[np.ndarray], count: int) -> np.ndarray:
-    height = max(t.shape[0] for t in tiles)
-    padded = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
-    padded += [np.zeros_like(padded[0])] * (count - len(padded))
-    return np.hstack(padded)
+    return box_tile(image, (x0, y0, x1, y1), label, TILE_WIDTH)
 
 
 def main() -> int:
@@ -82,7 +67,7 @@ def main() -> int:
         state = engine.prepare(image, landmarks)
         engine._calibrate(state, vectors)
         edits = engine.edit(state, vectors, "add")
-        rows.append(_row([upper_face_tile(image, landmarks.points, path.stem[-12:])]
+        rows.append(tile_row([upper_face_tile(image, landmarks.points, path.stem[-12:])]
                          + [upper_face_tile(e, landmarks.points, label)
                             for e, label in zip(edits, labels)], count))
     for spec in [s for s in args.real.split(";") if s]:
@@ -100,7 +85,7 @@ def main() -> int:
                                              f"{clip[-10:]} {index}"))
             index += 1
         if tiles:
-            rows.append(_row(tiles, count))
+            rows.append(tile_row(tiles, count))
     sheet = np.vstack(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

@@ -10,9 +10,8 @@ from fgemotalk_cli.engines.warp.engine import target_from_controls
 from fgemotalk_cli.engines.warp.lips import meet_lips
 from fgemotalk_cli.engines.warp.mouth import INNER_CONTOUR, WIDE_OPEN, MouthPatch, opening
 from fgemotalk_cli.engines.warp.render import prepare_source, render_warp
-from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
-
-LUMA = np.array([0.299, 0.587, 0.114])
+from fgemotalk_cli.engines.warp.teeth import procedural_interior
+from tests.warp.synthetic_mouth import COLOURS, LUMA, synthetic_mouth
 
 
 def _down(points: np.ndarray) -> np.ndarray:
@@ -43,23 +42,11 @@ def test_crossed_lips_are_moved_back_to_touch(warp_cases) -> None:
     assert np.all(outer - lower >= 0.65 * source_height - 1e-6)
 
 
-def _mouth(width: float, gap: float) -> np.ndarray:
-    """A synthetic set of 478 points: eyes 100 px apart, a mouth of the given size."""
-    points = np.zeros((L.ALL_POINTS, 2))
-    points[33], points[263] = (50.0, 40.0), (150.0, 40.0)
-    for contour, sign in ((L.UPPER_INNER_LIP, -1.0), (L.LOWER_INNER_LIP, 1.0)):
-        t = np.linspace(-1, 1, len(contour))
-        points[list(contour), 0] = 100 + 0.5 * width * t
-        points[list(contour), 1] = 120 + sign * 0.5 * gap * (1 - t**2)
-    return points
 
-
-COLOURS = InteriorColours(teeth=np.array([225.0, 220.0, 210.0]),
-                          lips=np.array([170.0, 90.0, 90.0]), skin=np.array([200.0, 160.0, 140.0]))
 
 
 def test_procedural_interior_has_upper_teeth_over_a_darker_cavity() -> None:
-    points = _mouth(80, 40)
+    points = synthetic_mouth(80, 40)
     image = procedural_interior(points, (200, 200), COLOURS, 100.0)
     luma = image @ LUMA
     column = luma[:, 95]  # the middle of a central incisor (the midline is between two)
@@ -69,7 +56,7 @@ def test_procedural_interior_has_upper_teeth_over_a_darker_cavity() -> None:
     # The same mouth gives the same picture (no flicker), and the teeth keep the face's size:
     # a wider mouth shows more teeth, not wider ones.
     assert np.array_equal(image, procedural_interior(points, (200, 200), COLOURS, 100.0))
-    wide = procedural_interior(_mouth(110, 40), (200, 200), COLOURS, 100.0) @ LUMA
+    wide = procedural_interior(synthetic_mouth(110, 40), (200, 200), COLOURS, 100.0) @ LUMA
     def seams(profile: np.ndarray) -> np.ndarray:
         """The middles of the runs of columns darker than their surroundings: the notched
         lines between teeth."""

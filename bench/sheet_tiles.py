@@ -1,0 +1,32 @@
+"""Tiles for review sheets: a labelled crop of a box at a fixed width, and rows of tiles of
+different heights padded to one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def box_tile(image: np.ndarray, box: tuple[float, float, float, float], label: str,
+             width: int) -> np.ndarray:
+    """The box x0, y0, x1, y1 of ``image`` (edges replicated where it reaches beyond) scaled to
+    ``width`` pixels wide, ``label`` written in its corner."""
+    import cv2
+
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    pad = int(max(0, -x0, -y0, x1 - image.shape[1], y1 - image.shape[0])) + 1
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    crop = padded[y0 + pad:y1 + pad, x0 + pad:x1 + pad]
+    height = int(round(width * crop.shape[0] / max(crop.shape[1], 1)))
+    tile = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA
+                      if crop.shape[1] > width else cv2.INTER_CUBIC)
+    cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1,
+                cv2.LINE_AA)
+    return np.ascontiguousarray(tile)
+
+
+def tile_row(tiles: list[np.ndarray], count: int) -> np.ndarray:
+    """``tiles`` side by side, padded below to the tallest and on the right to ``count``."""
+    height = max(t.shape[0] for t in tiles)
+    padded = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
+    padded += [np.zeros_like(padded[0])] * (count - len(padded))
+    return np.hstack(padded)
