@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sheet_tiles import box_tile, tile_row
+from sheet_tiles import box_tile, tile_row, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 320
@@ -128,12 +128,7 @@ def main() -> int:
             index += 1
         if tiles:
             rows.append(tile_row(tiles, count))
-    sheet = np.vstack([tile_row([r], 1) if r.shape[1] == rows[0].shape[1] else
-                       np.pad(r, ((0, 0), (0, rows[0].shape[1] - r.shape[1]), (0, 0)))
-                       for r in rows])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    print(args.out, sheet.shape)
+    write_sheet(args.out, rows)
     return 0
 
 

@@ -51,20 +51,11 @@ def mouth_crop(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
 def driver_pick(media: Path, name: str, kind: str) -> tuple[object, object]:
     """(reference sample, picked sample) of a driver: its first frame, and the frame with the
     widest opening (``open``) or the most teeth-like interior among wide ones (``teeth``)."""
-    from review_realism import interior_shares, opening_ratio
+    from review_realism import driver_frames, interior_shares, opening_ratio
 
     from fgemotalk_cli.engines.base import DriverSample
-    from fgemotalk_cli.faces.detector import FaceMeshDetector
-    from fgemotalk_cli.media.video import iter_frames
 
-    found = []
-    with FaceMeshDetector() as detector:
-        for number, frame in enumerate(iter_frames(media / "driving" / name)):
-            if number % 3:
-                continue
-            faces = detector.detect(frame.image)
-            if faces:
-                found.append((frame.image, faces[0]))
+    found = list(zip(*driver_frames(media, name, every=3)))
     openings = [opening_ratio(np.asarray(face.points)) for _, face in found]
     if kind == "open":
         best = int(np.argmax(openings))

@@ -139,15 +139,16 @@ def face_crop(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return cv2.resize(crop, (CELL, CELL), interpolation=cv2.INTER_AREA)
 
 
-def driver_frames(media: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The mouth driver's frames (every 4th) and their landmarks."""
+def driver_frames(media: Path, clip: str = MOUTH_DRIVER,
+                  every: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A driving clip's frames (every ``every``-th) with a face, and their landmarks."""
     from fgemotalk_cli.faces.detector import FaceMeshDetector
     from fgemotalk_cli.media.video import iter_frames
 
     images, points = [], []
     with FaceMeshDetector() as detector:
-        for number, frame in enumerate(iter_frames(media / "driving" / MOUTH_DRIVER)):
-            if number % 4:
+        for number, frame in enumerate(iter_frames(media / "driving" / clip)):
+            if number % every:
                 continue
             faces = detector.detect(frame.image)
             if faces:

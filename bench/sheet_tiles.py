@@ -1,7 +1,9 @@
-"""Tiles for review sheets: a labelled crop of a box at a fixed width, and rows of tiles of
-different heights padded to one."""
+"""Tiles for review sheets: a labelled crop of a box at a fixed width, rows of tiles of
+different heights padded to one, and the sheet of such rows written as a PNG."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -30,3 +32,15 @@ def tile_row(tiles: list[np.ndarray], count: int) -> np.ndarray:
     padded = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
     padded += [np.zeros_like(padded[0])] * (count - len(padded))
     return np.hstack(padded)
+
+
+def write_sheet(path: Path, rows: list[np.ndarray]) -> None:
+    """The RGB ``rows`` stacked (narrower ones padded on the right) into the PNG ``path``."""
+    import cv2
+
+    width = max(row.shape[1] for row in rows)
+    sheet = np.vstack([np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)))
+                       for row in rows])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    print(path, sheet.shape)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sheet_tiles import box_tile, tile_row
+from sheet_tiles import box_tile, tile_row, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 300
@@ -86,10 +86,7 @@ def main() -> int:
             index += 1
         if tiles:
             rows.append(tile_row(tiles, count))
-    sheet = np.vstack(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    print(args.out, sheet.shape)
+    write_sheet(args.out, rows)
     return 0
 
 

@@ -27,9 +27,8 @@ Cost: 5 to 7 renders and reads per AU on the face scaled to an 80 px eye distanc
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -130,23 +129,6 @@ def _render(source: WarpSource, geometry: AUGeometry, au: int) -> np.ndarray:
     return render_warp(replace(source, geometry=geometry), geometry.frame.to_image(face))
 
 
-def _rendered_in_turn(render: Callable[[float], np.ndarray],
-                      shares: Sequence[float]) -> list[Future[np.ndarray]]:
-    """``render(share)`` for each share, one after the other on a thread of its own: their
-    futures, in order."""
-    rendered: list[Future[np.ndarray]] = [Future() for _ in shares]
-
-    def run() -> None:
-        for share, future in zip(shares, rendered):
-            try:
-                future.set_result(render(share))
-            except BaseException as error:  # re-raised by future.result()
-                future.set_exception(error)
-
-    threading.Thread(target=run, name="fgemotalk-probes", daemon=True).start()
-    return rendered
-
-
 def _rise_share(au: int, before: BlendshapeFace, after: BlendshapeFace) -> float:
     rule = CHANGE_RULES[au]
     change = rule.signal(after) - rule.signal(before)
@@ -174,8 +156,10 @@ class _Probe:
         """:meth:`measure` each share in turn, each next one rendered on a thread while this
         one is read (the warp and the read-out model both let go of the GIL while they
         work): the same renders read in the same order, about a fifth sooner."""
-        for share, rendered in zip(shares, _rendered_in_turn(self.render, shares)):
-            self.measure(share, rendered.result())
+        with ThreadPoolExecutor(1, thread_name_prefix="fgemotalk-probes") as renders:
+            for share, rendered in zip(shares, [renders.submit(self.render, share)
+                                                for share in shares]):
+                self.measure(share, rendered.result())
 
     def measure(self, share: float, rendered: np.ndarray | None = None) -> None:
         rule = CHANGE_RULES[self.au]

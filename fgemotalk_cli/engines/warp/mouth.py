@@ -22,7 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.own_interior import INNER_CONTOUR, OUTER_CONTOUR, OwnInterior
+from fgemotalk_cli.engines.warp.own_interior import (
+    INNER_CONTOUR,
+    OUTER_CONTOUR,
+    OwnInterior,
+    teeth_like,
+)
 from fgemotalk_cli.engines.warp.pixel_stats import channel_medians, percentile, polygon_pixels
 from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
 
@@ -106,10 +111,7 @@ def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
     pixels = polygon_pixels(image, xy[list(INNER_CONTOUR), :2])
     if len(pixels) < 30:
         return False
-    luma = pixels @ np.array([0.299, 0.587, 0.114])
-    saturation = np.ptp(pixels, axis=1) / np.maximum(pixels.max(axis=1), 1.0)
-    whitish = (luma > 0.8 * float(skin @ np.array([0.299, 0.587, 0.114]))) & (saturation < 0.35)
-    return float(whitish.mean()) > _TEETH_SHARE
+    return float(teeth_like(pixels, skin).mean()) > _TEETH_SHARE
 
 
 def colourfulness(skin: np.ndarray) -> float:

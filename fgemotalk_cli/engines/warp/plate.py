@@ -71,8 +71,6 @@ def mirrored_band(image: np.ndarray, hole: np.ndarray,
     box_hole = hole[y0:y1, x0:x1]
     small_hole = (cv2.resize(box_hole.astype(np.float32), size, interpolation=cv2.INTER_AREA)
                   > 0.0).astype(np.uint8)
-    if small_hole.all():
-        return None
     # Mirrored across the raw outline, every strand of hair and notch of the mask bends the
     # mirror and the band shows shards; across the outline smoothed (closed, so still around
     # the whole hole) it shows the background's texture in one piece.
