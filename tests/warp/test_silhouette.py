@@ -107,3 +107,22 @@ def test_an_au_edit_without_a_turn_gets_no_outline_correction(warp_cases) -> Non
         for aus in ({1: 5.0, 2: 5.0, 5: 5.0}, {26: 5.0, 25: 4.0}, {6: 5.0, 12: 5.0}):
             turned, _ = _rigid_head(mesh, target_from_controls(case.source, aus))
             assert not mesh.silhouette.correction(turned[:, :2]).any(), (case.name, aus)
+
+
+def test_the_inside_test_agrees_with_opencv_on_a_concave_outline() -> None:
+    """The silhouette's vectorised inside test (a ray's crossings) against OpenCV's
+    point-by-point one, on a star-shaped outline and points all round and on it."""
+    import cv2
+
+    from fgemotalk_cli.engines.warp.silhouette import _inside_polygon
+
+    angles = np.linspace(0.0, 2 * np.pi, 36, endpoint=False)
+    radii = np.where(np.arange(36) % 2 == 0, 100.0, 55.0)
+    polygon = np.stack([200 + radii * np.cos(angles), 200 + radii * np.sin(angles)], axis=1)
+    points = np.random.default_rng(3).uniform(80.0, 320.0, (2000, 2))
+    inside = _inside_polygon(points[:, :1], points[:, 1:], polygon)
+    outline = polygon.astype(np.float32)
+    expected = np.array([cv2.pointPolygonTest(outline, (float(x), float(y)), False) > 0
+                         for x, y in points])
+    assert 300 < expected.sum() < 1700  # both kinds are there
+    assert np.array_equal(inside, expected)

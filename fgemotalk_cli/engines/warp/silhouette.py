@@ -121,8 +121,6 @@ class _OvalFrame:
 def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhouette:
     """The :class:`Silhouette` of a source face's (478, 2) landmarks; ``contours`` (478,)
     bool marks the points that keep their own motion (lids, eye corners, lips, irises)."""
-    import cv2
-
     xy = np.asarray(xy, np.float64)
     oval = np.array(L.FACE_OVAL)
     start = xy[oval]
@@ -131,28 +129,33 @@ def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhou
     doubled_area = float((start[:, 0] * np.roll(start[:, 1], -1)
                           - np.roll(start[:, 0], -1) * start[:, 1]).sum())
     orientation = 1.0 if doubled_area > 0 else -1.0
-    polygon = start.astype(np.float32)
     fade_px = _FADE_IOD * iod_px
     clearance_px = _CONTOUR_CLEARANCE_IOD * iod_px
     kept = xy[np.flatnonzero(contours[: len(xy)])]
     candidates = np.setdiff1d(np.flatnonzero(~contours[: L.MESH_POINTS]), oval)
-    points, segments, along, weights = [], [], [], []
-    for index in candidates:
-        inside = cv2.pointPolygonTest(polygon, (float(xy[index, 0]), float(xy[index, 1])), True)
-        if inside >= fade_px:
-            continue
-        t = np.clip(((xy[index] - start) * edge).sum(axis=1) / squared, 0.0, 1.0)
-        distance = ((start + t[:, None] * edge - xy[index]) ** 2).sum(axis=1)
-        nearest = int(distance.argmin())
-        points.append(int(index))
-        segments.append(nearest)
-        along.append(float(t[nearest]))
-        clear = float(np.sqrt(((kept - xy[index]) ** 2).sum(axis=1)).min()) if len(kept) else (
-            np.inf)
-        weights.append((1.0 - float(L.smoothstep(0.0, fade_px, max(inside, 0.0))))
-                       * float(L.smoothstep(0.0, clearance_px, clear)))
-    point_array, segment_array = np.array(points, int), np.array(segments, int)
-    along_array = np.array(along, np.float64)
+    # Every candidate against every oval edge at once (a few hundred by 36): its nearest
+    # place on each edge, the nearest edge, and its signed distance to the outline. x and y
+    # apart: numpy's loops over a last axis of two would cost ten times as much.
+    x, y = xy[candidates, 0, None], xy[candidates, 1, None]
+    offset_x, offset_y = x - start[:, 0], y - start[:, 1]
+    t_all = np.clip((offset_x * edge[:, 0] + offset_y * edge[:, 1]) / squared, 0.0, 1.0)
+    gap_x, gap_y = offset_x - t_all * edge[:, 0], offset_y - t_all * edge[:, 1]
+    gap_squared = gap_x * gap_x + gap_y * gap_y
+    nearest = gap_squared.argmin(axis=1)
+    rows = np.arange(len(candidates))
+    outline_px = np.sqrt(gap_squared[rows, nearest])
+    inside = np.where(_inside_polygon(x, y, start), outline_px, -outline_px)
+    near = inside < fade_px
+    point_array, segment_array = candidates[near].astype(int), nearest[near].astype(int)
+    along_array = t_all[rows[near], nearest[near]].astype(np.float64)
+    if len(kept):
+        to_kept_x = xy[point_array, 0, None] - kept[:, 0]
+        to_kept_y = xy[point_array, 1, None] - kept[:, 1]
+        clear = np.sqrt((to_kept_x * to_kept_x + to_kept_y * to_kept_y).min(axis=1))
+    else:
+        clear = np.full(len(point_array), np.inf)
+    weights = ((1.0 - L.smoothstep(0.0, fade_px, np.maximum(inside[near], 0.0)))
+               * L.smoothstep(0.0, clearance_px, clear))
     depths, _ = _OvalFrame(xy, orientation).depths(xy[point_array], segment_array, along_array)
     beyond = np.flatnonzero(depths <= 0.0)
     count = len(oval)
@@ -160,5 +163,17 @@ def silhouette_of(xy: np.ndarray, iod_px: float, contours: np.ndarray) -> Silhou
     gap_members[segment_array[beyond], np.arange(len(beyond))] = True
     gap_members[(segment_array[beyond] + 1) % count, np.arange(len(beyond))] = True
     edge_lengths = np.maximum(np.sqrt(squared), 1e-9)
-    return Silhouette(point_array, segment_array, along_array, depths, np.array(weights),
-                      edge_lengths, orientation, beyond, gap_members, _TOLERANCE_IOD * iod_px)
+    return Silhouette(point_array, segment_array, along_array, depths,
+                      np.asarray(weights, np.float64), edge_lengths, orientation, beyond,
+                      gap_members, _TOLERANCE_IOD * iod_px)
+
+
+def _inside_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """(N,) whether the points (``x``, ``y``: (N, 1)) lie inside ``polygon`` (M, 2), by the
+    parity of the polygon's edges crossed by a ray from each point towards +x."""
+    start_x, start_y = polygon[:, 0], polygon[:, 1]
+    end_x, end_y = np.roll(start_x, -1), np.roll(start_y, -1)
+    straddles = (start_y > y) != (end_y > y)
+    rise = np.where(straddles, end_y - start_y, 1.0)
+    crossing_x = start_x + (y - start_y) * (end_x - start_x) / rise
+    return (straddles & (x < crossing_x)).sum(axis=1) % 2 == 1
