@@ -45,8 +45,12 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
         engine = load_engine(options)
         job.enter_context(render_workers(engine))  # before any thread of the job: forked
         load_readout_aside(engine, control.requested_aus)
-        source = load_source_face(source_path, options.face_index, options.max_size)
         stats = RunStats(engine=engine.name, fps=info.fps)
+        # The driver is decoded and tracked on a second thread from here on, while the source
+        # is found and prepared, the engine renders and the encoder encodes.
+        samples = job.enter_context(prefetched(_tracked_driver(driver_path, stats, info,
+                                                               decoding), PREFETCH_FRAMES))
+        source = load_source_face(source_path, options.face_index, options.max_size)
         stats.warnings.extend(source.size_warnings())
         posed = options.pose != "driver" or options.pose_scale != 1.0
         stats.warnings.extend(ignored_controls(engine, ["pose"] if posed else []))
@@ -54,43 +58,39 @@ def run_reenact(source_path: Path, driver_path: Path, output: Path, control: Exp
         stats.warnings.extend(ignored_controls(engine, ["gaze"] if gazed else []))
         detailed = options.expression_detail
         stats.warnings.extend(ignored_controls(engine, ["expression_detail"] if detailed else []))
-        # The driver is decoded and tracked on a second thread from here on, while the engine
-        # prepares the source, renders and the encoder encodes.
-        with prefetched(_tracked_driver(driver_path, stats, info, decoding),
-                        PREFETCH_FRAMES) as samples:
-            state = engine.prepare(source.image, source.landmarks)
-            if neutral_frame == 0:
-                # The default reference is the first tracked frame: no second decode.
-                first = next(samples, None)
-                if first is None:
-                    raise InputError(f"no frames could be decoded from {driver_path.name}")
-                if first.landmarks is None:
-                    raise _no_reference_face(neutral_frame, driver_path)
-                engine.set_reference(state, first)
-                stream: Iterator[DriverSample] = chain([first], samples)
-            else:
-                engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
-                stream = samples
-            height = source.image.shape[0]
-            render = getattr(engine, "reenact_soon", engine.reenact)
+        state = engine.prepare(source.image, source.landmarks)
+        if neutral_frame == 0:
+            # The default reference is the first tracked frame: no second decode.
+            first = next(samples, None)
+            if first is None:
+                raise InputError(f"no frames could be decoded from {driver_path.name}")
+            if first.landmarks is None:
+                raise _no_reference_face(neutral_frame, driver_path)
+            engine.set_reference(state, first)
+            stream: Iterator[DriverSample] = chain([first], samples)
+        else:
+            engine.set_reference(state, _reference_sample(driver_path, neutral_frame))
+            stream = samples
+        height = source.image.shape[0]
+        render = getattr(engine, "reenact_soon", engine.reenact)
 
-            def rendered(batch: list[DriverSample]) -> Sequence[object]:
-                aus = [control.at(sample.time_seconds) for sample in batch]
-                return render(state, batch, aus, control.au_mode)
+        def rendered(batch: list[DriverSample]) -> Sequence[object]:
+            aus = [control.at(sample.time_seconds) for sample in batch]
+            return render(state, batch, aus, control.au_mode)
 
-            with encoded.progress("reenact", info.frame_count) as progress, \
-                    frame_loop_threads():
-                for batch, frames in frames_ahead(batched(stream, options.batch_size),
-                                                  rendered):
-                    for sample, frame in zip(batch, frames):
-                        if options.compare:
-                            frame = side_by_side([source.image, sample.image, frame], height)
-                        encoded.write(frame)
-                    progress.advance(len(batch))
-            # Only the warp engine limits head turns; it says how often it did.
-            motion_warnings = getattr(engine, "motion_warnings", None)
-            if motion_warnings is not None:
-                stats.warnings.extend(motion_warnings(state))
+        with encoded.progress("reenact", info.frame_count) as progress, \
+                frame_loop_threads():
+            for batch, frames in frames_ahead(batched(stream, options.batch_size),
+                                              rendered):
+                for sample, frame in zip(batch, frames):
+                    if options.compare:
+                        frame = side_by_side([source.image, sample.image, frame], height)
+                    encoded.write(frame)
+                progress.advance(len(batch))
+        # Only the warp engine limits head turns; it says how often it did.
+        motion_warnings = getattr(engine, "motion_warnings", None)
+        if motion_warnings is not None:
+            stats.warnings.extend(motion_warnings(state))
         stats.frames = encoded.frames_written
         stats.has_audio = encoded.finish()
     decoding_warning = decoding.warning(filled_with_last_frame=True)

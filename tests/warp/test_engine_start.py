@@ -42,3 +42,33 @@ def test_nothing_loads_aside_when_nothing_will_calibrate(readers_made) -> None:
     WarpEngine(calibrate="auto").load_readout_aside({6})  # AU 6 keeps the general table
     WarpEngine(calibrate="auto").load_readout_aside(set())
     assert readers_made == []
+
+
+def test_head_motion_layers_build_aside_while_the_aus_calibrate(warp_cases, monkeypatch) -> None:
+    """A reenact's first frames need the source's layers (a segmentation, the background
+    plate) and its AU calibration: the layers build on a thread meanwhile, once, and the
+    calibrated source (a new one, with the face's own AU tables) carries them."""
+    from fgemotalk_cli.engines.base import DriverSample
+    from fgemotalk_cli.engines.warp import render as render_module
+
+    built: list[str] = []
+    real = render_module.build_layers
+
+    def recording(*arguments):
+        built.append(threading.current_thread().name)
+        return real(*arguments)
+
+    monkeypatch.setattr(render_module, "build_layers", recording)
+    case = warp_cases[0]
+    warp = WarpEngine(calibrate="auto")
+    with warp.render_workers(2):
+        state = warp.prepare(case.image, case.landmarks)
+        sample = DriverSample(case.image, case.landmarks, 0.0)
+        warp.set_reference(state, sample)
+        before = state.source
+        frames = warp.reenact_soon(state, [sample], [{12: 3.0}], "add")
+        assert frames[0].result().shape == case.image.shape
+    assert state.source is not before  # calibrated: a new source
+    assert state.source.geometry.response[12] != GENERAL_RESPONSE[12]
+    assert "layers" in vars(state.source)
+    assert built == ["fgemotalk-layers"]

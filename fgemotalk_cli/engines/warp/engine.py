@@ -35,6 +35,7 @@ from fgemotalk_cli.engines.warp.calibration import (
 )
 from fgemotalk_cli.engines.warp.driven import DrivenLayers, render_driven
 from fgemotalk_cli.engines.warp.iris import IrisLayer
+from fgemotalk_cli.engines.warp.layers import SourceLayers
 from fgemotalk_cli.engines.warp.motion import (
     MAX_PITCH_DEGREES,
     MAX_YAW_DEGREES,
@@ -91,6 +92,14 @@ def _finished(frame: np.ndarray) -> Future[np.ndarray]:
 
 def _frames(futures: list[Future[np.ndarray]]) -> list[np.ndarray]:
     return [future.result() for future in futures]
+
+
+def _layers_aside(source: WarpSource) -> Future[SourceLayers] | None:
+    """The source's head-motion layers building on a thread, where a job renders in workers
+    and they are not built yet (see :func:`_build_layers_here`); else None."""
+    if _active_workers.get() is None or "layers" in vars(source):
+        return None
+    return on_thread(lambda: source.layers, name="fgemotalk-layers")
 
 
 def _build_layers_here(source: WarpSource) -> None:
@@ -286,7 +295,12 @@ class WarpEngine:
     def reenact_soon(self, state: WarpState, samples: list[DriverSample],
                      aus: list[dict[int, float]], au_mode: AUMode) -> list[Future[np.ndarray]]:
         """:meth:`reenact` without waiting for the frames (see :func:`render_soon`)."""
+        # The head-motion layers (a person segmentation and the background plate) build on
+        # a thread while the AUs asked for calibrate here: both only read the source.
+        building = _layers_aside(state.source)
         self._calibrate(state, aus)
+        if building is not None:  # calibration's source differs in its AU tables only
+            vars(state.source).setdefault("layers", building.result())
         if state.transfer is None:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
