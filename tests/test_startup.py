@@ -33,3 +33,21 @@ def test_face_work_skips_what_it_never_uses() -> None:
     heavy, loaded_on_use = done.stdout.split()
     assert heavy == "none"
     assert loaded_on_use == "True"  # a deferred module loads when it is used
+
+
+_WORKER_PROBE = """
+import sys
+from fgemotalk_cli.faces.mesh_model import mesh_triangles
+triangles = mesh_triangles()
+print(len(triangles), "mediapipe" in sys.modules)
+"""
+
+
+def test_the_mesh_topology_needs_no_mediapipe_import() -> None:
+    """A render worker builds the warp mesh's topology on its first frame; MediaPipe's edge
+    lists are plain data, and importing the package for them cost each worker ~0.1 s."""
+    done = subprocess.run([sys.executable, "-c", _WORKER_PROBE], capture_output=True,
+                          text=True, env=os.environ.copy(), timeout=120, check=True)
+    count, imported = done.stdout.split()
+    assert int(count) > 800  # the whole tessellation
+    assert imported == "False"

@@ -12,6 +12,7 @@ its attributes is used, so any other user of mediapipe in the process still gets
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -40,6 +41,28 @@ def import_mediapipe() -> types.ModuleType:
 
     _bind_deferred()
     return mediapipe
+
+
+def face_mesh_connections() -> types.ModuleType:
+    """MediaPipe's face mesh edge lists (``solutions.face_mesh_connections``, plain Python
+    data), without running the package where it has not run yet: a render worker needs the
+    tessellation and none of the native code, whose import costs it ~0.1 s."""
+    name = "mediapipe.python.solutions.face_mesh_connections"
+    if "mediapipe" in sys.modules:
+        return importlib.import_module(name)
+    package = importlib.util.find_spec("mediapipe")
+    if package is None or not package.submodule_search_locations:
+        return importlib.import_module(name)  # not installed: the real error
+    root = next(iter(package.submodule_search_locations))
+    spec = importlib.machinery.PathFinder.find_spec(
+        name, [os.path.join(root, "python", "solutions")])
+    if spec is None or spec.loader is None:
+        return importlib.import_module(name)
+    # Loaded as a module of its own, not registered under the package's name: the package,
+    # when it runs later, loads its own copy of the same data.
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _defer_unused() -> None:

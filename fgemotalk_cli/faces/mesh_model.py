@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from fgemotalk_cli.faces.mediapipe_import import import_mediapipe
+from fgemotalk_cli.faces.mediapipe_import import face_mesh_connections
 from fgemotalk_cli.faces.mesh_model_data import CANONICAL_POINTS
 
 MESH_POINTS = 468
@@ -93,10 +93,7 @@ def mirror_indices() -> np.ndarray:
 
 def _tessellation_triangles() -> list[tuple[int, int, int]]:
     """Triangles of MediaPipe's tessellation, recovered from its edge list."""
-    import_mediapipe()
-    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
-
-    edges = {tuple(sorted(edge)) for edge in FACEMESH_TESSELATION}
+    edges = {tuple(sorted(edge)) for edge in face_mesh_connections().FACEMESH_TESSELATION}
     neighbours: dict[int, set[int]] = {}
     for a, b in edges:
         neighbours.setdefault(a, set()).add(b)
