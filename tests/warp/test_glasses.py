@@ -103,3 +103,28 @@ def test_the_ring_path_follows_the_continuous_line_not_a_stronger_stroke() -> No
     score[10:14, 5] = 3.0  # a short, stronger stroke nearer the eye (a lash, a crease)
     score[40:44, 35] = 3.0  # and one further out (a brow's edge)
     assert np.array_equal(best_path(score, closed=True), np.full(directions, 20))
+
+
+def test_the_skin_under_the_frame_takes_the_bare_skins_colour(spectacled) -> None:
+    """Inpainted from its edges, the band under the frame took the lens bevel's grey; under
+    a brow raise it stretched into a grey block above the frame. On the face it now takes
+    the colour of the bare skin around the frame."""
+    from fgemotalk_cli.engines.warp import glasses_skin
+
+    glasses = spectacled.glasses
+    assert glasses is not None and spectacled.scale == 1.0
+    image = spectacled.image
+    x0, y0, x1, y1 = glasses.box
+    band = np.zeros(image.shape[:2], np.uint8)
+    band[y0:y1, x0:x1] = glasses.alpha > 0.99
+    xy = spectacled.points[:, :2]
+    iod = float(np.linalg.norm(xy[263] - xy[33]))
+    closed, lenses = glasses_skin._enclosed(band, iod)
+    bare = glasses_skin._bare_skin_around(closed | lenses, xy, iod)
+    on_face = (band > 0) & glasses_skin._face(xy, band.shape)
+    skin = image[bare].astype(float).mean(0)
+    inpainted = cv2.inpaint(image, band * 255, max(3.0, 0.02 * iod), cv2.INPAINT_TELEA)
+    before = np.abs(inpainted[on_face].astype(float).mean(0) - skin).max()
+    after = np.abs(glasses.skin_image[on_face].astype(float).mean(0) - skin).max()
+    assert before > 10  # the inpainting alone is off the skin's colour
+    assert after < 0.6 * before

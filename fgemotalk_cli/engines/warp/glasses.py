@@ -13,7 +13,7 @@ once per source and split off:
   arms' start), drawn at the frame's own width, soft at its edges only; when the tracer is
   unsure there is no layer (the glasses then bend smoothly with the skin);
 - the skin layer: the source with the frame inpainted away under the frame only (what the
-  warp moves);
+  warp moves), in the bare skin's colour on the face (:mod:`.glasses_skin`);
 - per frame, the frame is pasted back with the similarity that best carries the nose bridge
   and the temples (head pose and zoom, no expression), over the warped skin.
 
@@ -28,6 +28,7 @@ import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.glasses_frame import EDGE_GROWTH, FramePaths, trace_frame
+from fgemotalk_cli.engines.warp.glasses_skin import skin_toned_band
 
 # Landmarks the frame rests on or is held level with, which no AU field moves: the top of
 # the nose bridge and the sides of the head.
@@ -212,6 +213,7 @@ def split_glasses(image: np.ndarray, xy: np.ndarray) -> GlassesLayer | None:
         return None
     skin = cv2.inpaint(np.ascontiguousarray(image), mask * 255, max(3.0, 0.02 * iod),
                        cv2.INPAINT_TELEA)
+    skin = skin_toned_band(skin, image, mask, xy)
     soft = cv2.GaussianBlur(touched.astype(np.float32), (0, 0), 0.7)
     alpha = np.maximum(touched.astype(np.float32), soft)
     return GlassesLayer(frame=np.ascontiguousarray(image[y0:y1, x0:x1]), alpha=alpha,
