@@ -65,11 +65,14 @@ GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     1: (0.00, 0.12, 0.24, 0.39, 0.62, 1.17),
     2: (0.00, 0.09, 0.30, 0.58, 0.86, 1.80),
     4: (0.00, 0.48, 0.96, 1.39, 1.71, 2.12),
-    # AU 5 read from the mesh (the lid above the iris, :mod:`~fgemotalk_cli.expression.
-    # landmark_readout`): the landmarker follows about a third of the lid's move, so a
-    # trace (1) takes 0.6 of the field. Past 1.75 FaceMesh starts to lift the brows instead
-    # of the lid on some faces; a face's own loop may go to MAX_SHARE where it reads.
-    5: (0.00, 0.60, 1.00, 1.30, 1.55, 1.75),
+    # AU 5 is geometric, the same lid rise on every face (not calibrated: on our rendered
+    # eyes the landmarker follows about a third of the lid's move, and the loop that
+    # followed it raised the lid 2.3 to 4 times as far as real wide eyes do, a white dome
+    # over the iris). d7's strongest real wide eyes (frames 134-146) raise the upper lid
+    # 0.035 IOD above its rest (FaceMesh on the real frames); the field raises it 0.056-0.06
+    # IOD per unit share (s42, obama, sadtalker_sad), so 5 (FACS E, a little past d7's)
+    # takes 0.9 of it: 0.05 IOD.
+    5: (0.00, 0.22, 0.42, 0.60, 0.76, 0.90),
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
     12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
     # AU 15 read from the mesh (lip corners below the lips, :mod:`~fgemotalk_cli.expression.

@@ -5,8 +5,10 @@ sees them depends on the face (brow shape, eye opening, lip fullness, resolution
 AU a job asks for, the first time it asks (:class:`FaceCalibrator`, the engine's default
 ``auto``; ``full`` solves every AU at prepare time), the AU's field is rendered at a few
 strengths on a small crop of the face and read back by the landmarker: its blendshape scores,
-and for AU 5 and 15 its mesh against the unedited crop (``CHANGE_RULES`` of
-:mod:`fgemotalk_cli.expression.readout`). The measured change against strength gives,
+and for AU 15 its mesh against the unedited crop (``CHANGE_RULES`` of
+:mod:`fgemotalk_cli.expression.readout`). AU 5 is not calibrated: its table is a lid rise
+measured on real wide eyes (``GENERAL_RESPONSE`` of :mod:`.au_geometry`), because on rendered
+eyes the landmarker follows a third of the lid's move. The measured change against strength gives,
 by monotone interpolation, the strength whose change matches the calibration curve: the
 change a real face shows going from rest to k (``rule.change_at(k)``), where 5 is what real
 strong expressions reach.
@@ -51,12 +53,11 @@ CalibrationMode = Literal["off", "auto", "full"]
 PROBE_SHARES = (0.3, 0.6, 1.2, 1.9, 2.6)
 #: Largest strength per AU where the default (the last probe) would break the face, chosen
 #: by looking at strength sheets of several portraits: past these the outer brows arch into
-#: a V (AU 2), the eye white above a round iris (:mod:`.eye_whites`) grows past a real
-#: stare (AU 5: 2.0 doubles a small eye's opening), the lips thin to a line (AU 12); the jaw
+#: a V (AU 2), the lips thin to a line (AU 12); the jaw
 #: turns 15 degrees per unit, up to 27 (AU 26: d18's real yawn, jawOpen 0.86, looks like 1.6
 #: to 1.8 on the sheets, and past 2 the mouth becomes a cavern), and eye closure cannot pass
 #: fully closed.
-MAX_SHARE = {1: 2.2, 2: 1.8, 5: 2.0, 7: 1.6, 12: 2.2, 26: 1.8, 43: 1.0}
+MAX_SHARE = {1: 2.2, 2: 1.8, 7: 1.6, 12: 2.2, 26: 1.8, 43: 1.0}
 #: AUs whose reading of a single photo is unbiased enough to say the face already shows them
 #: (AU 4 rests high on heavy brows; eye closure is absolute). One of those that the source
 #: reads above ROOM_FROM and whose strongest probe reads less than SATURATED_GAIN more is
@@ -84,8 +85,9 @@ MAX_GAIN_OVER_GENERAL = 1.5
 SQUARED_BOUND_AUS = (1, 2)
 #: How far below the general table's intensity 5 one face's may fall.
 MIN_GAIN_UNDER_GENERAL = 0.5
-#: AUs calibrated (45 reads and moves as 43).
-CALIBRATED_AUS = (1, 2, 4, 5, 7, 10, 12, 15, 17, 20, 23, 26, 43)
+#: AUs calibrated (45 reads and moves as 43). Not AU 5, whose table is geometric (see
+#: ``GENERAL_RESPONSE`` in :mod:`.au_geometry`).
+CALIBRATED_AUS = (1, 2, 4, 7, 10, 12, 15, 17, 20, 23, 26, 43)
 #: The calibration crop's inter-ocular distance in pixels.
 CROP_IOD_PX = 80.0
 INTENSITIES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
@@ -186,9 +188,10 @@ class _Probe:
 
     def peak(self) -> float:
         """The largest usable strength worth rendering: the first that reads the most. Past
-        it the read-out falls on some faces (a lid raised past what the landmarker believes
-        reads lower again: s9's AU 5 2.3 at 1.5, 1.2 at 2.0), and the monotone response
-        below would otherwise carry intensity 5 out to the last, weaker strength."""
+        it the read-out falls on some faces (a move past what the landmarker believes reads
+        lower again: s9's AU 5, when it was calibrated, 2.3 at 1.5, 1.2 at 2.0), and the
+        monotone response below would otherwise carry intensity 5 out to the last, weaker
+        strength."""
         if self.au in (43, 45):  # eye closure at 5 is a closed eye, whatever reads then
             return float(max(self.usable))
         usable = [(share, change) for share, change in zip(self.shares, self.changes)
