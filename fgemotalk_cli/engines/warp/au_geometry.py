@@ -71,8 +71,8 @@ GENERAL_RESPONSE: dict[int, tuple[float, ...]] = {
     # over the iris). d7's strongest real wide eyes (frames 134-146) raise the upper lid
     # 0.035 IOD above its rest (FaceMesh on the real frames); the field raises it 0.056-0.06
     # IOD per unit share (s42, obama, sadtalker_sad), so 5 (FACS E, a little past d7's)
-    # takes 0.9 of it: 0.05 IOD.
-    5: (0.00, 0.22, 0.42, 0.60, 0.76, 0.90),
+    # takes 0.9 of it: 0.05 IOD; 1 (a trace) 0.017 IOD, a pixel or two on a portrait.
+    5: (0.00, 0.30, 0.50, 0.66, 0.79, 0.90),
     10: (0.00, 0.79, 1.00, 1.35, 1.58, 1.90),
     12: (0.00, 0.46, 0.63, 0.80, 1.33, 2.12),
     # AU 15 read from the mesh (lip corners below the lips, :mod:`~fgemotalk_cli.expression.
