@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.plate import background_fill
+from fgemotalk_cli.engines.warp.plate import MATTE_REACH_IOD, background_fill, soft_matte
 from fgemotalk_cli.faces.segmentation import person_mask
 
 # Head weight falloff in the face frame (IOD units): below the chin, over the neck (about one
@@ -42,6 +42,7 @@ _SIDE_OUTER_IOD = 4.2
 # The segmentation's soft edge is wide and reaches into the background; sharpened to this
 # band, hair keeps a soft edge and the background a little way off stays background.
 _PERSON_EDGE = (0.2, 0.8)
+_PERSON_FLOOR = 0.02  # alpha at or below this is none (the matte's faint noise)
 # The neck under the jaw: from the lower jaw corners (MediaPipe 172 and 397, the subject's
 # right and left), narrowed towards the middle, this many IODs down.
 _LOWER_JAW = (172, 397)
@@ -53,6 +54,8 @@ BODY_FOLLOW = 0.5
 #: Step of the coarse grid of the frame's backward map, in working pixels (it is affine
 #: almost everywhere, so a coarse grid upsampled is exact enough).
 FRAME_GRID_STEP = 8
+#: How the person is sampled beyond the photo's edge (cv2's BORDER_REFLECT).
+PERSON_BORDER = 2
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
@@ -112,21 +115,32 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     import cv2
 
     height, width = full_image.shape[:2]
+    iod_px = frame.iod_px * work_scale
     person = L.smoothstep(*_PERSON_EDGE, person_mask(full_image)).astype(np.float32)
     # The segmentation can miss a shadowed neck side or a cheek against a like-coloured
     # wall; the face and the neck under it are the person whatever it says.
-    np.maximum(person, _face_and_neck(points, frame, work_scale, (width, height)), out=person)
-    # The hole to fill: the person and a few pixels more (the colour halo of its edge).
+    face_and_neck = _face_and_neck(points, frame, work_scale, (width, height))
+    np.maximum(person, face_and_neck, out=person)
+    # The background guessed over the person and the band beyond its mask where fine hair
+    # may be; against it the mask's edge becomes a soft matte (wisps included).
     reach = max(2, round(2 * work_scale))
-    hole = cv2.dilate((person > 0.0).astype(np.uint8),
+    wide = reach + round(MATTE_REACH_IOD * iod_px)
+    wide_hole = cv2.dilate((person > 0.0).astype(np.uint8),
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * wide + 1,) * 2))
+    guess = background_fill(full_image, wide_hole, iod_px)
+    person = np.maximum(soft_matte(full_image, guess, person, iod_px), face_and_neck)
+    # The hole to paint: the person and a few pixels more (the colour halo of its edge),
+    # mirrored across its own outline so the photo's texture runs on across it.
+    hole = cv2.dilate((person > _PERSON_FLOOR).astype(np.uint8),
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
-    filled = background_fill(full_image, hole, frame.iod_px * work_scale)
+    filled = background_fill(full_image, hole, iod_px)
     inside = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, reach / 3.0))
     # Exactly the photo where no person is near: the still background composites back as is.
     inside[hole == 0] = 0.0
     source = full_image.astype(np.float32)
-    plate = np.clip(source + inside[..., None] * (filled.astype(np.float32) - source) + 0.5,
+    plate = np.clip(source + inside[..., None] * (filled - source) + 0.5,
                     0, 255).astype(np.uint8)
+    person[person <= _PERSON_FLOOR] = 0.0
     # Where the mask is faint the unmixed colour is noise; there it is the photo's own.
     alpha = np.maximum(person, 0.05)[..., None]
     unmixed = (source - (1.0 - alpha) * plate) / alpha
@@ -182,6 +196,7 @@ class FrameMap:
     box: Box  # x0, y0, x1, y1 in output (full) pixels
     coordinates: np.ndarray  # (h, w, 2) float32 source x, y in output (full) pixels
     face_weight: np.ndarray  # (h, w) float32: how far down the face mesh's own map reaches
+    beyond_edge: bool = False  # whether the map samples beyond the photo's edge anywhere
 
 
 def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple[int, int],
@@ -201,7 +216,10 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
     blended = body + weight[..., None] * (rigid - body)
     coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
     box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
-    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box))
+    beyond = bool(coordinates.min() < 0.0 or coordinates[..., 0].max() > width - 1
+                  or coordinates[..., 1].max() > full_size[1] - 1)
+    return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box),
+                    beyond)
 
 
 @functools.lru_cache(maxsize=8)
@@ -228,22 +246,29 @@ def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
     """The output pixels whose upsampled map can sample a person pixel.
 
     The upsampled map is bilinear between coarse samples, so over a cell it stays within its
-    four corners' range (each axis apart); clamped to the frame, as the remap's replicated
-    border samples it, a cell can only reach the person if that range meets the person's
-    box, widened by the one pixel a bilinear sample reaches. The cells that can make the box."""
+    four corners' range (each axis apart); folded back into the frame, as the remap's
+    reflected border samples it, a cell can only reach the person if that range meets the
+    person's box, widened by the one pixel a bilinear sample reaches. The cells that can make
+    the box."""
     width, height = full_size
     px0, py0, px1, py1 = person_box
     if px1 <= px0 or py1 <= py0:
         return (0, 0, 0, 0)
-    x = np.clip(coordinates[..., 0], 0, width - 1)
-    y = np.clip(coordinates[..., 1], 0, height - 1)
 
-    def cell_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def cell_range(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         corners = (values[:-1, :-1], values[:-1, 1:], values[1:, :-1], values[1:, 1:])
-        return (np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])),
-                np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])))
+        low = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
+        high = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+        # The range reflected at the frame's edges (BORDER_REFLECT: -1 - x, 2 size - 1 - x);
+        # a range across an edge folds onto the edge and the larger of its two sides.
+        low_in, high_in = _reflected(low, size), _reflected(high, size)
+        folded_low, folded_high = np.minimum(low_in, high_in), np.maximum(low_in, high_in)
+        folded_low = np.where(low < 0, 0.0, folded_low)
+        folded_high = np.where(high > size - 1, size - 1.0, folded_high)
+        return folded_low, folded_high
 
-    (x_low, x_high), (y_low, y_high) = cell_range(x), cell_range(y)
+    (x_low, x_high) = cell_range(coordinates[..., 0], width)
+    (y_low, y_high) = cell_range(coordinates[..., 1], height)
     reaches = ((x_high > px0 - 2) & (x_low < px1 + 1) & (y_high > py0 - 2) & (y_low < py1 + 1))
     rows, columns = np.flatnonzero(reaches.any(axis=1)), np.flatnonzero(reaches.any(axis=0))
     if not len(rows):
@@ -258,6 +283,13 @@ def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
     x0, x1 = pixels(int(columns[0]), int(columns[-1]), width)
     y0, y1 = pixels(int(rows[0]), int(rows[-1]), height)
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, 0, 0)
+
+
+def _reflected(values: np.ndarray, size: int) -> np.ndarray:
+    """Positions mirrored into 0..size - 1 as BORDER_REFLECT samples them (once each side)."""
+    return np.clip(np.where(values < 0, -1.0 - values,
+                            np.where(values > size - 1, 2.0 * size - 1.0 - values, values)),
+                   0, size - 1)
 
 
 def _union(first: Box, second: Box) -> Box:
@@ -294,19 +326,30 @@ def _upsampled(values: np.ndarray, step: int, box: Box) -> np.ndarray:
 
 
 def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
-              plate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              plate: np.ndarray | None = None,
+              beyond_edge: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The person sampled through ``coordinates`` (full pixels, over ``box`` of the output)
     over the background plate there, and the person's alpha (uint8, 255 = opaque); drawn
-    into ``plate`` if given (C-contiguous, the plate over the box), else into a copy."""
+    into ``plate`` if given (C-contiguous, the plate over the box), else into a copy.
+    ``beyond_edge`` False promises that no coordinate lies beyond the photo's edge."""
     import cv2
 
     x0, y0, x1, y1 = box
     map_xy, map_fraction = cv2.convertMaps(  # type: ignore[call-overload]  # the stubs lack map2=None
         coordinates, None, cv2.CV_16SC2)
+    # Beyond the photo's edge (a head moved down from a top edge that cuts its hair, a body
+    # moved up from the bottom edge) the person continues mirrored: replicated, the edge's
+    # last row would smear into streaks. Only as far as the person reaches the edge, though:
+    # the alpha there is at most the edge's own, so a head well inside the photo is not
+    # mirrored in beyond it.
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+                       borderMode=PERSON_BORDER)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
     alpha = cv2.extractChannel(person, 3)
+    if beyond_edge:
+        at_edge = cv2.remap(layers.person, map_xy, map_fraction, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+        np.minimum(alpha, np.clip(at_edge * 255.0 + 0.5, 0, 255).astype(np.uint8), out=alpha)
     # Most of the box is opaque person or bare plate (about 60% and 35% of a portrait's):
     # those pixels are copied and only the soft edge between (a few percent) is blended,
     # by the same ``blendLinear`` that a blend of the whole box would run.
