@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portraits", nargs="*", default=None)
     parser.add_argument("--driver", help="a clip in shared/media/driving")
     parser.add_argument("--frames", type=int, default=3, help="driver frames per portrait")
+    parser.add_argument("--at", type=int, nargs="*", help="these driver frames instead")
     parser.add_argument("--code", type=Path, default=None, help="checkout whose code runs")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     args = parser.parse_args(argv)
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.driver:
         names = args.portraits or sorted(path.name for path in MEDIA.iterdir())
-        frames = displaced_frames(DRIVING / args.driver, args.frames)
+        frames = args.at or displaced_frames(DRIVING / args.driver, args.frames)
         print("driver frames", frames)
         rows = [np.concatenate(driver_row(MEDIA / name, DRIVING / args.driver, frames), axis=1)
                 for name in names]

@@ -282,11 +282,11 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
     map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
     person = cv2.remap(layers.layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)
-    # Beyond the photo's edge the alpha is at most the edge's own.
-    at_edge = cv2.remap(layers.layers.person, map_xy, map_fraction, cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
-    edge_alpha = np.clip(at_edge * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    alpha = np.minimum(person[..., 3], edge_alpha).astype(np.float32) * np.float32(1.0 / 255.0)
+    alpha = person[..., 3]
+    if frame.beyond_edge:  # beyond the photo's edge the alpha is at most the edge's own
+        alpha = np.minimum(alpha, cv2.remap(layers.layers.edge_alpha, map_xy, map_fraction,
+                                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    alpha = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
     composited = cv2.blendLinear(np.ascontiguousarray(person[..., :3]),
                                  layers.layers.plate[fy0:fy1, fx0:fx1], alpha, 1.0 - alpha)
     paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0) * alpha[y0:y1, x0:x1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fgemotalk_cli.engines.warp.layers import HeadRegion, SourceLayers, composite
+from fgemotalk_cli.engines.warp.layers import HeadRegion, SourceLayers, _edge_alpha, composite
 from fgemotalk_cli.engines.warp.plate import soft_matte
 
 SIZE, IOD = 160, 48.0  # the matte looks 0.25 IOD (12 px) beyond the mask
@@ -62,23 +62,26 @@ def test_the_matte_leaves_a_textured_background_alone() -> None:
     assert np.abs(alpha - core).max() < 0.02
 
 
-def _layers(person: np.ndarray, colour: np.ndarray) -> SourceLayers:
+def _layers(person: np.ndarray, colour: np.ndarray, contact_px: int = 8) -> SourceLayers:
     height, width = person.shape
     foreground = np.dstack([colour, np.round(255 * person)]).astype(np.uint8)
     head = HeadRegion(np.array([width / 2, height / 2]), np.eye(2), 20.0, 1.0)
     return SourceLayers(plate=np.full((height, width, 3), 200, np.uint8),
                         foreground=foreground, person=person.astype(np.float32), head=head,
-                        person_box=(0, 0, width, height))
+                        person_box=(0, 0, width, height),
+                        edge_alpha=_edge_alpha(foreground[..., 3], contact_px))
 
 
 def test_beyond_the_edge_the_person_continues_mirrored_only_where_it_reaches_the_edge() -> None:
     height, width, shift = 64, 48, 10
     rows = np.arange(height, dtype=np.float32)
     colour = np.repeat(np.repeat((4 * rows)[:, None, None], width, axis=1), 3, axis=2)
-    # Hair cut by the top edge on the left half; a head well inside the photo on the right.
+    # Hair cut by the top edge on the left half; a head well inside the photo on the right,
+    # a tuft of it (3 px wide) grazing the edge.
     person = np.zeros((height, width), np.float32)
     person[:32, : width // 2] = 1.0
     person[14:40, width // 2:] = 1.0
+    person[:14, width - 10: width - 7] = 1.0
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), rows)
     moved_down = np.dstack([xs, ys - shift]).astype(np.float32)
     out, alpha = composite(_layers(person, colour), moved_down, (0, 0, width, height))
@@ -88,7 +91,7 @@ def test_beyond_the_edge_the_person_continues_mirrored_only_where_it_reaches_the
     expected = 4 * (shift - 1 - rows[:shift])
     assert np.abs(out[:shift, left, 0].astype(float) - expected[:, None]).max() <= 1
     assert (alpha[:shift, left] == 255).all()
-    # The head inside the photo is not mirrored in above the edge: its rows 0..9 are
-    # background, and so is the frame there.
+    # The head inside the photo is not mirrored in above the edge (its rows 0..9 are
+    # background), nor is the tuft drawn on as a column: the frame there is the plate.
     assert (alpha[:shift, right] == 0).all()
     assert (out[:shift, right] == 200).all()

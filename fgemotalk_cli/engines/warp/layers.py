@@ -43,6 +43,9 @@ _SIDE_OUTER_IOD = 4.2
 # band, hair keeps a soft edge and the background a little way off stays background.
 _PERSON_EDGE = (0.2, 0.8)
 _PERSON_FLOOR = 0.02  # alpha at or below this is none (the matte's faint noise)
+_FRINGE_FLOOR = 0.02  # segmentation above this may hold the edge's mixed colours
+# The person continues beyond the photo's edge only where it meets it this wide (IODs).
+_EDGE_CONTACT_IOD = 0.6
 # The neck under the jaw: from the lower jaw corners (MediaPipe 172 and 397, the subject's
 # right and left), narrowed towards the middle, this many IODs down.
 _LOWER_JAW = (172, 397)
@@ -106,6 +109,9 @@ class SourceLayers:
     # x0, y0, x1, y1 (full pixels) around every pixel with any alpha: beyond where the frame
     # map can sample it, a frame is the plate (see :func:`layered_map`).
     person_box: Box = (0, 0, 0, 0)
+    # (H, W) uint8: the alpha with its outermost rows and columns kept only where the person
+    # meets the photo's edge over a width (see :func:`composite`); None: the alpha as it is.
+    edge_alpha: np.ndarray | None = None
 
 
 def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
@@ -116,7 +122,8 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
 
     height, width = full_image.shape[:2]
     iod_px = frame.iod_px * work_scale
-    person = L.smoothstep(*_PERSON_EDGE, person_mask(full_image)).astype(np.float32)
+    segmentation = person_mask(full_image)
+    person = L.smoothstep(*_PERSON_EDGE, segmentation).astype(np.float32)
     # The segmentation can miss a shadowed neck side or a cheek against a like-coloured
     # wall; the face and the neck under it are the person whatever it says.
     face_and_neck = _face_and_neck(points, frame, work_scale, (width, height))
@@ -129,9 +136,10 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * wide + 1,) * 2))
     guess = background_fill(full_image, wide_hole, iod_px)
     person = np.maximum(soft_matte(full_image, guess, person, iod_px), face_and_neck)
-    # The hole to paint: the person and a few pixels more (the colour halo of its edge),
-    # mirrored across its own outline so the photo's texture runs on across it.
-    hole = cv2.dilate((person > _PERSON_FLOOR).astype(np.uint8),
+    # The hole to paint: the person, the faint outer edge of the segmentation (the hair's
+    # fringe of mixed colours is there, which mirrored would outline the head's old place)
+    # and a few pixels more, mirrored across its outline so the photo's texture runs on.
+    hole = cv2.dilate(((person > _PERSON_FLOOR) | (segmentation > _FRINGE_FLOOR)).astype(np.uint8),
                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
     filled = background_fill(full_image, hole, iod_px)
     inside = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(1.0, reach / 3.0))
@@ -148,7 +156,24 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     foreground = np.clip(np.dstack([colour, 255.0 * person]) + 0.5, 0, 255).astype(np.uint8)
     return SourceLayers(plate=plate, foreground=foreground, person=person,
                         head=HeadRegion.from_face(frame, points),
-                        person_box=bounding_box(foreground[..., 3] > 0))
+                        person_box=bounding_box(foreground[..., 3] > 0),
+                        edge_alpha=_edge_alpha(foreground[..., 3],
+                                               round(_EDGE_CONTACT_IOD * iod_px)))
+
+
+def _edge_alpha(alpha: np.ndarray, width_px: int) -> np.ndarray:
+    """``alpha`` with its four border lines opened (eroded, then dilated) along the border
+    over ``width_px``: where the person only grazes the photo's edge (a tuft of hair, the
+    soft rim of the mask) it is not continued beyond it, which would draw a column."""
+    import cv2
+
+    edged = np.array(alpha, np.uint8, order="C")  # a copy
+    kernel = np.ones((1, max(1, width_px)), np.uint8)
+    for line in (edged[:1], edged[-1:], edged[:, :1].T, edged[:, -1:].T):
+        opened = cv2.morphologyEx(np.ascontiguousarray(line), cv2.MORPH_OPEN, kernel,
+                                  borderType=cv2.BORDER_REPLICATE)
+        line[...] = opened
+    return edged
 
 
 def bounding_box(mask: np.ndarray) -> Box:
@@ -340,16 +365,18 @@ def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
     # Beyond the photo's edge (a head moved down from a top edge that cuts its hair, a body
     # moved up from the bottom edge) the person continues mirrored: replicated, the edge's
     # last row would smear into streaks. Only as far as the person reaches the edge, though:
-    # the alpha there is at most the edge's own, so a head well inside the photo is not
-    # mirrored in beyond it.
+    # the alpha there is at most the edge's own (where it meets the edge over a width), so a
+    # head well inside the photo is not mirrored in beyond it.
     person = cv2.remap(layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=PERSON_BORDER)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
     alpha = cv2.extractChannel(person, 3)
     if beyond_edge:
-        at_edge = cv2.remap(layers.person, map_xy, map_fraction, cv2.INTER_LINEAR,
+        edge_alpha = (layers.edge_alpha if layers.edge_alpha is not None
+                      else cv2.extractChannel(layers.foreground, 3))
+        at_edge = cv2.remap(edge_alpha, map_xy, map_fraction, cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
-        np.minimum(alpha, np.clip(at_edge * 255.0 + 0.5, 0, 255).astype(np.uint8), out=alpha)
+        np.minimum(alpha, at_edge, out=alpha)
     # Most of the box is opaque person or bare plate (about 60% and 35% of a portrait's):
     # those pixels are copied and only the soft edge between (a few percent) is blended,
     # by the same ``blendLinear`` that a blend of the whole box would run.
