@@ -12,11 +12,8 @@ import pytest
 from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
-from fgemotalk_cli.engines.warp.layers import (
-    blend_where,
-    invert_affine,
-    layered_map,
-)
+from fgemotalk_cli.engines.warp.frame_map import invert_affine, layered_map
+from fgemotalk_cli.engines.warp.layers import blend_where
 from fgemotalk_cli.engines.warp.mesh import head_motion
 from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,

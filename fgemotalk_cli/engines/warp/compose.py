@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fgemotalk_cli.engines.warp.layers import SourceLayers, composite, layered_map
+from fgemotalk_cli.engines.warp.frame_map import layered_map
+from fgemotalk_cli.engines.warp.layers import SourceLayers, composite
 
 
 @dataclass(frozen=True)
