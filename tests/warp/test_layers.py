@@ -279,10 +279,12 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
     map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
     person = cv2.remap(layers.layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)
-    alpha = person[..., 3]
-    if frame.beyond_edge:  # beyond the photo's edge the alpha is at most the edge's own
-        alpha = np.minimum(alpha, cv2.remap(layers.layers.edge_alpha, map_xy, map_fraction,
-                                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    # Where the map may sample beyond the photo's edge the alpha is at most the edge's own.
+    edge_alpha = cv2.remap(layers.layers.edge_alpha, map_xy, map_fraction, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    alpha = person[..., 3].copy()
+    bx0, by0, bx1, by1 = frame.beyond_edge
+    alpha[by0:by1, bx0:bx1] = np.minimum(alpha[by0:by1, bx0:bx1], edge_alpha[by0:by1, bx0:bx1])
     alpha = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
     composited = cv2.blendLinear(np.ascontiguousarray(person[..., :3]),
                                  layers.layers.plate[fy0:fy1, fx0:fx1], alpha, 1.0 - alpha)

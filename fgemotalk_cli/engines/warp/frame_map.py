@@ -43,7 +43,9 @@ class FrameMap:
     box: Box  # x0, y0, x1, y1 in output (full) pixels
     coordinates: np.ndarray  # (h, w, 2) float32 source x, y in output (full) pixels
     face_weight: np.ndarray  # (h, w) float32: how far down the face mesh's own map reaches
-    beyond_edge: bool = False  # whether the map samples beyond the photo's edge anywhere
+    # The part of ``box`` (relative to it) whose map may sample beyond the photo's edge;
+    # all zero if none does.
+    beyond_edge: Box = (0, 0, 0, 0)
 
 
 def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple[int, int],
@@ -63,10 +65,44 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
     blended = body + weight[..., None] * (rigid - body)
     coordinates = ((blended + 0.5) * scale - 0.5).astype(np.float32)
     box = _union(_reach_box(coordinates, layers.person_box, step, full_size), keep)
-    beyond = bool(coordinates.min() < 0.0 or coordinates[..., 0].max() > width - 1
-                  or coordinates[..., 1].max() > full_size[1] - 1)
     return FrameMap(box, _upsampled(coordinates, step, box), _upsampled(face_weight, step, box),
-                    beyond)
+                    _beyond_edge(coordinates, step, full_size, box))
+
+
+def _beyond_edge(coordinates: np.ndarray, step: int, full_size: tuple[int, int],
+                 box: Box) -> Box:
+    """The part of ``box`` (relative to it) whose upsampled map can sample beyond the photo's
+    edge: the cells with a corner sample beyond it (bilinear, a cell stays within its corners'
+    range)."""
+    width, height = full_size
+    # The grid has samples beyond the frame on every side (see :func:`_frame_grid`): there
+    # the map is taken at the frame's own edge, interpolated towards the next sample in, so
+    # a still map names nothing.
+    first = 0.5 * step - 0.5 - step
+    at_edge = coordinates.astype(np.float64)
+    for axis, size in ((1, width), (0, height)):
+        positions = first + step * np.arange(coordinates.shape[axis])
+        for index in np.flatnonzero((positions < 0) | (positions > size - 1)):
+            inward = index + 1 if positions[index] < 0 else index - 1
+            edge = 0.0 if positions[index] < 0 else size - 1.0
+            share = (edge - positions[index]) / (positions[inward] - positions[index])
+            here = np.take(at_edge, index, axis=axis)
+            there = np.take(at_edge, inward, axis=axis)
+            if axis == 1:
+                at_edge[:, index] = here + share * (there - here)
+            else:
+                at_edge[index, :] = here + share * (there - here)
+    x, y = at_edge[..., 0], at_edge[..., 1]
+    tolerance = 1e-3
+    outside = ((x < -tolerance) | (x > width - 1 + tolerance) | (y < -tolerance)
+               | (y > height - 1 + tolerance))
+    if not outside.any():
+        return (0, 0, 0, 0)
+    cells = outside[:-1, :-1] | outside[:-1, 1:] | outside[1:, :-1] | outside[1:, 1:]
+    x0, y0, x1, y1 = _cells_box(cells, step, full_size)
+    bx0, by0, bx1, by1 = box
+    x0, y0, x1, y1 = max(x0, bx0) - bx0, max(y0, by0) - by0, min(x1, bx1) - bx0, min(y1, by1) - by0
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, 0, 0)
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,9 +153,16 @@ def _reach_box(coordinates: np.ndarray, person_box: Box, step: int,
     (x_low, x_high) = cell_range(coordinates[..., 0], width)
     (y_low, y_high) = cell_range(coordinates[..., 1], height)
     reaches = ((x_high > px0 - 2) & (x_low < px1 + 1) & (y_high > py0 - 2) & (y_low < py1 + 1))
-    rows, columns = np.flatnonzero(reaches.any(axis=1)), np.flatnonzero(reaches.any(axis=0))
+    return _cells_box(reaches, step, full_size)
+
+
+def _cells_box(cells: np.ndarray, step: int, full_size: tuple[int, int]) -> Box:
+    """The output pixels (x0, y0, x1, y1) the true ``cells`` of the coarse grid span."""
+    width, height = full_size
+    rows, columns = np.flatnonzero(cells.any(axis=1)), np.flatnonzero(cells.any(axis=0))
     if not len(rows):
         return (0, 0, 0, 0)
+
     # Cell i (samples i and i + 1) spans output pixels (i - 0.5) * step - 0.5 .. (i + 0.5) *
     # step - 0.5 (see the grid above).
     def pixels(first_cell: int, last_cell: int, size: int) -> tuple[int, int]:

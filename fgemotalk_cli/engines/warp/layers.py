@@ -197,11 +197,12 @@ def _face_and_neck(points: np.ndarray, frame: L.FaceFrame, work_scale: float,
 
 def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
               plate: np.ndarray | None = None,
-              beyond_edge: bool = True) -> tuple[np.ndarray, np.ndarray]:
+              beyond_edge: Box | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The person sampled through ``coordinates`` (full pixels, over ``box`` of the output)
     over the background plate there, and the person's alpha (uint8, 255 = opaque); drawn
     into ``plate`` if given (C-contiguous, the plate over the box), else into a copy.
-    ``beyond_edge`` False promises that no coordinate lies beyond the photo's edge."""
+    ``beyond_edge``: the only part of the box (relative to it) whose coordinates may lie
+    beyond the photo's edge (all zero: none); None: anywhere."""
     import cv2
 
     x0, y0, x1, y1 = box
@@ -216,12 +217,14 @@ def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
                        borderMode=PERSON_BORDER)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
     alpha = cv2.extractChannel(person, 3)
-    if beyond_edge:
+    bx0, by0, bx1, by1 = (0, 0, x1 - x0, y1 - y0) if beyond_edge is None else beyond_edge
+    if bx1 > bx0 and by1 > by0:
         edge_alpha = (layers.edge_alpha if layers.edge_alpha is not None
                       else cv2.extractChannel(layers.foreground, 3))
-        at_edge = cv2.remap(edge_alpha, map_xy, map_fraction, cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
-        np.minimum(alpha, at_edge, out=alpha)
+        at_edge = cv2.remap(edge_alpha, np.ascontiguousarray(map_xy[by0:by1, bx0:bx1]),
+                            np.ascontiguousarray(map_fraction[by0:by1, bx0:bx1]),
+                            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        np.minimum(alpha[by0:by1, bx0:bx1], at_edge, out=alpha[by0:by1, bx0:bx1])
     # Most of the box is opaque person or bare plate (about 60% and 35% of a portrait's):
     # those pixels are copied and only the soft edge between (a few percent) is blended,
     # by the same ``blendLinear`` that a blend of the whole box would run.
