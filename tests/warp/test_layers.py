@@ -12,11 +12,8 @@ import pytest
 from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
-from fgemotalk_cli.engines.warp.layers import (
-    blend_where,
-    invert_affine,
-    layered_map,
-)
+from fgemotalk_cli.engines.warp.frame_map import invert_affine, layered_map
+from fgemotalk_cli.engines.warp.layers import blend_where
 from fgemotalk_cli.engines.warp.mesh import head_motion
 from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,
@@ -281,8 +278,14 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
                                                 weight, 1.0 - weight)
     map_xy, map_fraction = cv2.convertMaps(coordinates, None, cv2.CV_16SC2)
     person = cv2.remap(layers.layers.foreground, map_xy, map_fraction, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-    alpha = person[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
+                       borderMode=cv2.BORDER_REFLECT)
+    # Where the map may sample beyond the photo's edge the alpha is at most the edge's own.
+    edge_alpha = cv2.remap(layers.layers.edge_alpha, map_xy, map_fraction, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    alpha = person[..., 3].copy()
+    bx0, by0, bx1, by1 = frame.beyond_edge
+    alpha[by0:by1, bx0:bx1] = np.minimum(alpha[by0:by1, bx0:bx1], edge_alpha[by0:by1, bx0:bx1])
+    alpha = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
     composited = cv2.blendLinear(np.ascontiguousarray(person[..., :3]),
                                  layers.layers.plate[fy0:fy1, fx0:fx1], alpha, 1.0 - alpha)
     paste = np.clip(weight * 2.5 - 1.5, 0.0, 1.0) * alpha[y0:y1, x0:x1]

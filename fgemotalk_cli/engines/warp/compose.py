@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fgemotalk_cli.engines.warp.layers import SourceLayers, composite, layered_map
+from fgemotalk_cli.engines.warp.frame_map import layered_map
+from fgemotalk_cli.engines.warp.layers import SourceLayers, composite
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
     # A box as wide as the frame is a contiguous block of its rows: composited in place.
     in_place = fx0 == 0 and fx1 == full_size[0]
     composited, alpha = composite(layers.layers, coordinates, frame.box,
-                                  output[fy0:fy1] if in_place else None)
+                                  output[fy0:fy1] if in_place else None, frame.beyond_edge)
     # The face box as warped (with its anti-aliased lids and lips and the painted mouth and
     # lids) replaces the composite only over the face itself: in the mask's feather the
     # blended map already gives a seamless picture, and beyond the person the plate shows.

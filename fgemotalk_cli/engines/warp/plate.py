@@ -9,11 +9,20 @@ outline mirrored across it: each hole pixel the background pixel as far outside 
 outline point as it lies inside, which continues the texture, its grain and its light, up to
 the edge. Deeper in, where the mirror would reach far away (or lands on the person or off the
 picture), the smooth fill takes over. [ours]
+
+The segmentation sees the photo at 256 px: its mask misses the fine hair beyond it (wisps,
+the tips of curls), which would stay behind in the plate as a ghost of the head's outline.
+:func:`soft_matte` adds to the mask's edge and the band beyond it a colour matte against a
+first guess of the plate where the background is plain enough to be predicted (each pixel's
+colour on the line from the background's colour to the person's), so the head carries its
+wisps and the plate paints them out. [ours]
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from fgemotalk_cli.engines.warp.layout import smoothstep
 
 _SMOOTH_SIDE = 256  # the smooth fill is computed on a copy this size (it has no detail)
 _MIRROR_SIDE = 384  # the mirror's geometry on a copy this size: its map is smooth, upsampled
@@ -22,6 +31,17 @@ _MIRROR_SIDE = 384  # the mirror's geometry on a copy this size: its map is smoo
 MIRROR_FULL_IOD = 0.3
 MIRROR_FADE_IOD = 0.6
 _OUTLINE_SMOOTHING_IOD = 0.15  # the outline mirrored across is closed over notches this wide
+#: Beyond the segmentation's mask, fine hair is looked for this far (face-frame IOD).
+MATTE_REACH_IOD = 0.25
+# The matte is trusted where the person's colour and the background's differ by more than
+# this (grey levels, RGB distance: from none to full trust) ...
+_MATTE_CONTRAST = (20.0, 50.0)
+# ... and where the background is plain: its local spread (grey levels, the largest of the
+# channels' standard deviations over about 0.2 IOD) below the first, none above the second.
+# A textured background (foliage, a window) cannot be predicted from the plate pixel by pixel.
+_PLAIN_SPREAD = (4.0, 10.0)
+_PLAIN_WINDOW_IOD = 0.2
+_MATTE_FLOOR = 0.08  # a projection below this is the background's own noise
 
 
 def background_fill(image: np.ndarray, hole: np.ndarray, iod_px: float) -> np.ndarray:
@@ -131,3 +151,50 @@ def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         share = np.clip(weights * 4.0, 0.0, 1.0)[..., None]
         filled = share * values / np.maximum(weights, 1e-6)[..., None] + (1.0 - share) * coarse
     return filled
+
+
+def soft_matte(image: np.ndarray, background: np.ndarray, core: np.ndarray,
+               iod_px: float) -> np.ndarray:
+    """(H, W) float32 person alpha: ``core`` (the segmentation's, 0..1) raised at its soft
+    edge and up to :data:`MATTE_REACH_IOD` beyond by a colour matte against ``background``
+    ((H, W, 3) float32, the photo with the person painted out): each pixel's colour projected
+    on the line from the background's colour to the person's (the smooth fill of the
+    person's confident pixels), where the two differ and the background is plain; where
+    they look alike or the background is textured, ``core`` as it is."""
+    import cv2
+
+    height, width = core.shape
+    scale = min(1.0, _SMOOTH_SIDE / max(height, width))
+    small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small_core = cv2.resize(core, small_size, interpolation=cv2.INTER_AREA)
+    # The person's own colour at its edge: the smooth fill of its confident pixels.
+    small_image = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    person_colour = fill_from_surroundings(small_image, (small_core > 0.99).astype(np.float32))
+    # Only near the mask, out to the reach.
+    reach = max(1.0, MATTE_REACH_IOD * iod_px * scale)
+    distance = cv2.distanceTransform((small_core < 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+    near = smoothstep(reach, 0.6 * reach, distance)
+    # How plain the photo's background is there: the spread of the photo beyond the reach
+    # (where no hair is looked for, so the strands themselves do not count as texture).
+    beyond = (distance > reach + 1.0).astype(np.float32)
+    window = max(1.0, _PLAIN_WINDOW_IOD * iod_px * scale)
+    weight = np.maximum(cv2.GaussianBlur(beyond, (0, 0), window), 1e-3)[..., None]
+    mean = cv2.GaussianBlur(small_image * beyond[..., None], (0, 0), window) / weight
+    mean_square = cv2.GaussianBlur(small_image * small_image * beyond[..., None], (0, 0),
+                                   window) / weight
+    spread = np.sqrt(np.maximum(mean_square - mean * mean, 0.0)).max(axis=2)
+    trust = smoothstep(_PLAIN_SPREAD[1], _PLAIN_SPREAD[0], spread) * near
+    full_size = (width, height)
+    person_colour = cv2.resize(person_colour, full_size, interpolation=cv2.INTER_LINEAR)
+    trust = cv2.resize(trust.astype(np.float32), full_size, interpolation=cv2.INTER_LINEAR)
+    # The colour line, pixel by pixel.
+    difference = person_colour - background
+    offset = image.astype(np.float32) - background
+    contrast_square = np.einsum("ijk,ijk->ij", difference, difference)
+    projection = np.einsum("ijk,ijk->ij", offset, difference) / np.maximum(contrast_square, 1.0)
+    matte = np.clip((projection - _MATTE_FLOOR) / (1.0 - _MATTE_FLOOR), 0.0, 1.0)
+    trust *= smoothstep(*_MATTE_CONTRAST, np.sqrt(contrast_square))
+    # The matte only adds to the mask: where it says less (a rim of background the mask
+    # counts as person, or the hair's own highlights), lowering the alpha would leave the
+    # rim's mixed colours, now outside the hole, in the plate as a dark outline.
+    return np.maximum(core, trust * matte).astype(np.float32)

@@ -1,0 +1,33 @@
+"""The frame's backward map of a moving head: where it may sample beyond the photo's edge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fgemotalk_cli.engines.warp.frame_map import layered_map
+
+pytestmark = pytest.mark.media
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.25), (-0.3, -0.2), (0.0, 0.0)])
+def test_the_part_sampling_beyond_the_edge_holds_every_such_pixel(warp_cases, shift) -> None:
+    """:func:`composite` limits the person's alpha to the edge's own only over the part of
+    the box the frame map names; every pixel whose map lies beyond the photo must be in it,
+    and a head that stays put names none."""
+    for case in warp_cases:
+        source = case.source
+        width, height = source.full_size
+        iod = source.geometry.frame.iod_px
+        forward = np.array([[1.0, 0.0, shift[0] * iod], [0.0, 1.0, shift[1] * iod]])
+        frame = layered_map(source.layers, forward, source.size, (width, height))
+        x, y = frame.coordinates[..., 0], frame.coordinates[..., 1]
+        beyond = (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
+        bx0, by0, bx1, by1 = frame.beyond_edge
+        named = np.zeros(beyond.shape, bool)
+        named[by0:by1, bx0:bx1] = True
+        assert not (beyond & ~named).any(), case.name
+        if shift == (0.0, 0.0):
+            assert frame.beyond_edge == (0, 0, 0, 0)
+        elif shift[1] < 0:  # the body follows the head up: the bottom rows sample beyond
+            assert beyond[-1].all(), case.name
