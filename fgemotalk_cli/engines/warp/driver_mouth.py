@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.own_interior import INNER_CONTOUR, OUTER_CONTOUR
+from fgemotalk_cli.engines.warp.own_interior import INNER_CONTOUR, OUTER_CONTOUR, teeth_like
 from fgemotalk_cli.engines.warp.pixel_stats import channel_medians, percentile, polygon_pixels
 from fgemotalk_cli.engines.warp.teeth import InteriorColours
 
@@ -27,6 +27,7 @@ _LIP_RIM_IOD = 0.05  # how deep into a driver's opening its own lip may show (IO
 # the darkest pixels of real open mouths, bench/review_realism.py --real).
 _CAVITY_FLOOR = 0.2
 _MUCOSA_HUE = np.array([1.45, 0.75, 0.8])  # a dark mucosa's hue, relative to its mean
+_UPPER_BAND = 0.3  # the share of a driver's opening below its upper lip where its teeth show
 _LIGHT_TINT = 1.2  # at most this much of the source light's colour, channel by channel
 # The inner contour and the same points one step on (its next corners), as index arrays.
 _INNER = np.array(INNER_CONTOUR)
@@ -94,6 +95,20 @@ class MouthPatch:
         moved[:, 0] -= x0
         moved[:, 1] -= y0
         return cls(np.ascontiguousarray(image[y0:y1, x0:x1]), moved)
+
+
+def shows_upper_teeth(patch: MouthPatch) -> float:
+    """0..1: how clearly the driver's opening shows its upper teeth (the teeth-like share of
+    the top :data:`_UPPER_BAND` of its opening, against its own cheeks). A wide "O" whose
+    upper lip hides the teeth, or a blurred video that washed them into the palate, shows 0."""
+    xy = np.asarray(patch.points, np.float64)[:, :2]
+    upper, lower = xy[list(L.UPPER_INNER_LIP)], xy[list(L.LOWER_INNER_LIP)]
+    band = np.concatenate([upper, (upper + _UPPER_BAND * (lower - upper))[::-1]])
+    pixels = polygon_pixels(patch.image, band)
+    if len(pixels) < 10:
+        return 1.0  # too small to tell: leave the driver's mouth as it is
+    share = float(teeth_like(pixels.astype(np.float64), skin_colour(patch.image, xy)).mean())
+    return float(L.smoothstep(0.04, 0.15, share))
 
 
 def driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],

@@ -27,6 +27,7 @@ from fgemotalk_cli.engines.warp.driver_mouth import (
     MouthPatch,
     driver_interior,
     opening,
+    shows_upper_teeth,
     skin_colour,
 )
 from fgemotalk_cli.engines.warp.own_interior import (
@@ -36,7 +37,7 @@ from fgemotalk_cli.engines.warp.own_interior import (
     teeth_like,
 )
 from fgemotalk_cli.engines.warp.pixel_stats import polygon_pixels
-from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
+from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior, upper_teeth
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 _ENAMEL = np.array([236.0, 230.0, 214.0])
@@ -47,6 +48,7 @@ _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source
 #: An opening (inner lip area over the squared mouth width) from which a source's mouth is
 #: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
 WIDE_OPEN = 0.3
+_TEETH_FADE = 0.15  # openings over which a driver's missing upper teeth are drawn in
 _COLOURED_SKIN = 0.12  # cheek saturation from which a picture counts as in colour
 
 
@@ -185,18 +187,25 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     cv2.fillPoly(mask, [np.round(box_polygon * 16).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     weight = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.6)[..., None] * alpha
     own_interior = style.own_interior
+    colours = InteriorColours(style.teeth, style.lips, style.skin)
+    box_xy = target - (x0, y0)
+    iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
     if use_patch and patch is not None:
-        interior = driver_interior(patch, target - (x0, y0), box_shape,
-                                   InteriorColours(style.teeth, style.lips, style.skin))
+        interior = driver_interior(patch, box_xy, box_shape, colours)
+        # A mouth open wide shows the edges of its upper teeth under the lip; a driver's
+        # that shows none (an "O" over its teeth, a blurred video) gets the source's
+        # procedural row there, or a wide opening reads as a toothless pink hole.
+        missing = (1.0 - shows_upper_teeth(patch)) * L.smoothstep(
+            WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening)
+        if missing > 0.0 and own_interior is None:
+            teeth, coverage = upper_teeth(box_xy, box_shape, style.teeth, iod_px)
+            interior += (teeth - interior * coverage[..., None]) * np.float32(missing)
     elif own_interior is not None and own_interior.stretch_between:
         # The source's own cavity and tongue, stretched (nothing of its teeth lies there).
         interior = own_interior.stretched(target, (x0, y0), box_shape)
     else:
-        box_xy = target - (x0, y0)
-        iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
-        interior = procedural_interior(box_xy, box_shape,
-                                       InteriorColours(style.teeth, style.lips, style.skin),
-                                       iod_px, teeth=own_interior is None)
+        interior = procedural_interior(box_xy, box_shape, colours, iod_px,
+                                       teeth=own_interior is None)
     if own_interior is not None:
         # The source's own teeth in front of whatever interior is behind them (a driver's
         # teeth are another person's colour and size).
