@@ -195,8 +195,9 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
         # A mouth open wide shows the edges of its upper teeth under the lip; a driver's
         # that shows none (an "O" over its teeth, a blurred video) gets the source's
         # procedural row there, or a wide opening reads as a toothless pink hole.
-        missing = (1.0 - shows_upper_teeth(patch)) * L.smoothstep(
-            WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening)
+        missing = L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening)
+        if missing > 0.0 and own_interior is None:
+            missing *= 1.0 - shows_upper_teeth(patch)
         if missing > 0.0 and own_interior is None:
             teeth, coverage = upper_teeth(box_xy, box_shape, style.teeth, iod_px)
             interior += (teeth - interior * coverage[..., None]) * np.float32(missing)
