@@ -151,11 +151,11 @@ def driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
         hue = float(driver_lips.sum())
         distance = np.abs(interior[..., :2] / total - (driver_lips[:2] / max(hue, 1.0))).sum(
             axis=2)
-        shade = L.smoothstep(0.15, 0.4, total[..., 0] / max(hue, 1.0))
+        shade = L.smoothstep(0.08, 0.3, total[..., 0] / max(hue, 1.0))
         # Only along the contour: a tongue or palate of the lips' hue deeper in is no lip
         # (recoloured, a red lipstick turned the driver's tongue red, a moustache mottled it).
         rim = _near_contour(dst, shape, float(np.linalg.norm(xy[263] - xy[33])))
-        lipness = (np.clip(1.0 - distance / 0.1, 0.0, 1.0) * shade * rim)[..., None]
+        lipness = (np.clip(1.0 - distance / 0.2, 0.0, 1.0) * shade * rim)[..., None]
         interior = interior * (gain + lipness * (lip_gain - gain))
     else:
         interior = interior * gain
