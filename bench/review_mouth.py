@@ -29,6 +29,15 @@ FPS = Fraction(25)
 DRIVERS = (("d0 smile", "liveportrait_d0.mp4", "teeth"), ("d18 wide", "liveportrait_d18.mp4",
                                                          "open"),
            ("Katie speech", "sadtalker_WDA_KatieHill_000.mp4", "open"))
+# --reenact: every driver at its widest opening (and d12's and Katie's second widest, a
+# second later, so speech shows two mouths), d5's and d0's toothiest smiles.
+REENACT_DRIVERS = (("d0 smile", "liveportrait_d0.mp4", "teeth"),
+                   ("d5 smile", "liveportrait_d5.mp4", "teeth"),
+                   ("d12 wide", "liveportrait_d12.mp4", "open"),
+                   ("d12 wide 2", "liveportrait_d12.mp4", "open2"),
+                   ("d18 wide", "liveportrait_d18.mp4", "open"),
+                   ("Katie wide", "sadtalker_WDA_KatieHill_000.mp4", "open"),
+                   ("Katie wide 2", "sadtalker_WDA_KatieHill_000.mp4", "open2"))
 PRESETS = ("fear", "happy", "surprise")
 CELL = 192
 ROWS_PER_SHEET = 5
@@ -50,7 +59,8 @@ def mouth_crop(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 def driver_pick(media: Path, name: str, kind: str) -> tuple[object, object]:
     """(reference sample, picked sample) of a driver: its first frame, and the frame with the
-    widest opening (``open``) or the most teeth-like interior among wide ones (``teeth``)."""
+    widest opening (``open``), the widest at least a second (25 sampled frames) from it
+    (``open2``) or the most teeth-like interior among wide ones (``teeth``)."""
     from review_realism import driver_frames, interior_shares, opening_ratio
 
     from fgemotalk_cli.engines.base import DriverSample
@@ -59,6 +69,11 @@ def driver_pick(media: Path, name: str, kind: str) -> tuple[object, object]:
     openings = [opening_ratio(np.asarray(face.points)) for _, face in found]
     if kind == "open":
         best = int(np.argmax(openings))
+    elif kind == "open2":
+        widest = int(np.argmax(openings))
+        far = [value if abs(index - widest) >= 8 else -1.0
+               for index, value in enumerate(openings)]
+        best = int(np.argmax(far))
     else:
         scores = []
         for (image, face), value in zip(found, openings):
@@ -67,6 +82,48 @@ def driver_pick(media: Path, name: str, kind: str) -> tuple[object, object]:
         best = int(np.argmax(scores))
     reference = DriverSample(found[0][0], found[0][1], 0.0)
     return reference, DriverSample(found[best][0], found[best][1], 0.04)
+
+
+def driver_mouth(sample: object) -> np.ndarray:
+    """A driver frame's own mouth, cropped like the cells."""
+    return mouth_crop(sample.image, np.asarray(sample.landmarks.points, np.float64))
+
+
+def render_reenact_rows(media: Path) -> tuple[list[str], list[str], list[list[np.ndarray]]]:
+    """The first row the drivers' own mouths, then per portrait its mouth and the
+    ``reenact`` frame of every driver of :data:`REENACT_DRIVERS`."""
+    from review_realism import load_portrait
+
+    from fgemotalk_cli.engines.warp.engine import WarpEngine
+    from fgemotalk_cli.faces.detector import FaceMeshDetector, detect_source_face
+
+    drivers = [(label, *driver_pick(media, name, kind)) for label, name, kind in REENACT_DRIVERS]
+    detector = FaceMeshDetector()
+
+    def around_result(frame: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        # The driver's head moves the mouth: crop where the result's mouth is.
+        found = detector.detect(frame)
+        return mouth_crop(frame, np.asarray(found[0].points, np.float64) if found else xy)
+
+    header = ["source"] + [label for label, _, _ in drivers]
+    engine = WarpEngine()
+    names = ["drivers"] + sorted(path.name for path in (media / "portraits").iterdir())
+    rows = [[np.full((CELL, CELL, 3), 255, np.uint8)]
+            + [driver_mouth(picked) for _, _, picked in drivers]]
+    for name in names[1:]:
+        print(name, flush=True)
+        image = load_portrait(media, name)
+        face = detect_source_face(image)
+        xy = np.asarray(face.points, np.float64)
+        row = [mouth_crop(image, xy)]
+        for _, reference, picked in drivers:
+            state = engine.prepare(image, face)
+            engine.set_reference(state, reference)
+            (frame,) = engine.reenact(state, [picked], [{}], "add")
+            row.append(around_result(frame, xy))
+        rows.append(row)
+    detector.close()
+    return names, header, rows
 
 
 def render_rows(media: Path) -> tuple[list[str], list[str], list[list[np.ndarray]]]:
@@ -143,22 +200,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_before_after_arguments(parser, REPO / "bench" / "results" / "mouth",
                                "checkout whose code renders")
+    parser.add_argument("--reenact", action="store_true",
+                        help="only reenact, with every driver of REENACT_DRIVERS (files "
+                             "mouth_reenact_<label>*)")
     parser.add_argument("--compare", action="store_true",
                         help="interleave mouth_before.npz and mouth_after.npz row by row")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    prefix = "reenact_" if args.reenact else ""
     if args.compare:
-        before, after = (np.load(args.out / f"mouth_{label}.npz") for label in
+        before, after = (np.load(args.out / f"mouth_{prefix}{label}.npz") for label in
                          ("before", "after"))
         names = [f"{tag} {name}" for name in before["names"] for tag in ("B", "A")]
         rows = [row for pair in zip(before["cells"], after["cells"]) for row in pair]
-        write_sheets(args.out, "compare", names, list(before["header"]), rows)
+        write_sheets(args.out, f"{prefix}compare", names, list(before["header"]), rows)
         return 0
     use_checkout(args.code)
-    names, header, rows = render_rows(args.media)
-    np.savez_compressed(args.out / f"mouth_{args.label}.npz", cells=np.asarray(rows),
+    names, header, rows = (render_reenact_rows if args.reenact else render_rows)(args.media)
+    np.savez_compressed(args.out / f"mouth_{prefix}{args.label}.npz", cells=np.asarray(rows),
                         names=np.array(names), header=np.array(header))
-    write_sheets(args.out, args.label, names, header, rows)
+    write_sheets(args.out, f"{prefix}{args.label}", names, header, rows)
     return 0
 
 

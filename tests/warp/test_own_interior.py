@@ -68,3 +68,23 @@ def test_upper_teeth_stay_under_a_raised_upper_lip(portraits) -> None:
     uncovered = out[int(round(lip_y + 2)): int(round(teeth_y)), columns] @ LUMA
     teeth = source.image[int(teeth_y + 1): int(teeth_y + 0.04 * iod), columns] @ LUMA
     assert uncovered.mean() > 0.6 * teeth.mean()
+
+
+def test_lower_teeth_follow_a_lower_lip_pulled_down(portraits) -> None:
+    # An open smile whose lower lip is pulled down towards the chin (a funnelled "O", a lip
+    # depressor): the lower teeth go down with it instead of floating mid-opening.
+    source = _source(portraits, "vexpress_vasa1_13_ref.jpg")
+    points = np.array(source.points, np.float64)
+    iod = float(np.linalg.norm(points[263, :2] - points[33, :2]))
+    lowered = points.copy()
+    for index in (*L.LOWER_INNER_LIP[1:-1], *L.LOWER_OUTER_LIP[1:-1]):
+        lowered[index, 1] += 0.06 * iod
+    x = int(round(points[14, 0]))
+    columns = slice(x - int(0.1 * iod), x + int(0.1 * iod))
+
+    def lowest_tooth_row(target: np.ndarray) -> int:
+        out = render_warp(source, target).astype(np.float64)
+        profile = out[int(points[13, 1]): int(target[14, 1]), columns].mean(axis=1) @ LUMA
+        return int(np.flatnonzero(profile > 0.8 * profile.max())[-1])
+
+    assert lowest_tooth_row(lowered) - lowest_tooth_row(points) >= 0.02 * iod

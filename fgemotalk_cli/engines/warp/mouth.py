@@ -22,58 +22,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
+from fgemotalk_cli.engines.warp.driver_mouth import (
+    MIN_OPENING,
+    MouthPatch,
+    driver_interior,
+    opening,
+    shows_upper_teeth,
+    skin_colour,
+)
 from fgemotalk_cli.engines.warp.own_interior import (
     INNER_CONTOUR,
     OUTER_CONTOUR,
     OwnInterior,
     teeth_like,
 )
-from fgemotalk_cli.engines.warp.pixel_stats import channel_medians, percentile, polygon_pixels
-from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior
+from fgemotalk_cli.engines.warp.pixel_stats import polygon_pixels
+from fgemotalk_cli.engines.warp.teeth import InteriorColours, procedural_interior, upper_teeth
 
-_CHEEKS = (50, 280, 117, 346, 205, 425)
 _LUMA = np.array([0.299, 0.587, 0.114])
 _ENAMEL = np.array([236.0, 230.0, 214.0])
 _IVORY = np.array([1.03, 1.0, 0.96])  # enamel's hue relative to the light (sclera's hue)
 _TEETH_OVER_SCLERA = 1.18  # measured on real open mouths, see _teeth_colour
 _TEETH_OVER_SKIN = (1.0, 1.45)
-_MIN_OPENING = 0.015  # inner area / mouth width^2 below which a mouth counts as closed
 _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source to show them
 #: An opening (inner lip area over the squared mouth width) from which a source's mouth is
 #: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
 WIDE_OPEN = 0.3
+_TEETH_FADE = 0.15  # openings over which a driver's missing upper teeth are drawn in
 _COLOURED_SKIN = 0.12  # cheek saturation from which a picture counts as in colour
-# The inner contour and the same points one step on (its next corners), as index arrays.
-_INNER = np.array(INNER_CONTOUR)
-_INNER_NEXT = np.roll(_INNER, -1)
-
-
-def opening(xy: np.ndarray) -> float:
-    """How open a mouth is: inner lip area over the squared mouth width (closed: about 0)."""
-    x, y = xy[_INNER, 0], xy[_INNER, 1]
-    area = 0.5 * abs(float(np.dot(x, xy[_INNER_NEXT, 1]) - np.dot(y, xy[_INNER_NEXT, 0])))
-    width = float(np.linalg.norm(xy[L.UPPER_INNER_LIP[-1], :2] - xy[L.UPPER_INNER_LIP[0], :2]))
-    return area / max(width * width, 1e-6)
-
-
-def skin_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Median RGB of small square patches on both cheeks."""
-    radius = _cheek_radius(xy)
-    height, width = image.shape[:2]
-    samples = []
-    for index in _CHEEKS:
-        x, y = xy[index, :2]
-        x0, y0 = max(int(round(x - radius)), 0), max(int(round(y - radius)), 0)
-        x1, y1 = min(int(round(x + radius)) + 1, width), min(int(round(y + radius)) + 1, height)
-        if x1 > x0 and y1 > y0:
-            samples.append(image[y0:y1, x0:x1].reshape(-1, 3))
-    pixels = np.concatenate(samples) if samples else np.empty((0, 3), np.uint8)
-    return channel_medians(pixels) if len(pixels) else np.array([180.0, 140.0, 120.0])
-
-
-def _cheek_radius(xy: np.ndarray) -> float:
-    """Half the side of :func:`skin_colour`'s cheek patches, in pixels."""
-    return max(2.0, 0.08 * float(np.linalg.norm(xy[263, :2] - xy[33, :2])))
 
 
 @dataclass(frozen=True)
@@ -106,7 +82,7 @@ def _shows_teeth(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> bool:
     """Whether the source's open mouth shows teeth: a fair share of its opening bright
     (against the cheeks, so it holds for any skin and light) and unsaturated. A dark gap
     between parted lips is no interior worth carrying: the procedural one replaces it."""
-    if opening(xy) <= _MIN_OPENING:
+    if opening(xy) <= MIN_OPENING:
         return False
     pixels = polygon_pixels(image, xy[list(INNER_CONTOUR), :2])
     if len(pixels) < 30:
@@ -142,7 +118,7 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
         return pixels[(saturation < 0.3) & (luma >= np.percentile(luma, 88))]
 
     teeth = polygon_pixels(image, xy[list(INNER_CONTOUR), :2])
-    if opening(xy) > _MIN_OPENING and len(teeth) > 30:
+    if opening(xy) > MIN_OPENING and len(teeth) > 30:
         teeth = whitish(teeth)
         if len(teeth) > 10 and float(np.median(teeth, axis=0) @ luma_weights) > 0.8 * skin_luma:
             return np.median(teeth, axis=0)
@@ -179,41 +155,6 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
     return np.clip(hue * brightness, 0, 245)
 
 
-@dataclass(frozen=True)
-class MouthPatch:
-    """A driver frame whose mouth interior is shown instead of a synthetic one."""
-
-    image: np.ndarray  # (H, W, 3) uint8 RGB driver frame
-    points: np.ndarray  # (478, 2+) driver landmarks in that frame
-
-    def usable(self) -> bool:
-        return opening(np.asarray(self.points, np.float64)) > _MIN_OPENING
-
-    @classmethod
-    def around_mouth(cls, image: np.ndarray, points: np.ndarray) -> MouthPatch:
-        """The part of a driver frame that the mouth's layers read, with the landmarks moved
-        into it: the lips and half a mouth's width around them (the interior's affine samples
-        there) and the cheeks' skin samples (:func:`skin_colour`). A render worker is sent
-        this, about a sixth of a frame, instead of the whole frame, and renders the same mouth:
-        the points move by whole pixels, so every rounding stays where it was."""
-        xy = np.asarray(points, np.float64)[:, :2]
-        lips = xy[list(OUTER_CONTOUR)]
-        margin = 0.5 * float(np.ptp(lips[:, 0])) + 4.0
-        radius = _cheek_radius(xy) + 2.0
-        cheeks = xy[list(_CHEEKS)]
-        low = np.minimum(lips.min(axis=0) - margin, cheeks.min(axis=0) - radius)
-        high = np.maximum(lips.max(axis=0) + margin, cheeks.max(axis=0) + radius)
-        height, width = image.shape[:2]
-        x0, y0 = (int(v) for v in np.clip(np.floor(low), 0, (width, height)))
-        x1, y1 = (int(v) for v in np.clip(np.ceil(high) + 1, 0, (width, height)))
-        if x1 <= x0 or y1 <= y0:  # landmarks off the frame: nothing to crop to
-            return cls(image, points)
-        moved = np.array(points, copy=True)
-        moved[:, 0] -= x0
-        moved[:, 1] -= y0
-        return cls(np.ascontiguousarray(image[y0:y1, x0:x1]), moved)
-
-
 def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
                target_points: np.ndarray, patch: MouthPatch | None = None) -> None:
     """Paint the mouth interior into ``roi`` (the warped region, in place)."""
@@ -225,7 +166,7 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     # teeth a third of the face tall: such a source keeps its own interior.
     wide = style.source_opening >= WIDE_OPEN
     use_patch = patch is not None and patch.usable() and not wide
-    if target_opening < _MIN_OPENING and not use_patch:
+    if target_opening < MIN_OPENING and not use_patch:
         return
     # A source showing teeth supplies its own interior layer, and then the whole opening is
     # repainted (the warp would stretch the teeth); otherwise only the part of the opening the
@@ -246,17 +187,26 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     cv2.fillPoly(mask, [np.round(box_polygon * 16).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     weight = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.6)[..., None] * alpha
     own_interior = style.own_interior
+    colours = InteriorColours(style.teeth, style.lips, style.skin)
+    box_xy = target - (x0, y0)
+    iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
     if use_patch and patch is not None:
-        interior = _driver_interior(patch, target - (x0, y0), box_shape, style)
+        interior = driver_interior(patch, box_xy, box_shape, colours)
+        # A mouth open wide shows the edges of its upper teeth under the lip; a driver's
+        # that shows none (an "O" over its teeth, a blurred video) gets the source's
+        # procedural row there, or a wide opening reads as a toothless pink hole.
+        missing = L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening)
+        if missing > 0.0 and own_interior is None:
+            missing *= 1.0 - shows_upper_teeth(patch)
+        if missing > 0.0 and own_interior is None:
+            teeth, coverage = upper_teeth(box_xy, box_shape, style.teeth, iod_px)
+            interior += (teeth - interior * coverage[..., None]) * np.float32(missing)
     elif own_interior is not None and own_interior.stretch_between:
         # The source's own cavity and tongue, stretched (nothing of its teeth lies there).
         interior = own_interior.stretched(target, (x0, y0), box_shape)
     else:
-        box_xy = target - (x0, y0)
-        iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
-        interior = procedural_interior(box_xy, box_shape,
-                                       InteriorColours(style.teeth, style.lips, style.skin),
-                                       iod_px, teeth=own_interior is None)
+        interior = procedural_interior(box_xy, box_shape, colours, iod_px,
+                                       teeth=own_interior is None)
     if own_interior is not None:
         # The source's own teeth in front of whatever interior is behind them (a driver's
         # teeth are another person's colour and size).
@@ -271,85 +221,3 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     roi[y0:y1, x0:x1] = np.clip(box + weight * (interior - box) + 0.5, 0, 255).astype(np.uint8)
 
 
-def _driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
-                     style: MouthStyle) -> np.ndarray:
-    """The driver's mouth interior mapped onto the target's inner lip contour by the
-    least-squares affine between the two contours, its brightness matched to the source."""
-    import cv2
-
-    driver = np.asarray(patch.points, np.float64)[:, :2]
-    src = driver[list(INNER_CONTOUR)]
-    dst = xy[list(INNER_CONTOUR)]
-    design = np.concatenate([dst, np.ones((len(dst), 1))], 1)
-    # Affine from the target box back into the driver frame, as warpAffine's inverse map.
-    inverse, *_ = np.linalg.lstsq(design, src, rcond=None)
-    warped = cv2.warpAffine(patch.image, inverse.T.astype(np.float64), (shape[1], shape[0]),
-                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_REPLICATE)
-    # One brightness gain, not one per channel: the driver's mouth keeps its own hues (teeth
-    # stay white under a warm source light) while matching the source's exposure.
-    luma = np.array([0.299, 0.587, 0.114])
-    gain = float(np.clip((style.skin @ luma) / max(float(skin_colour(patch.image, driver) @ luma),
-                                                   1.0), 0.6, 1.6))
-    interior = warped.astype(np.float32)
-    # The detected inner lip contour runs on the wet inside of the lips, so the patch carries
-    # a rim of the driver's own lip: pixels of the driver's lip hue take the source's lip
-    # colour instead (channel by channel) and the rest the exposure gain.
-    interior = _match_teeth(interior, patch, driver, style.teeth / gain)
-    driver_lips = _lip_colour(patch.image, driver)
-    if driver_lips is None:
-        return interior * gain
-    lip_gain = np.clip(style.lips / np.maximum(driver_lips, 1.0), 0.4, 2.5).astype(np.float32)
-    total = np.maximum(interior.sum(axis=2, keepdims=True), 1.0)
-    hue = float(driver_lips.sum())
-    distance = np.abs(interior[..., :2] / total - (driver_lips[:2] / max(hue, 1.0))).sum(axis=2)
-    brightness = L.smoothstep(0.15, 0.4, total[..., 0] / max(hue, 1.0))
-    lipness = (np.clip(1.0 - distance / 0.06, 0.0, 1.0) * brightness)[..., None]
-    return interior * (gain + lipness * (lip_gain - gain))
-
-
-def _match_teeth(interior: np.ndarray, patch: MouthPatch, driver: np.ndarray,
-                 teeth: np.ndarray) -> np.ndarray:
-    """The driver's teeth recoloured to the source's (its own visible teeth, or the
-    enamel estimate from its eyes): teeth-like pixels of the carried interior (bright and
-    unsaturated against the driver's own teeth) take a per-channel gain onto ``teeth`` (the
-    source's teeth before the exposure gain the caller applies next)."""
-    pixels = polygon_pixels(patch.image, driver[list(INNER_CONTOUR)])
-    if len(pixels) < 30:
-        return interior
-    luma_weights = np.array([0.299, 0.587, 0.114])
-    luma = pixels @ luma_weights
-    # Channel against channel: reductions along the three-long axis are several times slower.
-    red, green, blue = pixels[:, 0], pixels[:, 1], pixels[:, 2]
-    most = np.maximum(np.maximum(red, green), blue)
-    saturation = (most - np.minimum(np.minimum(red, green), blue)) / np.maximum(most, 1.0)
-    bright = (saturation < 0.3) & (luma >= percentile(luma, 80))
-    if np.count_nonzero(bright) < 10:
-        return interior
-    driver_teeth = channel_medians(pixels[bright])
-    gain = np.clip(teeth / np.maximum(driver_teeth, 1.0), 0.5, 1.6).astype(np.float32)
-    red, green, blue = interior[..., 0], interior[..., 1], interior[..., 2]
-    brightest = np.maximum(np.maximum(red, green), blue)
-    total = np.maximum(brightest, 1.0)
-    whiteness = (1.0 - (brightest - np.minimum(np.minimum(red, green), blue)) / total)
-    brightness = (interior @ luma_weights.astype(np.float32)) / max(
-        float(driver_teeth @ luma_weights), 1.0)
-    teethness = (L.smoothstep(0.6, 0.8, whiteness) * L.smoothstep(0.45, 0.8, brightness))
-    return interior * (1.0 + teethness[..., None] * (gain - 1.0))
-
-
-def _lip_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
-    """Median RGB of the vermilion (between the outer and inner lip contours), or None."""
-    import cv2
-
-    outer, inner = xy[list(OUTER_CONTOUR)], xy[list(INNER_CONTOUR)]
-    height, width = image.shape[:2]
-    x0, y0 = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(outer.max(axis=0)).astype(int) + 1, (width, height))
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return None
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round(outer - (x0, y0)).astype(np.int32)], (1,))
-    cv2.fillPoly(mask, [np.round(inner - (x0, y0)).astype(np.int32)], (0,))
-    pixels = image[y0:y1, x0:x1][mask.astype(bool)]
-    return channel_medians(pixels) if len(pixels) > 10 else None

@@ -34,6 +34,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 #: reach into it (0.08-0.09) and would be drawn out into tall stripes.
 _MIDDLE_TEETH_SHARE = 0.03
 _OPEN_HALF_SHARE = 0.35  # of the opening's height each half keeps when open between the teeth
+_LOWER_FOLLOW = 0.5  # of a lower lip's drop towards the chin its teeth follow
 _FEATHER_IOD = 0.03  # the carried parts' edges are softened over this much (IOD), when open
 
 
@@ -65,15 +66,25 @@ def _middle_strip(xy: np.ndarray) -> np.ndarray:
     return np.concatenate([top, bottom[-2:0:-1]]).astype(np.float64)
 
 
-def _upper_lip_gap(xy: np.ndarray) -> float:
-    """How far (IOD, along the face's down axis) the upper lip's middle lies below the upper
-    teeth's anchor."""
+def _lip_gap(xy: np.ndarray, lip: tuple[int, ...], anchor: int) -> float:
+    """How far (IOD, along the face's down axis) the middle of ``lip`` lies below its
+    teeth's ``anchor`` (negative: above it)."""
     eyes = xy[263, :2] - xy[33, :2]
     iod = max(float(np.linalg.norm(eyes)), 1e-6)
     down = np.array([-eyes[1], eyes[0]]) / iod
-    middle = len(L.UPPER_INNER_LIP) // 2
-    upper = xy[list(L.UPPER_INNER_LIP[middle - 1: middle + 2]), :2].mean(axis=0)
-    return float((upper - xy[_UPPER_ANCHOR, :2]) @ down) / iod
+    middle = len(lip) // 2
+    point = xy[list(lip[middle - 1: middle + 2]), :2].mean(axis=0)
+    return float((point - xy[anchor, :2]) @ down) / iod
+
+
+def _upper_lip_gap(xy: np.ndarray) -> float:
+    """How far the upper lip's middle lies below the upper teeth's anchor (IOD)."""
+    return _lip_gap(xy, L.UPPER_INNER_LIP, _UPPER_ANCHOR)
+
+
+def _lower_lip_rise(xy: np.ndarray) -> float:
+    """How far the lower lip's middle lies above the lower teeth's anchor (IOD)."""
+    return -_lip_gap(xy, L.LOWER_INNER_LIP, _LOWER_ANCHOR)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class OwnInterior:
     angle: float
     contour: np.ndarray  # (n, 2) the middle strip of its opening, in crop pixels
     upper_lip_gap: float  # IOD from the upper anchor down to the upper lip's middle
+    lower_lip_rise: float = 0.0  # IOD from the lower anchor up to the lower lip's middle
     middle: np.ndarray | None = None  # (h, w, 3) float32: the strip, filled out to the crop
 
     @property
@@ -145,7 +157,8 @@ class OwnInterior:
                    lower=halves[1], origin=(int(x0), int(y0)),
                    anchors=xy[[_UPPER_ANCHOR, _LOWER_ANCHOR], :2].astype(np.float64),
                    iod_px=iod_px, angle=angle,
-                   contour=strip, upper_lip_gap=_upper_lip_gap(xy), middle=middle)
+                   contour=strip, upper_lip_gap=_upper_lip_gap(xy),
+                   lower_lip_rise=_lower_lip_rise(xy), middle=middle)
 
     def stretched(self, xy: np.ndarray, box_origin: tuple[int, int],
                   shape: tuple[int, int]) -> np.ndarray:
@@ -180,8 +193,15 @@ class OwnInterior:
         # widened mouth draws it) takes the upper row with it: the carried teeth stay tucked
         # under the lip instead of leaving a band of cavity between the two. (The lower row
         # stays on the chin: a dropping jaw shows the lower teeth over the lip.)
+        down = np.array([-np.sin(angle), np.cos(angle)])
         raised = max(self.upper_lip_gap - _upper_lip_gap(xy), 0.0) * iod_px
-        anchors_target[0] -= raised * np.array([-np.sin(angle), np.cos(angle)])
+        anchors_target[0] -= raised * down
+        # Likewise a lower lip pulled down towards the chin (a funnelled "O", a lip
+        # depressor) takes the lower row with it, half way: left on the chin, the teeth
+        # float in the middle of the opening with the interior behind showing below them.
+        # (A jaw drop moves lip and chin together, so its lower teeth stay where they were.)
+        lowered = max(self.lower_lip_rise - _lower_lip_rise(xy), 0.0) * iod_px
+        anchors_target[1] += _LOWER_FOLLOW * lowered * down
         # The lower half first: where both land, the upper teeth are in front.
         for half, anchor_source, anchor_target in ((self.lower, self.anchors[1],
                                                     anchors_target[1]),

@@ -84,10 +84,44 @@ def procedural_interior(xy: np.ndarray, shape: tuple[int, int], colours: Interio
     return _interior(xy, shape, colours, iod_px, teeth)
 
 
-def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
-              iod_px: float, teeth: bool) -> np.ndarray:
+def upper_teeth(xy: np.ndarray, shape: tuple[int, int], teeth: np.ndarray,
+                iod_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The procedural upper teeth row alone, to lay over another interior (a driver's that
+    shows none): (h, w, 3) float32 colour premultiplied by its (h, w) coverage, drawn and
+    softened as :func:`procedural_interior` draws its own."""
     import cv2
 
+    scale = min(1.0, _DETAIL_IOD_PX / max(iod_px, 1.0))
+    small = shape if scale >= 0.95 else (max(2, int(round(shape[0] * scale))),
+                                         max(2, int(round(shape[1] * scale))))
+    factor = 1.0 if scale >= 0.95 else scale
+    rgb, coverage = _upper_row(_frame(np.asarray(xy, np.float64) * factor, small),
+                               np.asarray(teeth, np.float32), iod_px * factor)
+    layers = np.concatenate([rgb * coverage[..., None], coverage[..., None]], axis=2)
+    layers = cv2.GaussianBlur(layers.astype(np.float32), (0, 0),
+                              max(0.5, 0.004 * iod_px * factor))
+    if small != shape:
+        layers = cv2.resize(layers, shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return layers[..., :3], layers[..., 3]
+
+
+@dataclass(frozen=True)
+class _MouthFrame:
+    """Mouth coordinates over a box (see the module docstring): ``along_px`` along the mouth
+    from the corners' middle, ``a`` the same in half-widths, ``b`` down from the corners'
+    line, ``top`` and ``bottom`` the inner lips at each pixel's ``a``, ``midline`` where the
+    lips' middle is along the mouth (px)."""
+
+    along_px: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    top: np.ndarray
+    bottom: np.ndarray
+    midline: float
+    half_width: float
+
+
+def _frame(xy: np.ndarray, shape: tuple[int, int]) -> _MouthFrame:
     left, right = xy[L.UPPER_INNER_LIP[0]], xy[L.UPPER_INNER_LIP[-1]]
     half_width = max(float(np.linalg.norm(right - left)) / 2, 1.0)
     axis = (right - left) / (2 * half_width)
@@ -112,7 +146,60 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
         order = np.argsort(ca)
         return np.interp(a, ca[order], cb[order]).astype(np.float32)
 
-    top, bottom = curve(L.UPPER_INNER_LIP), curve(L.LOWER_INNER_LIP)
+    return _MouthFrame(along_px, a, b, curve(L.UPPER_INNER_LIP), curve(L.LOWER_INNER_LIP),
+                       midline, half_width)
+
+
+def _upper_row(frame: _MouthFrame, enamel: np.ndarray, iod_px: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The upper teeth row: (h, w, 3) colour and (h, w) coverage."""
+    b, top, along_px, midline = frame.b, frame.top, frame.along_px, np.float32(frame.midline)
+    # Teeth rows. Their positions are in units of the arch, sized from the face.
+    arch = _ARCH_HALF_WIDTH * iod_px
+    a_teeth = (along_px - np.float32(midline)) / np.float32(arch)
+    tooth, across = _tooth_rows(a_teeth)
+    on_arch = np.clip(1 - np.abs(a_teeth), 0, 1)
+    # The biting edge follows the dental arch, not the lip: lowest at the central incisors,
+    # rising along the arch as it turns away, each tooth's own edge slightly rounded. The
+    # teeth hang from where the upper lip is highest (they sit behind it there); wherever
+    # the lip curves down below that edge, the lip hides them.
+    lip_top = float(top.min())
+    rise = np.array([0.0, 0.08, 0.16, 0.3, 0.42, 0.55])[tooth]
+    # Each crown's incisal corners are rounded off (a canine's edge comes to a point), so the
+    # row's edge is scalloped with a small notch (the incisal embrasure) between neighbours,
+    # not one straight line: what makes a row of teeth read as teeth rather than a bar.
+    rounding = _CORNER_DEPTH[tooth] * np.abs(across) ** _CORNER_SHARPNESS[tooth]
+    upper_height = _UPPER_HEIGHT * iod_px * (1 - rise - rounding) * (on_arch > 0)
+    from_top = b - top
+    antialias = 0.7
+    edge_b = lip_top + upper_height
+    upper = np.clip((edge_b - b) / antialias + 0.5, 0, 1) * (from_top > -2)
+    # Gaps between teeth: faint lines, clearest towards the biting edge (the embrasures).
+    towards_edge = np.clip((b - lip_top) / np.maximum(upper_height, 1e-3), 0, 1)
+    seam = np.exp(-0.5 * ((1 - np.abs(across)) * _TOOTH_WIDTHS[tooth] * arch
+                          / max(0.004 * iod_px, 0.4)) ** 2) * (0.25 + 0.75 * towards_edge**2)
+    # The upper lip's shadow on the teeth just below it.
+    lip_shadow = 1 - 0.45 * np.exp(-np.maximum(from_top, 0) / max(0.018 * iod_px, 0.7))
+    # The incisal third is thinner enamel over the dark behind: a little darker and greyer.
+    incisal = 1 - _TRANSLUCENT_EDGE[None, None, :] * (towards_edge**3)[..., None]
+    receding = 1 - 0.6 * L.smoothstep(0.35, 1.0, np.abs(a_teeth))
+    # Each tooth's face is convex: it turns away from the light towards its sides.
+    teeth_shade = (receding * lip_shadow * (1 - 0.5 * seam)
+                   * (1 - _CONVEXITY * across**2))
+    teeth_rgb = enamel[None, None, :] * teeth_shade[..., None] * incisal
+    # Buccal corridors: beyond the visible arch the teeth fade into the cavity's dark.
+    corridor = L.smoothstep(0.75, 1.0, np.abs(a_teeth))
+    upper = upper * (1 - corridor)
+    return teeth_rgb, upper
+
+
+def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
+              iod_px: float, teeth: bool) -> np.ndarray:
+    import cv2
+
+    frame = _frame(xy, shape)
+    a, b, top, bottom = frame.a, frame.b, frame.top, frame.bottom
+    along_px, midline, half_width = frame.along_px, frame.midline, frame.half_width
     gap = np.maximum(bottom - top, 1e-3)
     gap_mid = float(np.max(gap))
     depth = np.clip((b - top) / gap, 0.0, 1.0)
@@ -149,44 +236,11 @@ def _interior(xy: np.ndarray, shape: tuple[int, int], colours: InteriorColours,
 
     if not teeth:
         return cv2.GaussianBlur(image.astype(np.float32), (0, 0), max(0.5, 0.004 * iod_px))
-    # Teeth rows. Their positions are in units of the arch, sized from the face.
     arch = _ARCH_HALF_WIDTH * iod_px
-    a_teeth = (along_px - np.float32(midline)) / np.float32(arch)
-    tooth, across = _tooth_rows(a_teeth)
-    on_arch = np.clip(1 - np.abs(a_teeth), 0, 1)
-    # The biting edge follows the dental arch, not the lip: lowest at the central incisors,
-    # rising along the arch as it turns away, each tooth's own edge slightly rounded. The
-    # teeth hang from where the upper lip is highest (they sit behind it there); wherever
-    # the lip curves down below that edge, the lip hides them.
-    lip_top = float(top.min())
-    rise = np.array([0.0, 0.08, 0.16, 0.3, 0.42, 0.55])[tooth]
-    # Each crown's incisal corners are rounded off (a canine's edge comes to a point), so the
-    # row's edge is scalloped with a small notch (the incisal embrasure) between neighbours,
-    # not one straight line: what makes a row of teeth read as teeth rather than a bar.
-    rounding = _CORNER_DEPTH[tooth] * np.abs(across) ** _CORNER_SHARPNESS[tooth]
-    upper_height = _UPPER_HEIGHT * iod_px * (1 - rise - rounding) * (on_arch > 0)
-    from_top = b - top
-    antialias = 0.7
-    edge_b = lip_top + upper_height
-    upper = np.clip((edge_b - b) / antialias + 0.5, 0, 1) * (from_top > -2)
-    # Gaps between teeth: faint lines, clearest towards the biting edge (the embrasures).
-    towards_edge = np.clip((b - lip_top) / np.maximum(upper_height, 1e-3), 0, 1)
-    seam = np.exp(-0.5 * ((1 - np.abs(across)) * _TOOTH_WIDTHS[tooth] * arch
-                          / max(0.004 * iod_px, 0.4)) ** 2) * (0.25 + 0.75 * towards_edge**2)
-    # The upper lip's shadow on the teeth just below it.
-    lip_shadow = 1 - 0.45 * np.exp(-np.maximum(from_top, 0) / max(0.018 * iod_px, 0.7))
-    # The incisal third is thinner enamel over the dark behind: a little darker and greyer.
-    incisal = 1 - _TRANSLUCENT_EDGE[None, None, :] * (towards_edge**3)[..., None]
-    receding = 1 - 0.6 * L.smoothstep(0.35, 1.0, np.abs(a_teeth))
-    # Each tooth's face is convex: it turns away from the light towards its sides.
-    teeth_shade = (receding * lip_shadow * (1 - 0.5 * seam)
-                   * (1 - _CONVEXITY * across**2))
     enamel = colours.teeth.astype(np.float32)  # already enamel's hue (mouth._teeth_colour)
-    teeth_rgb = enamel[None, None, :] * teeth_shade[..., None] * incisal
-    # Buccal corridors: beyond the visible arch the teeth fade into the cavity's dark.
-    corridor = L.smoothstep(0.75, 1.0, np.abs(a_teeth))
-    upper = upper * (1 - corridor)
+    teeth_rgb, upper = _upper_row(frame, enamel, iod_px)
     image += (teeth_rgb - image) * upper[..., None]
+    antialias = 0.7
 
     # Lower teeth: a narrower arch behind the lower lip, in the upper teeth's shadow, only
     # when the jaw has dropped enough to show them over the lip.
