@@ -283,8 +283,9 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
     edge_alpha = cv2.remap(layers.layers.edge_alpha, map_xy, map_fraction, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
     alpha = person[..., 3].copy()
-    bx0, by0, bx1, by1 = frame.beyond_edge
-    alpha[by0:by1, bx0:bx1] = np.minimum(alpha[by0:by1, bx0:bx1], edge_alpha[by0:by1, bx0:bx1])
+    for bx0, by0, bx1, by1 in frame.beyond_edge:
+        alpha[by0:by1, bx0:bx1] = np.minimum(alpha[by0:by1, bx0:bx1],
+                                             edge_alpha[by0:by1, bx0:bx1])
     alpha = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
     composited = cv2.blendLinear(np.ascontiguousarray(person[..., :3]),
                                  layers.layers.plate[fy0:fy1, fx0:fx1], alpha, 1.0 - alpha)

@@ -43,9 +43,9 @@ class FrameMap:
     box: Box  # x0, y0, x1, y1 in output (full) pixels
     coordinates: np.ndarray  # (h, w, 2) float32 source x, y in output (full) pixels
     face_weight: np.ndarray  # (h, w) float32: how far down the face mesh's own map reaches
-    # The part of ``box`` (relative to it) whose map may sample beyond the photo's edge;
-    # all zero if none does.
-    beyond_edge: Box = (0, 0, 0, 0)
+    # The parts of ``box`` (relative to it) whose map may sample beyond the photo's edge,
+    # one beside each of the frame's sides where any does (none: nothing does).
+    beyond_edge: tuple[Box, ...] = ()
 
 
 def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple[int, int],
@@ -70,10 +70,12 @@ def layered_map(layers: SourceLayers, head_forward: np.ndarray, work_size: tuple
 
 
 def _beyond_edge(coordinates: np.ndarray, step: int, full_size: tuple[int, int],
-                 box: Box) -> Box:
-    """The part of ``box`` (relative to it) whose upsampled map can sample beyond the photo's
-    edge: the cells with a corner sample beyond it (bilinear, a cell stays within its corners'
-    range)."""
+                 box: Box) -> tuple[Box, ...]:
+    """The parts of ``box`` (relative to it) whose upsampled map can sample beyond the
+    photo's edge: the cells with a corner sample beyond it (bilinear, a cell stays within its
+    corners' range), as one box beside each side of the frame they lie nearest (a head that
+    rolls sends its corners beyond two edges: a single box round them all was the whole
+    frame, and its edge alpha cost a remap of the whole box)."""
     width, height = full_size
     # The grid has samples beyond the frame on every side (see :func:`_frame_grid`): there
     # the map is taken at the frame's own edge, interpolated towards the next sample in, so
@@ -97,12 +99,21 @@ def _beyond_edge(coordinates: np.ndarray, step: int, full_size: tuple[int, int],
     outside = ((x < -tolerance) | (x > width - 1 + tolerance) | (y < -tolerance)
                | (y > height - 1 + tolerance))
     if not outside.any():
-        return (0, 0, 0, 0)
+        return ()
     cells = outside[:-1, :-1] | outside[:-1, 1:] | outside[1:, :-1] | outside[1:, 1:]
-    x0, y0, x1, y1 = _cells_box(cells, step, full_size)
+    rows, columns = np.indices(cells.shape)
+    # Each cell's nearest side of the grid: top, bottom, left, right.
+    sides = np.argmin(np.stack([rows, cells.shape[0] - 1 - rows, columns,
+                                cells.shape[1] - 1 - columns]), axis=0)
     bx0, by0, bx1, by1 = box
-    x0, y0, x1, y1 = max(x0, bx0) - bx0, max(y0, by0) - by0, min(x1, bx1) - bx0, min(y1, by1) - by0
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else (0, 0, 0, 0)
+    parts = []
+    for side in range(4):
+        x0, y0, x1, y1 = _cells_box(cells & (sides == side), step, full_size)
+        x0, y0 = max(x0, bx0) - bx0, max(y0, by0) - by0
+        x1, y1 = min(x1, bx1) - bx0, min(y1, by1) - by0
+        if x1 > x0 and y1 > y0:
+            parts.append((x0, y0, x1, y1))
+    return tuple(parts)
 
 
 @functools.lru_cache(maxsize=8)

@@ -21,6 +21,7 @@ along with the head.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,12 +199,12 @@ def _face_and_neck(points: np.ndarray, frame: L.FaceFrame, work_scale: float,
 
 def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
               plate: np.ndarray | None = None,
-              beyond_edge: Box | None = None) -> tuple[np.ndarray, np.ndarray]:
+              beyond_edge: Sequence[Box] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The person sampled through ``coordinates`` (full pixels, over ``box`` of the output)
     over the background plate there, and the person's alpha (uint8, 255 = opaque); drawn
     into ``plate`` if given (C-contiguous, the plate over the box), else into a copy.
-    ``beyond_edge``: the only part of the box (relative to it) whose coordinates may lie
-    beyond the photo's edge (all zero: none); None: anywhere."""
+    ``beyond_edge``: the only parts of the box (relative to it) whose coordinates may lie
+    beyond the photo's edge (empty: none); None: anywhere."""
     import cv2
 
     x0, y0, x1, y1 = box
@@ -218,10 +219,10 @@ def composite(layers: SourceLayers, coordinates: np.ndarray, box: Box,
                        borderMode=PERSON_BORDER)
     colour = cv2.cvtColor(person, cv2.COLOR_RGBA2RGB)
     alpha = cv2.extractChannel(person, 3)
-    bx0, by0, bx1, by1 = (0, 0, x1 - x0, y1 - y0) if beyond_edge is None else beyond_edge
-    if bx1 > bx0 and by1 > by0:
-        edge_alpha = (layers.edge_alpha if layers.edge_alpha is not None
-                      else cv2.extractChannel(layers.foreground, 3))
+    edge_alpha = (layers.edge_alpha if layers.edge_alpha is not None
+                  else cv2.extractChannel(layers.foreground, 3))
+    for bx0, by0, bx1, by1 in ([(0, 0, x1 - x0, y1 - y0)] if beyond_edge is None
+                               else beyond_edge):
         at_edge = cv2.remap(edge_alpha, np.ascontiguousarray(map_xy[by0:by1, bx0:bx1]),
                             np.ascontiguousarray(map_fraction[by0:by1, bx0:bx1]),
                             cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
