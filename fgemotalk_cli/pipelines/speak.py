@@ -82,6 +82,9 @@ def run_speak(source_path: Path, audio_path: Path, output: Path, control: Expres
                            wave, SPEECH_SAMPLE_RATE, settings.fps, n_frames)
         source = load_source_face(source_path, options.face_index, options.max_size)
         state = engine.prepare(source.image, source.landmarks)
+        layers_aside = getattr(engine, "build_layers_aside", None)
+        if layers_aside is not None and settings.head_motion > 0:  # the warp engine
+            layers_aside(state)
         calibrate_for = getattr(engine, "calibrate_for", None)
         if calibrate_for is not None:  # the warp engine
             calibrate_for(state, control.requested_aus)

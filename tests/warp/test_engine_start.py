@@ -72,3 +72,31 @@ def test_head_motion_layers_build_aside_while_the_aus_calibrate(warp_cases, monk
     assert state.source.geometry.response[12] != GENERAL_RESPONSE[12]
     assert "layers" in vars(state.source)
     assert built == ["fgemotalk-layers"]
+
+
+def test_speech_builds_its_head_motion_layers_aside_once(warp_cases, monkeypatch) -> None:
+    """``speak`` starts the layers before it calibrates and waits for its speech analysis;
+    the first frames that move the head use them (built once, on their thread)."""
+    from fgemotalk_cli.engines.base import SpeechSample
+    from fgemotalk_cli.engines.warp import render as render_module
+
+    built: list[str] = []
+    real = render_module.build_layers
+
+    def recording(*arguments):
+        built.append(threading.current_thread().name)
+        return real(*arguments)
+
+    monkeypatch.setattr(render_module, "build_layers", recording)
+    case = warp_cases[0]
+    warp = WarpEngine(calibrate="auto")
+    with warp.render_workers(2):
+        state = warp.prepare(case.image, case.landmarks)
+        warp.build_layers_aside(state)
+        warp.calibrate_for(state, {12})
+        samples = [SpeechSample(mouth=None, blink=0.0, head_degrees=(4.0 * k, 0.0, 0.0),
+                                wave_index=k) for k in range(2)]
+        frames = warp.speak_soon(state, samples, [{12: 2.0}] * 2)
+        assert all(frame.result().shape == case.image.shape for frame in frames)
+    assert "layers" in vars(state.source) and state.layers_building is None
+    assert built == ["fgemotalk-layers"]

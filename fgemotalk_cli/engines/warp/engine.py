@@ -102,13 +102,17 @@ def _layers_aside(source: WarpSource) -> Future[SourceLayers] | None:
     return on_thread(lambda: source.layers, name="fgemotalk-layers")
 
 
-def _build_layers_here(source: WarpSource) -> None:
+def _build_layers_here(state: WarpState) -> None:
     """Build the source's head-motion layers (:attr:`WarpSource.layers`, built on the first
     frame that moves the head) in this process before render workers get the source: their
     person segmentation is a MediaPipe model, which cannot run in a forked worker, and this
-    way it runs once, not once per worker."""
-    if _active_workers.get() is not None:
-        source.layers  # noqa: B018  (a cached property: reading it builds it)
+    way it runs once, not once per worker. Layers building aside are waited for."""
+    if _active_workers.get() is None:
+        return
+    building, state.layers_building = state.layers_building, None
+    if building is not None:  # built on the source before calibration: its AU tables differ
+        vars(state.source).setdefault("layers", building.result())
+    state.source.layers  # noqa: B018  (a cached property: reading it builds it)
 
 
 def edit_shot_frame(shot: WarpSource, image: np.ndarray | None, points: np.ndarray | None,
@@ -158,6 +162,7 @@ class WarpState:
     #: not started yet, or a state built outside :meth:`WarpEngine.prepare`: general table).
     calibrator: FaceCalibrator | None = None
     calibrate: bool = False  # whether this state calibrates the AUs it is asked for
+    layers_building: Future[SourceLayers] | None = None  # see WarpEngine.build_layers_aside
 
 
 class WarpEngine:
@@ -261,6 +266,13 @@ class WarpEngine:
         if state.transfer is not None:
             state.transfer.geometry = geometry
 
+    def build_layers_aside(self, state: WarpState) -> None:
+        """Start building the source's head-motion layers (a person segmentation and the
+        background plate) on a thread, for a job whose head will move: its start (the AU
+        calibration, the speech analysis) goes on meanwhile; the first frames wait for it."""
+        if state.layers_building is None:
+            state.layers_building = _layers_aside(state.source)
+
     def calibrate_for(self, state: WarpState, aus: Iterable[int]) -> None:
         """Solve the calibration of ``aus`` on this state's source now rather than on the
         first frame that asks for them (``speak`` does it while its speech is analysed)."""
@@ -295,12 +307,8 @@ class WarpEngine:
     def reenact_soon(self, state: WarpState, samples: list[DriverSample],
                      aus: list[dict[int, float]], au_mode: AUMode) -> list[Future[np.ndarray]]:
         """:meth:`reenact` without waiting for the frames (see :func:`render_soon`)."""
-        # The head-motion layers (a person segmentation and the background plate) build on
-        # a thread while the AUs asked for calibrate here: both only read the source.
-        building = _layers_aside(state.source)
+        self.build_layers_aside(state)  # while the AUs asked for calibrate here
         self._calibrate(state, aus)
-        if building is not None:  # calibration's source differs in its AU tables only
-            vars(state.source).setdefault("layers", building.result())
         if state.transfer is None:
             if state.reference is None:
                 raise RuntimeError("set_reference must be called before reenact")
@@ -331,7 +339,7 @@ class WarpEngine:
                          else MouthPatch.around_mouth(sample.image, sample.landmarks.points))
                 yield state.source, target, patch, layers
 
-        _build_layers_here(state.source)  # the driver moves the head
+        _build_layers_here(state)  # the driver moves the head
         # Each frame renders while the next one's target is computed.
         return render_soon(render_driven, jobs())
 
@@ -363,7 +371,7 @@ class WarpEngine:
             vector[BLINK_AU] = max(vector.get(BLINK_AU, 0.0), 5.0 * sample.blink)
             jobs.append((state.source, vector, sample.mouth, sample.head_degrees))
         if any(any(sample.head_degrees) for sample in samples):
-            _build_layers_here(state.source)
+            _build_layers_here(state)
         return render_soon(edit_source, jobs)
 
     def edit(self, state: WarpState, aus: list[dict[int, float]],
