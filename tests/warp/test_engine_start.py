@@ -25,6 +25,22 @@ def readers_made(monkeypatch) -> list[str]:
     return made
 
 
+@pytest.fixture
+def layers_built(monkeypatch) -> list[str]:
+    """The threads on which source layers (segmentation, plate) were built."""
+    from fgemotalk_cli.engines.warp import render as render_module
+
+    built: list[str] = []
+    real = render_module.build_layers
+
+    def recording(*arguments):
+        built.append(threading.current_thread().name)
+        return real(*arguments)
+
+    monkeypatch.setattr(render_module, "build_layers", recording)
+    return built
+
+
 def test_the_readout_loaded_aside_is_the_one_the_calibration_uses(warp_cases,
                                                                   readers_made) -> None:
     case = warp_cases[0]
@@ -44,21 +60,11 @@ def test_nothing_loads_aside_when_nothing_will_calibrate(readers_made) -> None:
     assert readers_made == []
 
 
-def test_head_motion_layers_build_aside_while_the_aus_calibrate(warp_cases, monkeypatch) -> None:
+def test_head_motion_layers_build_aside_while_the_aus_calibrate(warp_cases, layers_built) -> None:
     """A reenact's first frames need the source's layers (a segmentation, the background
     plate) and its AU calibration: the layers build on a thread meanwhile, once, and the
     calibrated source (a new one, with the face's own AU tables) carries them."""
     from fgemotalk_cli.engines.base import DriverSample
-    from fgemotalk_cli.engines.warp import render as render_module
-
-    built: list[str] = []
-    real = render_module.build_layers
-
-    def recording(*arguments):
-        built.append(threading.current_thread().name)
-        return real(*arguments)
-
-    monkeypatch.setattr(render_module, "build_layers", recording)
     case = warp_cases[0]
     warp = WarpEngine(calibrate="auto")
     with warp.render_workers(2):
@@ -71,23 +77,13 @@ def test_head_motion_layers_build_aside_while_the_aus_calibrate(warp_cases, monk
     assert state.source is not before  # calibrated: a new source
     assert state.source.geometry.response[12] != GENERAL_RESPONSE[12]
     assert "layers" in vars(state.source)
-    assert built == ["fgemotalk-layers"]
+    assert layers_built == ["fgemotalk-layers"]
 
 
-def test_speech_builds_its_head_motion_layers_aside_once(warp_cases, monkeypatch) -> None:
+def test_speech_builds_its_head_motion_layers_aside_once(warp_cases, layers_built) -> None:
     """``speak`` starts the layers before it calibrates and waits for its speech analysis;
     the first frames that move the head use them (built once, on their thread)."""
     from fgemotalk_cli.engines.base import SpeechSample
-    from fgemotalk_cli.engines.warp import render as render_module
-
-    built: list[str] = []
-    real = render_module.build_layers
-
-    def recording(*arguments):
-        built.append(threading.current_thread().name)
-        return real(*arguments)
-
-    monkeypatch.setattr(render_module, "build_layers", recording)
     case = warp_cases[0]
     warp = WarpEngine(calibrate="auto")
     with warp.render_workers(2):
@@ -99,4 +95,4 @@ def test_speech_builds_its_head_motion_layers_aside_once(warp_cases, monkeypatch
         frames = warp.speak_soon(state, samples, [{12: 2.0}] * 2)
         assert all(frame.result().shape == case.image.shape for frame in frames)
     assert "layers" in vars(state.source) and state.layers_building is None
-    assert built == ["fgemotalk-layers"]
+    assert layers_built == ["fgemotalk-layers"]
