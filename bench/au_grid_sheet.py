@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sheet_tiles import box_tile
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_PX = 176
@@ -20,20 +21,11 @@ TILE_PX = 176
 
 def face_tile(image: np.ndarray, points: np.ndarray, label: str) -> np.ndarray:
     """The face of ``image`` (box of its landmarks, widened a little) as a labelled tile."""
-    import cv2
-
     x0, y0 = points[:, :2].min(axis=0)
     x1, y1 = points[:, :2].max(axis=0)
     centre, half = ((x0 + x1) / 2, (y0 + y1) / 2), 0.6 * max(x1 - x0, y1 - y0)
-    box = [int(centre[0] - half), int(centre[1] - half), int(centre[0] + half),
-           int(centre[1] + half)]
-    pad = max(0, -box[0], -box[1], box[2] - image.shape[1], box[3] - image.shape[0])
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    crop = padded[box[1] + pad:box[3] + pad, box[0] + pad:box[2] + pad]
-    tile = cv2.resize(crop, (TILE_PX, TILE_PX), interpolation=cv2.INTER_AREA)
-    cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 0), 1,
-                cv2.LINE_AA)
-    return tile
+    return box_tile(image, (centre[0] - half, centre[1] - half, centre[0] + half,
+                            centre[1] + half), label, TILE_PX)
 
 
 def main() -> int:

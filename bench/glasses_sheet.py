@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sheet_tiles import box_tile, tile_row, write_sheet
+from sheet_tiles import box_tile, picked_frames, tile_row, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 320
@@ -84,7 +84,6 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     sys.path.insert(0, str(args.checkout.resolve()))
-    import cv2
 
     from fgemotalk_cli.engines.warp.engine import WarpEngine
     from fgemotalk_cli.faces.detector import detect_source_face
@@ -115,17 +114,11 @@ def main() -> int:
     for spec in [s for s in args.videos.split(";") if s]:
         path, frames = spec.rsplit(":", 1)
         wanted = [int(f) for f in frames.split(",")]
-        capture = cv2.VideoCapture(path)
-        tiles, index, box = [], 0, None
-        while index <= max(wanted) and len(tiles) < count:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index in wanted:
-                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                box = box or eye_box(detect_source_face(rgb).points)
-                tiles.append(tile(rgb, box, f"{Path(path).stem[-16:]} {index}"))
-            index += 1
+        tiles, box = [], None
+        for index, rgb in picked_frames(Path(path), wanted):
+            box = box or eye_box(detect_source_face(rgb).points)
+            tiles.append(tile(rgb, box, f"{Path(path).stem[-16:]} {index}"))
+        tiles = tiles[:count]
         if tiles:
             rows.append(tile_row(tiles, count))
     write_sheet(args.out, rows)

@@ -3,6 +3,7 @@ different heights padded to one, and the sheet of such rows written as a PNG."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,19 @@ def tile_row(tiles: list[np.ndarray], count: int) -> np.ndarray:
     padded = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
     padded += [np.zeros_like(padded[0])] * (count - len(padded))
     return np.hstack(padded)
+
+
+def picked_frames(path: Path, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of the clip's frames at ``indices``, in order; decoding stops
+    after the last."""
+    from fgemotalk_cli.media.video import iter_frames
+
+    wanted, last = set(indices), max(indices)
+    for index, frame in enumerate(iter_frames(path)):
+        if index > last:
+            return
+        if index in wanted:
+            yield index, frame.image
 
 
 def write_sheet(path: Path, rows: list[np.ndarray]) -> None:

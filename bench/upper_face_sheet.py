@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sheet_tiles import box_tile, tile_row, write_sheet
+from sheet_tiles import box_tile, picked_frames, tile_row, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 300
@@ -37,7 +37,6 @@ def upper_face_tile(image: np.ndarray, points: np.ndarray, label: str) -> np.nda
 
 def main() -> int:
     sys.path.insert(0, str(REPO))
-    import cv2
 
     from fgemotalk_cli.engines.warp.engine import WarpEngine
     from fgemotalk_cli.faces.detector import detect_source_face
@@ -73,17 +72,11 @@ def main() -> int:
     for spec in [s for s in args.real.split(";") if s]:
         clip, frames = spec.split(":")
         wanted_frames = [int(f) for f in frames.split(",")]
-        capture = cv2.VideoCapture(str(args.media / "driving" / f"{clip}.mp4"))
-        tiles, index = [], 0
-        while index <= max(wanted_frames):
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index in wanted_frames:
-                rgb = even_size(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-                tiles.append(upper_face_tile(rgb, detect_source_face(rgb).points,
-                                             f"{clip[-10:]} {index}"))
-            index += 1
+        tiles = []
+        for index, rgb in picked_frames(args.media / "driving" / f"{clip}.mp4", wanted_frames):
+            frame = even_size(rgb)
+            tiles.append(upper_face_tile(frame, detect_source_face(frame).points,
+                                         f"{clip[-10:]} {index}"))
         if tiles:
             rows.append(tile_row(tiles, count))
     write_sheet(args.out, rows)

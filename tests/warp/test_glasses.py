@@ -120,8 +120,9 @@ def test_the_skin_under_the_frame_takes_the_bare_skins_colour(spectacled) -> Non
     xy = spectacled.points[:, :2]
     iod = float(np.linalg.norm(xy[263] - xy[33]))
     closed, lenses = glasses_skin._enclosed(band, iod)
-    bare = glasses_skin._bare_skin_around(closed | lenses, xy, iod)
-    on_face = (band > 0) & glasses_skin._face(xy, band.shape)
+    face = glasses_skin._face(xy, band.shape)
+    bare = glasses_skin._bare_skin_around(closed | lenses, xy, iod, face)
+    on_face = (band > 0) & face
     skin = image[bare].astype(float).mean(0)
     inpainted = cv2.inpaint(image, band * 255, max(3.0, 0.02 * iod), cv2.INPAINT_TELEA)
     before = np.abs(inpainted[on_face].astype(float).mean(0) - skin).max()

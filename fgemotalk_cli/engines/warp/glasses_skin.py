@@ -35,7 +35,8 @@ def skin_toned_band(inpainted: np.ndarray, image: np.ndarray, band: np.ndarray,
 
     iod = float(np.linalg.norm(xy[263, :2] - xy[33, :2]))
     closed, lenses = _enclosed(band, iod)
-    bare = _bare_skin_around(closed | lenses, xy, iod)
+    face = _face(xy, band.shape)
+    bare = _bare_skin_around(closed | lenses, xy, iod, face)
     if bare.sum() < 0.01 * iod * iod:
         return inpainted
     sigma = max(1.0, _SKIN_SIGMA_IOD * iod)
@@ -44,7 +45,7 @@ def skin_toned_band(inpainted: np.ndarray, image: np.ndarray, band: np.ndarray,
     detail = filled - cv2.GaussianBlur(filled, (0, 0), sigma)
     # How much the skin's colour replaces the inpainting's: where bare skin is near enough
     # to say, on the face only, in the band only.
-    share = np.clip(reach / 0.05, 0.0, 1.0) * (band > 0) * _face(xy, band.shape)
+    share = np.clip(reach / 0.05, 0.0, 1.0) * (band > 0) * face
     toned = filled + share[..., None] * (skin + detail - filled)
     return np.clip(toned + 0.5, 0, 255).astype(np.uint8)
 
@@ -66,15 +67,16 @@ def _enclosed(band: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
     return closed, lenses & (1 - closed)
 
 
-def _bare_skin_around(covered: np.ndarray, xy: np.ndarray, iod: float) -> np.ndarray:
-    """bool (H, W): the face's bare skin within :data:`_RING_IOD` of ``covered`` (the frame
-    and lenses, uint8 0/1): not the eye openings or brows."""
+def _bare_skin_around(covered: np.ndarray, xy: np.ndarray, iod: float,
+                      face: np.ndarray) -> np.ndarray:
+    """bool (H, W): the bare skin of ``face`` (bool (H, W)) within :data:`_RING_IOD` of
+    ``covered`` (the frame and lenses, uint8 0/1): not the eye openings or brows."""
     import cv2
 
     around = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 5)
     height, width = covered.shape
     not_skin = _eyes_and_brows(xy, iod, (height, width))
-    return (around > 1.5) & (around < _RING_IOD * iod) & _face(xy, covered.shape) & ~not_skin
+    return (around > 1.5) & (around < _RING_IOD * iod) & face & ~not_skin
 
 
 def _weighted_blur(colour: np.ndarray, where: np.ndarray, sigma: float,
