@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sheet_tiles import box_tile, picked_frames, tile_row, write_sheet
+from sheet_tiles import box_tile, clip_rows, edit_vectors, tile_row, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 320
@@ -90,9 +90,7 @@ def main() -> int:
     from fgemotalk_cli.media.images import load_image
 
     engine = WarpEngine(calibrate="auto")
-    vectors = [{int(k): float(v) for k, v in (pair.split("=") for pair in edit.split(","))}
-               for edit in args.edits.split(";") if edit]
-    labels = ["+".join(f"{k}={v:g}" for k, v in vector.items()) for vector in vectors]
+    vectors, labels = edit_vectors(args.edits)
     count = len(vectors) + 3
     rows = []
     for name in [n for n in args.images.split(",") if n]:
@@ -111,16 +109,14 @@ def main() -> int:
             edits = engine.edit(state, vectors, "add")
             tiles += [tile(e, box, label) for e, label in zip(edits, labels)]
         rows.append(tile_row(tiles, count))
-    for spec in [s for s in args.videos.split(";") if s]:
-        path, frames = spec.rsplit(":", 1)
-        wanted = [int(f) for f in frames.split(",")]
-        tiles, box = [], None
-        for index, rgb in picked_frames(Path(path), wanted):
-            box = box or eye_box(detect_source_face(rgb).points)
-            tiles.append(tile(rgb, box, f"{Path(path).stem[-16:]} {index}"))
-        tiles = tiles[:count]
-        if tiles:
-            rows.append(tile_row(tiles, count))
+    boxes: dict[str, tuple[float, float, float, float]] = {}  # each clip's first frame's
+
+    def clip_tile(name: str, index: int, rgb: np.ndarray) -> np.ndarray:
+        if name not in boxes:
+            boxes[name] = eye_box(detect_source_face(rgb).points)
+        return tile(rgb, boxes[name], f"{Path(name).stem[-16:]} {index}")
+
+    rows += clip_rows(args.videos, Path, clip_tile, count)
     write_sheet(args.out, rows)
     return 0
 

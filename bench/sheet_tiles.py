@@ -3,7 +3,7 @@ different heights padded to one, and the sheet of such rows written as a PNG."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,15 @@ def tile_row(tiles: list[np.ndarray], count: int) -> np.ndarray:
     return np.hstack(padded)
 
 
+def edit_vectors(edits: str) -> tuple[list[dict[int, float]], list[str]]:
+    """The AU vectors of ``edits`` (``--au`` specs separated by ';': ``2=5;1=5,2=5``) and a
+    label for each."""
+    from fgemotalk_cli.expression.aus import parse_au_spec
+
+    vectors = [parse_au_spec(edit) for edit in edits.split(";") if edit]
+    return vectors, ["+".join(f"{k}={v:g}" for k, v in vector.items()) for vector in vectors]
+
+
 def picked_frames(path: Path, indices: list[int]) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of the clip's frames at ``indices``, in order; decoding stops
     after the last."""
@@ -46,6 +55,23 @@ def picked_frames(path: Path, indices: list[int]) -> Iterator[tuple[int, np.ndar
             return
         if index in wanted:
             yield index, frame.image
+
+
+def clip_rows(specs: str, clip_path: Callable[[str], Path],
+              make_tile: Callable[[str, int, np.ndarray], np.ndarray],
+              count: int) -> list[np.ndarray]:
+    """One row per clip of ``specs`` (``name:0,40,80;other:12``): ``make_tile(name, index,
+    frame)`` for each frame asked for (the first ``count``), the clip found by
+    ``clip_path(name)``."""
+    rows = []
+    for spec in [s for s in specs.split(";") if s]:
+        name, frames = spec.rsplit(":", 1)
+        indices = [int(f) for f in frames.split(",")]
+        tiles = [make_tile(name, index, frame)
+                 for index, frame in picked_frames(clip_path(name), indices)][:count]
+        if tiles:
+            rows.append(tile_row(tiles, count))
+    return rows
 
 
 def write_sheet(path: Path, rows: list[np.ndarray]) -> None:

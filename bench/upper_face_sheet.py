@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sheet_tiles import box_tile, picked_frames, tile_row, write_sheet
+from sheet_tiles import box_tile, clip_rows, edit_vectors, tile_row, write_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 TILE_WIDTH = 300
@@ -52,9 +52,7 @@ def main() -> int:
     parser.add_argument("--real", default=DEFAULT_REAL)
     args = parser.parse_args()
     engine = WarpEngine(calibrate="auto")
-    vectors = [{int(k): float(v) for k, v in (pair.split("=") for pair in edit.split(","))}
-               for edit in args.edits.split(";") if edit]
-    labels = ["+".join(f"{k}={v:g}" for k, v in vector.items()) for vector in vectors]
+    vectors, labels = edit_vectors(args.edits)
     count = len(vectors) + 1
     rows = []
     wanted = [w for w in args.portraits.split(",") if w]
@@ -69,16 +67,13 @@ def main() -> int:
         rows.append(tile_row([upper_face_tile(image, landmarks.points, path.stem[-12:])]
                          + [upper_face_tile(e, landmarks.points, label)
                             for e, label in zip(edits, labels)], count))
-    for spec in [s for s in args.real.split(";") if s]:
-        clip, frames = spec.split(":")
-        wanted_frames = [int(f) for f in frames.split(",")]
-        tiles = []
-        for index, rgb in picked_frames(args.media / "driving" / f"{clip}.mp4", wanted_frames):
-            frame = even_size(rgb)
-            tiles.append(upper_face_tile(frame, detect_source_face(frame).points,
-                                         f"{clip[-10:]} {index}"))
-        if tiles:
-            rows.append(tile_row(tiles, count))
+
+    def clip_tile(name: str, index: int, rgb: np.ndarray) -> np.ndarray:
+        frame = even_size(rgb)
+        return upper_face_tile(frame, detect_source_face(frame).points, f"{name[-10:]} {index}")
+
+    rows += clip_rows(args.real, lambda name: args.media / "driving" / f"{name}.mp4",
+                      clip_tile, count)
     write_sheet(args.out, rows)
     return 0
 
