@@ -6,8 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.driver_mouth import MouthPatch, driver_interior, shows_upper_teeth
-from fgemotalk_cli.engines.warp.mouth import MouthStyle, fill_mouth
+from fgemotalk_cli.engines.warp.driver_mouth import (
+    MouthPatch,
+    driver_interior,
+    opening,
+    shows_upper_teeth,
+)
+from fgemotalk_cli.engines.warp.mouth import (
+    MouthStyle,
+    UpperTeethRow,
+    fill_mouth,
+    missing_upper_teeth,
+)
 from fgemotalk_cli.engines.warp.teeth import InteriorColours
 from tests.warp.synthetic_mouth import LUMA, synthetic_mouth
 
@@ -107,3 +117,36 @@ def test_a_wide_driver_opening_without_upper_teeth_gets_the_sources_row() -> Non
     roi[:] = DRIVER_SKIN
     fill_mouth(roi, (0, 0), style, small.points, small)
     assert (roi.astype(np.float64) @ LUMA)[113:118, 94:107].max() < tongue_row + 15
+
+
+def test_a_video_does_not_flash_the_sources_teeth_into_a_brief_toothless_frame() -> None:
+    # liveportrait_d12 frames 164-166: the opening turns wide two frames before the driver's
+    # teeth come into view under its lip. Frame by frame alone those two frames get the
+    # source's row (a flash); steadied over the video they do not, a driver that really
+    # lacks its teeth gets the row after a couple of frames, and a mouth closing from wide
+    # open drops it at once.
+    tongue = np.array([170.0, 100.0, 110.0])
+    toothless, toothy = _driver(tongue, gap=45.0), _driver(tongue, gap=45.0, upper_teeth=True)
+    closed = _driver(tongue, gap=6.0)
+    frames = [closed] * 4 + [toothless] * 2 + [toothy] * 4
+    row = UpperTeethRow()
+    steadied = [row.steadied(p, p.points) for p in frames]
+    alone = [missing_upper_teeth(p, opening(np.asarray(p.points, np.float64))) for p in frames]
+    assert max(alone[4:6]) > 0.9  # what a frame decides alone
+    assert all(p is not None and p.missing_teeth is not None and p.missing_teeth < 0.05
+               for p in steadied)
+    lacking = [row.steadied(p, p.points) for p in [toothless] * 5]
+    shares = [p.missing_teeth for p in lacking if p is not None]
+    assert shares[0] < 0.05 and shares[-1] > 0.9
+    (closing,) = [row.steadied(closed, closed.points)]
+    assert closing is not None and closing.missing_teeth == 0.0
+    # The steadied share is what the frame then paints.
+    style = MouthStyle(skin=DRIVER_SKIN, lips=DRIVER_LIPS, teeth=np.array([225.0, 220.0, 210.0]),
+                       cavity=DRIVER_LIPS * 0.22, source_opening=0.0)
+    painted = []
+    for patch in (toothless, steadied[4]):
+        roi = np.empty((*SHAPE, 3), np.uint8)
+        roi[:] = DRIVER_SKIN
+        fill_mouth(roi, (0, 0), style, patch.points, patch)
+        painted.append((roi.astype(np.float64) @ LUMA)[101:104, 85:116].mean())
+    assert painted[0] > painted[1] + 30

@@ -68,6 +68,10 @@ class MouthPatch:
 
     image: np.ndarray  # (H, W, 3) uint8 RGB driver frame
     points: np.ndarray  # (478, 2+) driver landmarks in that frame
+    #: The share of the source's own upper teeth row drawn into this frame's opening, as the
+    #: video decided it over its last frames (:class:`~.mouth.UpperTeethRow`); None: from
+    #: this frame alone.
+    missing_teeth: float | None = None
 
     def usable(self) -> bool:
         return opening(np.asarray(self.points, np.float64)) > MIN_OPENING

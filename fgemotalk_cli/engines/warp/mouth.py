@@ -17,7 +17,8 @@ tall stripes. Inside the target's inner lip contour we therefore paint layers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,6 +50,9 @@ _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source
 #: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
 WIDE_OPEN = 0.3
 _TEETH_FADE = 0.15  # openings over which a driver's missing upper teeth are drawn in
+#: Frames over which a video decides whether its driver's opening lacks upper teeth (the
+#: median of the last ones; see :class:`UpperTeethRow`).
+_TEETH_FRAMES = 5
 _COLOURED_SKIN = 0.12  # cheek saturation from which a picture counts as in colour
 
 
@@ -155,6 +159,41 @@ def _teeth_colour(image: np.ndarray, xy: np.ndarray, skin: np.ndarray) -> np.nda
     return np.clip(hue * brightness, 0, 245)
 
 
+def missing_upper_teeth(patch: MouthPatch, target_opening: float) -> float:
+    """0..1: how much of the source's own upper teeth row a driver's interior needs on a
+    target opening this wide: a mouth open wide shows the edges of its upper teeth under the
+    lip, and a driver's that shows none there (an "O" over its teeth, a blurred video) would
+    read as a toothless pink hole."""
+    missing = float(L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening))
+    return missing * (1.0 - shows_upper_teeth(patch)) if missing > 0.0 else 0.0
+
+
+class UpperTeethRow:
+    """A video's decision, frame by frame, of how much upper teeth row its driver's openings
+    lack (:func:`missing_upper_teeth`), steadied over its last frames.
+
+    Decided frame by frame alone it flickers: on liveportrait_d12 the opening crosses into
+    wide open (frame 164) two frames before the driver's teeth come into view under its
+    lip (frame 166), and a row of the source's teeth flashed in for those two frames. The
+    median of the last :data:`_TEETH_FRAMES` frames ignores such a flash (and shows a row
+    that a driver really lacks two frames late); it never exceeds what the current opening
+    allows, so a closing mouth drops its row at once.
+    """
+
+    def __init__(self) -> None:
+        self._recent: deque[float] = deque(maxlen=_TEETH_FRAMES)
+
+    def steadied(self, patch: MouthPatch | None, target_points: np.ndarray) -> MouthPatch | None:
+        """``patch`` with its decision for the frame of ``target_points`` (pixels) set."""
+        if patch is None or not patch.usable():
+            self._recent.append(0.0)
+            return patch
+        target_opening = opening(np.asarray(target_points, np.float64)[:, :2])
+        self._recent.append(missing_upper_teeth(patch, target_opening))
+        allowed = float(L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening))
+        return replace(patch, missing_teeth=min(float(np.median(self._recent)), allowed))
+
+
 def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
                target_points: np.ndarray, patch: MouthPatch | None = None) -> None:
     """Paint the mouth interior into ``roi`` (the warped region, in place)."""
@@ -192,13 +231,12 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
     iod_px = float(np.linalg.norm(box_xy[263] - box_xy[33]))
     if use_patch and patch is not None:
         interior = driver_interior(patch, box_xy, box_shape, colours)
-        # A mouth open wide shows the edges of its upper teeth under the lip; a driver's
-        # that shows none (an "O" over its teeth, a blurred video) gets the source's
-        # procedural row there, or a wide opening reads as a toothless pink hole.
-        missing = L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening)
-        if missing > 0.0 and own_interior is None:
-            missing *= 1.0 - shows_upper_teeth(patch)
-        if missing > 0.0 and own_interior is None:
+        # The source's procedural upper row where the driver's opening lacks one (a face
+        # showing its own teeth has them in front anyway).
+        missing = 0.0 if own_interior is not None else (
+            missing_upper_teeth(patch, target_opening) if patch.missing_teeth is None
+            else patch.missing_teeth)
+        if missing > 0.0:
             teeth, coverage = upper_teeth(box_xy, box_shape, style.teeth, iod_px)
             interior += (teeth - interior * coverage[..., None]) * np.float32(missing)
     elif own_interior is not None and own_interior.stretch_between:
