@@ -150,3 +150,17 @@ def test_a_video_does_not_flash_the_sources_teeth_into_a_brief_toothless_frame()
         fill_mouth(roi, (0, 0), style, patch.points, patch)
         painted.append((roi.astype(np.float64) @ LUMA)[101:104, 85:116].mean())
     assert painted[0] > painted[1] + 30
+
+
+def test_a_drivers_dark_lipstick_at_the_corner_is_no_blood_red_wedge() -> None:
+    # A driver's red lipstick in the shadow of its mouth corner, carried into the opening
+    # (too dark and saturated for the lip rim's recolouring), and its tongue beside it.
+    lipstick, tongue = np.array([75.0, 10.0, 16.0]), np.array([170.0, 95.0, 100.0])
+    source = InteriorColours(teeth=np.array([225.0, 220.0, 210.0]),
+                             lips=np.array([170.0, 100.0, 100.0]), skin=DRIVER_SKIN)
+    carried = _middle(_driver(lipstick), source)
+    assert carried[0] / carried.sum() <= 0.61
+    assert abs(float(carried @ LUMA) - float(lipstick @ LUMA)) < 12.0  # as dark as it was
+    kept = _middle(_driver(tongue), source)
+    assert np.abs(kept - tongue).max() < 4.0  # a tongue's own red stays
+

@@ -29,6 +29,9 @@ _CAVITY_FLOOR = 0.2
 _MUCOSA_HUE = np.array([1.45, 0.75, 0.8])  # a dark mucosa's hue, relative to its mean
 _UPPER_BAND = 0.3  # the share of a driver's opening below its upper lip where its teeth show
 _LIGHT_TINT = 1.2  # at most this much of the source light's colour, channel by channel
+#: The largest share of a pixel's R + G + B its red takes inside a mouth: a tongue's is 0.50,
+#: a mucosa's 0.54; the driver's lipstick in the shadow of its mouth corner 0.75-0.85.
+_MAX_RED_SHARE = 0.6
 # The inner contour and the same points one step on (its next corners), as index arrays.
 _INNER = np.array(INNER_CONTOUR)
 _INNER_NEXT = np.roll(_INNER, -1)
@@ -163,7 +166,24 @@ def driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],
         interior = interior * (gain + lipness * (lip_gain - gain))
     else:
         interior = interior * gain
-    return _lift_blacks(interior, style)
+    return _lift_blacks(_cap_red(interior), style)
+
+
+def _cap_red(interior: np.ndarray) -> np.ndarray:
+    """Pixels redder than any mouth tissue (:data:`_MAX_RED_SHARE`) pulled towards grey of
+    the same brightness until they are not: the driver's lipstick that the affine carries
+    in at a mouth corner, too dark and too saturated for the lip rim's recolouring to take
+    it for lip (Katie Hill's at her corner reads (75, 10, 16): a blood-red wedge)."""
+    total = interior[..., 0] + interior[..., 1] + interior[..., 2]
+    red_share = interior[..., 0] / np.maximum(total, 1.0)
+    over = red_share > _MAX_RED_SHARE
+    if not over.any():
+        return interior
+    third = np.float32(1.0 / 3.0)
+    keep = (np.float32(_MAX_RED_SHARE) - third) / (red_share[over] - third)
+    grey = (total[over] * third)[:, None]
+    interior[over] = grey + keep[:, None] * (interior[over] - grey)
+    return interior
 
 
 def _near_contour(contour: np.ndarray, shape: tuple[int, int], iod_px: float) -> np.ndarray:
