@@ -28,6 +28,7 @@ def main() -> int:
     from fgemotalk_cli.engines.warp.engine import WarpEngine, WarpState
     from fgemotalk_cli.evaluation.au_readout_study import readout_study
     from fgemotalk_cli.evaluation.identity import IdentityEmbedder, identity_distance
+    from fgemotalk_cli.expression.aus import parse_au_spec
     from fgemotalk_cli.expression.readout import READOUT_RULES
     from fgemotalk_cli.faces.detector import detect_source_face
     from fgemotalk_cli.media.images import load_image
@@ -44,6 +45,9 @@ def main() -> int:
     parser.add_argument("--portraits", default="", help="Comma separated name filter.")
     parser.add_argument("--identity", action="store_true",
                         help="Also the dlib identity distance to the source at intensity 5.")
+    parser.add_argument("--context", default="",
+                        help="AUs set on every edit and on the reference it is read against, "
+                             "e.g. 1=4,2=4 (AU 5 as in real wide eyes, with raised brows).")
     args = parser.parse_args()
     embedder = IdentityEmbedder() if args.identity else None
     source_embeddings: dict[int, object] = {}
@@ -72,19 +76,22 @@ def main() -> int:
             engine._calibrate(state, [vector])  # timed apart from the render below
             calibration_seconds.append(time.perf_counter() - t0)
         (edited,) = engine.edit(state, [vector], "add")
-        if embedder is not None and max(vector.values()) == 5.0:
+        studied = list(vector)[-1]  # the context's AUs come first
+        if embedder is not None and vector[studied] == 5.0:
             if key not in source_embeddings:
                 source_embeddings[key] = embedder.embed(image)
             output = embedder.embed(edited)
             if source_embeddings[key] is not None and output is not None:
-                identity.setdefault(next(iter(vector)), []).append(
+                identity.setdefault(studied, []).append(
                     identity_distance(source_embeddings[key], output))
         return edited
 
     aus = [int(a) for a in args.aus.split(",")]
-    study = readout_study(images, aus, [1, 2, 3, 4, 5], edit)
+    context = parse_au_spec(args.context) if args.context else {}
+    study = readout_study(images, aus, [1, 2, 3, 4, 5], edit, context)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = {"off": "general", "auto": "closed_loop", "full": "closed_loop_full"}[mode]
+    tag += "".join(f"_with{au}-{value:g}" for au, value in sorted(context.items()))
     study.write_json(args.out / f"au_calibration_{tag}.json")
     study.write_plot(args.out / f"au_calibration_{tag}.png")
     print(study.table())

@@ -157,15 +157,23 @@ def _rise(rule: ReadoutRule | LandmarkRule, before: BlendshapeFace, after: Blend
 
 
 def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
-                  intensities: Sequence[float], edit_fn: EditFunction) -> ReadoutStudy:
-    """Edit every face with every AU at every intensity and read what it shows."""
+                  intensities: Sequence[float], edit_fn: EditFunction,
+                  context: Mapping[int, float] | None = None) -> ReadoutStudy:
+    """Edit every face with every AU at every intensity and read what it shows.
+
+    ``context``: AUs set on every edit and on the reference it is read against (the face
+    with the context alone), so an AU is measured in the company real expressions give it:
+    real wide eyes come with raised brows (liveportrait_d7 and d10's strongest lid rises,
+    the AU 5 reference, all do), and the read-out's lid reading follows the brows.
+    """
     unknown = [au for au in aus if au not in READOUT_RULES]
     if unknown:
         raise InputError(f"the read-out cannot measure AU {unknown[0]}")
+    context = {int(au): float(v) for au, v in (context or {}).items()}
     rows = []
     with BlendshapeReader(video_mode=False) as reader:
         for name, image in images.items():
-            source = reader.read(image)
+            source = reader.read(edit_fn(image, context) if context else image)
             if source is None:
                 raise NoFaceError(f"no face found in study image '{name}'")
             for au in aus:
@@ -173,7 +181,7 @@ def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
                 source_score = READOUT_RULES[au].score(source.scores)
                 room = has_room(au, source_score)
                 for intensity in intensities:
-                    edited = reader.read(edit_fn(image, {au: float(intensity)}))
+                    edited = reader.read(edit_fn(image, {**context, au: float(intensity)}))
                     if edited is None:
                         rows.append(ReadoutRow(name, au, float(intensity), np.nan, 0.0, 0.0, None,
                                                room))
@@ -181,7 +189,8 @@ def readout_study(images: Mapping[str, np.ndarray], aus: Sequence[int],
                     others = {other: _rise(CHANGE_RULES[other], source, edited,
                                            CHANGE_RULES[other].noise)
                               for other in RELIABLE_AUS
-                              if other != au and SAME_SHAPE.get(au) != other}
+                              if other != au and SAME_SHAPE.get(au) != other
+                              and other not in context}
                     worst = max(others, key=lambda other: others[other])
                     rows.append(ReadoutRow(
                         name, au, float(intensity), READOUT_RULES[au].intensity(source_score),

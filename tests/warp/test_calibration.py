@@ -77,6 +77,28 @@ def test_readout_study_of_an_identity_edit_measures_nothing(warp_cases) -> None:
     assert entry["au"] == 1 and entry["measured_mean"] == 0.0
 
 
+def test_readout_study_in_context_reads_against_the_context_alone(warp_cases) -> None:
+    # AU 5 read as in real wide eyes, with the brows raised: the reference is the face with
+    # the context alone, every edit carries the context, and the context's own AUs are no
+    # off-target movement of the AU studied.
+    from fgemotalk_cli.engines.warp.engine import edit_source
+
+    source = warp_cases[0].source
+    asked: list[dict[int, float]] = []
+
+    def edit(picture, vector):
+        asked.append(dict(vector))
+        return edit_source(source, vector)
+
+    context = {1: 4.0, 2: 4.0}
+    study = readout_study({"s42": warp_cases[0].image}, [5], [5], edit, context)
+    assert asked == [context, {1: 4.0, 2: 4.0, 5: 5.0}]
+    (row,) = study.rows
+    assert row.off_target_au not in (1, 2) and row.measured > 1.0
+    alone = readout_study({"s42": warp_cases[0].image}, [1], [4], edit)
+    assert alone.rows[0].measured > 1.0  # what the context itself moves, which is not counted
+
+
 def test_removed_shares_give_back_negative_projections(warp_cases) -> None:
     from fgemotalk_cli.engines.warp.motion import MotionTransfer
 
