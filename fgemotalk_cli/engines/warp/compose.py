@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp.frame_map import layered_map
-from fgemotalk_cli.engines.warp.layers import SourceLayers, composite
+from fgemotalk_cli.engines.warp.layers import SourceLayers, composite, paste_insets
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ def layered_frame(full_image: np.ndarray, scale: float, face: FaceWarp,
             pixels[py0:py1, px0:px1], composited[sy0:sy1, sx0:sx1], paste, 1.0 - paste)
     if not in_place:
         output[fy0:fy1, fx0:fx1] = composited
+    paste_insets(output, layers.layers)
     return output
 
 

@@ -27,7 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fgemotalk_cli.engines.warp import layout as L
-from fgemotalk_cli.engines.warp.plate import MATTE_REACH_IOD, background_fill, soft_matte
+from fgemotalk_cli.engines.warp.insets import inset_boxes
+from fgemotalk_cli.engines.warp.plate import (
+    MATTE_REACH_IOD,
+    Box,
+    background_fill,
+    soft_matte,
+)
 from fgemotalk_cli.faces.segmentation import person_mask
 
 # Head weight falloff in the face frame (IOD units): below the chin, over the neck (about one
@@ -55,7 +61,6 @@ _NECK_LENGTH_IOD = 1.6
 PERSON_BORDER = 2
 
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), pixels
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ class SourceLayers:
     # (H, W) uint8: the alpha with its outermost rows and columns kept only where the person
     # meets the photo's edge over a width (see :func:`composite`); None: the alpha as it is.
     edge_alpha: np.ndarray | None = None
+    #: Boxes (full pixels) of thumbnails pasted into the photo's corners (:mod:`.insets`):
+    #: no part of the person, drawn over every frame as the photo has them.
+    insets: tuple[Box, ...] = ()
 
 
 def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
@@ -117,6 +125,11 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     height, width = full_image.shape[:2]
     iod_px = frame.iod_px * work_scale
     segmentation = person_mask(full_image)
+    # A thumbnail pasted into a corner is no part of the person, however person-like it
+    # looks: it stays where it is, in front of everything (:func:`paste_insets`).
+    insets = tuple(inset_boxes(full_image))
+    for x0, y0, x1, y1 in insets:
+        segmentation[y0:y1, x0:x1] = 0.0
     person = L.smoothstep(*_PERSON_EDGE, segmentation).astype(np.float32)
     # The segmentation can miss a shadowed neck side or a cheek against a like-coloured
     # wall; the face and the neck under it are the person whatever it says.
@@ -156,11 +169,51 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     unmixed = (source - (1.0 - alpha) * plate) / alpha
     colour = np.where(person[..., None] > 0.05, unmixed, source)
     foreground = np.clip(np.dstack([colour, 255.0 * person]) + 0.5, 0, 255).astype(np.uint8)
+    edge_alpha = _edge_alpha(foreground[..., 3], round(_EDGE_CONTACT_IOD * iod_px))
+    for box in insets:
+        plate[box[1]:box[3], box[0]:box[2]] = full_image[box[1]:box[3], box[0]:box[2]]
+        _continue_behind(foreground, box)
     return SourceLayers(plate=plate, foreground=foreground, person=person,
                         head=HeadRegion.from_face(frame, points),
                         person_box=bounding_box(foreground[..., 3] > 0),
-                        edge_alpha=_edge_alpha(foreground[..., 3],
-                                               round(_EDGE_CONTACT_IOD * iod_px)))
+                        edge_alpha=edge_alpha, insets=insets)
+
+
+def _continue_behind(foreground: np.ndarray, box: Box) -> None:
+    """The person continued, mirrored across the inset's borders inside the image, into the
+    inset's ``box`` of ``foreground`` (in place): a body moved up from behind a thumbnail
+    shows more of itself above it, as one moved up from the photo's bottom edge does (see
+    :func:`composite`), not a straight cut along the thumbnail's top."""
+    import cv2
+
+    height, width = foreground.shape[:2]
+    x0, y0, x1, y1 = box
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    # Each pixel mirrored across the nearer of the borders that face into the picture.
+    across = []
+    if y0 > 0:
+        across.append((yy - y0 + 0.5, xx, 2 * y0 - 1 - yy))
+    if y1 < height:
+        across.append((y1 - yy - 0.5, xx, 2 * y1 - 1 - yy))
+    if x0 > 0:
+        across.append((xx - x0 + 0.5, 2 * x0 - 1 - xx, yy))
+    if x1 < width:
+        across.append((x1 - xx - 0.5, 2 * x1 - 1 - xx, yy))
+    if not across:
+        return
+    nearest = np.argmin(np.stack([distance for distance, _, _ in across]), axis=0)
+    map_x = np.choose(nearest, [mirror_x for _, mirror_x, _ in across]).astype(np.float32)
+    map_y = np.choose(nearest, [mirror_y for _, _, mirror_y in across]).astype(np.float32)
+    mirrored = cv2.remap(foreground, map_x, map_y, cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    foreground[y0:y1, x0:x1] = mirrored
+
+
+def paste_insets(frame: np.ndarray, layers: SourceLayers) -> None:
+    """The photo's own corner insets over a composited ``frame`` (full pixels, in place):
+    a thumbnail lies in front of the moving person, still."""
+    for x0, y0, x1, y1 in layers.insets:
+        frame[y0:y1, x0:x1] = layers.plate[y0:y1, x0:x1]
 
 
 def _edge_alpha(alpha: np.ndarray, width_px: int) -> np.ndarray:
