@@ -13,7 +13,7 @@ from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
 from fgemotalk_cli.engines.warp.frame_map import invert_affine, layered_map
-from fgemotalk_cli.engines.warp.layers import blend_where
+from fgemotalk_cli.engines.warp.layers import blend_where, paste_insets
 from fgemotalk_cli.engines.warp.mesh import head_motion
 from fgemotalk_cli.engines.warp.motion import (
     MAX_YAW_DEGREES,
@@ -294,6 +294,7 @@ def _paste_over_the_whole_face_box(full_image, scale, face, layers):  # type: ig
                                                1.0 - paste)
     output = layers.layers.plate.copy()
     output[fy0:fy1, fx0:fx1] = composited
+    paste_insets(output, layers.layers)  # a corner thumbnail lies in front of everything
     return output
 
 
