@@ -180,10 +180,12 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
 
 
 def _continue_behind(foreground: np.ndarray, box: Box) -> None:
-    """The person continued, mirrored across the inset's borders inside the image, into the
+    """The person continued, mirrored across the inset's top or bottom border, into the
     inset's ``box`` of ``foreground`` (in place): a body moved up from behind a thumbnail
     shows more of itself above it, as one moved up from the photo's bottom edge does (see
-    :func:`composite`), not a straight cut along the thumbnail's top."""
+    :func:`composite`), not a straight cut along the thumbnail's top. Not across its side
+    border: a neck beside a thumbnail mirrored sideways behind it came out twice as wide
+    under a roll (vasa1_3)."""
     import cv2
 
     height, width = foreground.shape[:2]
@@ -195,10 +197,11 @@ def _continue_behind(foreground: np.ndarray, box: Box) -> None:
         across.append((yy - y0 + 0.5, xx, 2 * y0 - 1 - yy))
     if y1 < height:
         across.append((y1 - yy - 0.5, xx, 2 * y1 - 1 - yy))
-    if x0 > 0:
-        across.append((xx - x0 + 0.5, 2 * x0 - 1 - xx, yy))
-    if x1 < width:
-        across.append((x1 - xx - 0.5, 2 * x1 - 1 - xx, yy))
+    if not across:  # a thumbnail as tall as the photo: across its side, then
+        if x0 > 0:
+            across.append((xx - x0 + 0.5, 2 * x0 - 1 - xx, yy))
+        if x1 < width:
+            across.append((x1 - xx - 0.5, 2 * x1 - 1 - xx, yy))
     if not across:
         return
     nearest = np.argmin(np.stack([distance for distance, _, _ in across]), axis=0)
