@@ -13,8 +13,8 @@ from fgemotalk_cli.engines.warp.driver_mouth import (
     shows_upper_teeth,
 )
 from fgemotalk_cli.engines.warp.mouth import (
+    DriverTeeth,
     MouthStyle,
-    UpperTeethRow,
     fill_mouth,
     missing_upper_teeth,
 )
@@ -129,7 +129,7 @@ def test_a_video_does_not_flash_the_sources_teeth_into_a_brief_toothless_frame()
     toothless, toothy = _driver(tongue, gap=45.0), _driver(tongue, gap=45.0, upper_teeth=True)
     closed = _driver(tongue, gap=6.0)
     frames = [closed] * 4 + [toothless] * 2 + [toothy] * 4
-    row = UpperTeethRow()
+    row = DriverTeeth()
     steadied = [row.steadied(p, p.points) for p in frames]
     alone = [missing_upper_teeth(p, opening(np.asarray(p.points, np.float64))) for p in frames]
     assert max(alone[4:6]) > 0.9  # what a frame decides alone

@@ -125,3 +125,48 @@ def test_a_mouth_open_wide_keeps_its_own_interior_under_a_driver(portraits, toot
     # source's own interior and the procedural one make without a driver.
     target = target_from_controls(shouting, {26: 3})
     assert np.array_equal(render_warp(shouting, target, patch), render_warp(shouting, target))
+
+
+def test_a_drivers_own_teeth_replace_the_sources_instead_of_doubling_them(
+        toothy, driving_clips) -> None:
+    # A source showing its teeth driven by a frame that shows the driver's: one set of
+    # teeth, the driver's (recoloured), not the source's rows over the driver's rows. The
+    # same frame with its teeth painted over keeps the source's own teeth in front.
+    from dataclasses import replace
+
+    import cv2
+
+    from fgemotalk_cli.engines.warp.driver_mouth import shows_teeth
+    from fgemotalk_cli.faces.detector import detect_source_face
+    from fgemotalk_cli.media.video import iter_frames
+
+    clip = next(p for p in driving_clips if p.name == "sadtalker_WDA_KatieHill_000.mp4")
+    frame = next(f.image for i, f in enumerate(iter_frames(clip)) if i == 40)
+    points = np.asarray(detect_source_face(frame).points)
+    with_teeth = MouthPatch(frame, points)
+    painted = frame.copy()
+    cv2.fillPoly(painted, [np.round(points[list(INNER_CONTOUR), :2]).astype(np.int32)],
+                 (150, 70, 80))
+    toothless = MouthPatch(painted, points)
+    assert shows_teeth(with_teeth) == 1.0 and shows_teeth(toothless) == 0.0
+    bare = replace(toothy, mouth_style=replace(toothy.mouth_style, own_interior=None))
+    target = target_from_controls(toothy, {26: 3})
+
+    def change(patch: MouthPatch, target: np.ndarray = target) -> float:
+        """How far the mouth is from the driver's interior alone."""
+        out = render_warp(toothy, target, patch).astype(float)
+        inside = _inner(target, toothy.image.shape)
+        return float(np.abs(out - render_warp(bare, target, patch))[inside].mean())
+
+    assert change(with_teeth) < 1.0
+    assert change(toothless) > 10.0
+    # As open as the source: still one set, the driver's. Narrowed to a slit, the source's
+    # own teeth show in it, whatever the driver shows.
+    assert change(with_teeth, toothy.points) < 1.0
+    slit = np.array(toothy.points, dtype=np.float64, copy=True)
+    upper, lower = list(L.UPPER_INNER_LIP), list(L.LOWER_INNER_LIP)
+    lift = 0.7 * (slit[lower, 1] - slit[upper, 1])
+    slit[lower, 1] -= lift
+    slit[list(L.LOWER_OUTER_LIP), 1] -= lift
+    assert opening(slit) < 0.5 * opening(toothy.points)
+    assert change(with_teeth, slit) > 5.0

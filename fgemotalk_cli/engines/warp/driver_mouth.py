@@ -28,6 +28,7 @@ _LIP_RIM_IOD = 0.05  # how deep into a driver's opening its own lip may show (IO
 _CAVITY_FLOOR = 0.2
 _MUCOSA_HUE = np.array([1.45, 0.75, 0.8])  # a dark mucosa's hue, relative to its mean
 _UPPER_BAND = 0.3  # the share of a driver's opening below its upper lip where its teeth show
+_TEETH_SHOWN = (0.05, 0.2)  # teeth-like share of an opening: from none to clearly teeth
 _LIGHT_TINT = 1.2  # at most this much of the source light's colour, channel by channel
 #: The largest share of a pixel's R + G + B its red takes inside a mouth: a tongue's is 0.50,
 #: a mucosa's 0.54; the driver's lipstick in the shadow of its mouth corner 0.75-0.85.
@@ -71,10 +72,11 @@ class MouthPatch:
 
     image: np.ndarray  # (H, W, 3) uint8 RGB driver frame
     points: np.ndarray  # (478, 2+) driver landmarks in that frame
-    #: The share of the source's own upper teeth row drawn into this frame's opening, as the
-    #: video decided it over its last frames (:class:`~.mouth.UpperTeethRow`); None: from
-    #: this frame alone.
+    # As the video decided them over its last frames (:class:`~.mouth.DriverTeeth`; None:
+    # from this frame alone): the share of the source's procedural upper teeth row drawn
+    # into this frame's opening, and how clearly it shows teeth (:func:`shows_teeth`).
     missing_teeth: float | None = None
+    teeth_shown: float | None = None
 
     def usable(self) -> bool:
         return opening(np.asarray(self.points, np.float64)) > MIN_OPENING
@@ -102,6 +104,17 @@ class MouthPatch:
         moved[:, 0] -= x0
         moved[:, 1] -= y0
         return cls(np.ascontiguousarray(image[y0:y1, x0:x1]), moved)
+
+
+def shows_teeth(patch: MouthPatch) -> float:
+    """0..1: how clearly the driver's opening shows teeth at all (the teeth-like share of
+    the whole opening, against its own cheeks)."""
+    xy = np.asarray(patch.points, np.float64)[:, :2]
+    pixels = polygon_pixels(patch.image, xy[list(INNER_CONTOUR)])
+    if len(pixels) < 10:
+        return 0.0
+    share = float(teeth_like(pixels.astype(np.float64), skin_colour(patch.image, xy)).mean())
+    return float(L.smoothstep(_TEETH_SHOWN[0], _TEETH_SHOWN[1], share))
 
 
 def shows_upper_teeth(patch: MouthPatch) -> float:

@@ -44,7 +44,7 @@ from fgemotalk_cli.engines.warp.motion import (
     pivot_shift,
     place,
 )
-from fgemotalk_cli.engines.warp.mouth import MouthPatch, UpperTeethRow
+from fgemotalk_cli.engines.warp.mouth import DriverTeeth, MouthPatch
 from fgemotalk_cli.engines.warp.ratio_images import DriverReference
 from fgemotalk_cli.engines.warp.render import WarpSource, prepare_source, render_warp
 from fgemotalk_cli.engines.warp.render_workers import RenderWorkers, default_worker_count
@@ -163,7 +163,7 @@ class WarpState:
     calibrator: FaceCalibrator | None = None
     calibrate: bool = False  # whether this state calibrates the AUs it is asked for
     layers_building: Future[SourceLayers] | None = None  # see WarpEngine.build_layers_aside
-    teeth_row: UpperTeethRow | None = None  # the driver video's upper teeth decision
+    driver_teeth: DriverTeeth | None = None  # the driver video's teeth decisions
 
 
 class WarpEngine:
@@ -296,7 +296,7 @@ class WarpEngine:
         state.reference = reference.landmarks
         state.transfer = None
         state.layers = None
-        state.teeth_row = None
+        state.driver_teeth = None
         # The driver's neutral frame is kept only when its expression detail is transferred.
         state.detail_reference = (None if reference.landmarks is None or not self.expression_detail
                                   else DriverReference.from_frame(reference.image,
@@ -330,9 +330,9 @@ class WarpEngine:
                                if np.isfinite(v)}
 
         whole_frame = layers.detail_reference is not None
-        if state.teeth_row is None:
-            state.teeth_row = UpperTeethRow()
-        teeth_row = state.teeth_row
+        if state.driver_teeth is None:
+            state.driver_teeth = DriverTeeth()
+        driver_teeth = state.driver_teeth
 
         def jobs() -> Iterator[tuple[WarpSource, np.ndarray, MouthPatch | None, DrivenLayers]]:
             for sample, vector in zip(samples, aus):
@@ -342,7 +342,7 @@ class WarpEngine:
                 patch = (None if sample.landmarks is None
                          else MouthPatch(sample.image, sample.landmarks.points) if whole_frame
                          else MouthPatch.around_mouth(sample.image, sample.landmarks.points))
-                yield state.source, target, teeth_row.steadied(patch, target), layers
+                yield state.source, target, driver_teeth.steadied(patch, target), layers
 
         _build_layers_here(state)  # the driver moves the head
         # Each frame renders while the next one's target is computed.

@@ -28,6 +28,7 @@ from fgemotalk_cli.engines.warp.driver_mouth import (
     MouthPatch,
     driver_interior,
     opening,
+    shows_teeth,
     shows_upper_teeth,
     skin_colour,
 )
@@ -51,8 +52,11 @@ _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source
 WIDE_OPEN = 0.3
 _TEETH_FADE = 0.15  # openings over which a driver's missing upper teeth are drawn in
 #: Frames over which a video decides whether its driver's opening lacks upper teeth (the
-#: median of the last ones; see :class:`UpperTeethRow`).
+#: median of the last ones; see :class:`DriverTeeth`).
 _TEETH_FRAMES = 5
+#: A target this many times as open as the source (from none to all) has a source's own
+#: teeth give way to a driver's (see :func:`own_teeth_share`).
+_OWN_TEETH_GIVE_WAY = (0.6, 0.9)
 _COLOURED_SKIN = 0.12  # cheek saturation from which a picture counts as in colour
 
 
@@ -168,30 +172,55 @@ def missing_upper_teeth(patch: MouthPatch, target_opening: float) -> float:
     return missing * (1.0 - shows_upper_teeth(patch)) if missing > 0.0 else 0.0
 
 
-class UpperTeethRow:
-    """A video's decision, frame by frame, of how much upper teeth row its driver's openings
-    lack (:func:`missing_upper_teeth`), steadied over its last frames.
+class DriverTeeth:
+    """A video's decisions, frame by frame, about the teeth in its driver's openings,
+    steadied over its last :data:`_TEETH_FRAMES` frames (the median): how much procedural
+    upper row an opening lacks (:func:`missing_upper_teeth`), and how clearly it shows
+    teeth of its own (:func:`shows_teeth`, which a source's own teeth give way to:
+    :func:`own_teeth_share`).
 
-    Decided frame by frame alone it flickers: on liveportrait_d12 the opening crosses into
+    Decided frame by frame alone they flicker: on liveportrait_d12 the opening crosses into
     wide open (frame 164) two frames before the driver's teeth come into view under its
     lip (frame 166), and a row of the source's teeth flashed in for those two frames. The
-    median of the last :data:`_TEETH_FRAMES` frames ignores such a flash (and shows a row
-    that a driver really lacks two frames late); it never exceeds what the current opening
-    allows, so a closing mouth drops its row at once.
+    median ignores such a flash (and shows a row that a driver really lacks two frames
+    late); the row never exceeds what the current opening allows, so a closing mouth drops
+    it at once.
     """
 
     def __init__(self) -> None:
-        self._recent: deque[float] = deque(maxlen=_TEETH_FRAMES)
+        self._missing: deque[float] = deque(maxlen=_TEETH_FRAMES)
+        self._shown: deque[float] = deque(maxlen=_TEETH_FRAMES)
 
     def steadied(self, patch: MouthPatch | None, target_points: np.ndarray) -> MouthPatch | None:
-        """``patch`` with its decision for the frame of ``target_points`` (pixels) set."""
+        """``patch`` with its decisions for the frame of ``target_points`` (pixels) set."""
         if patch is None or not patch.usable():
-            self._recent.append(0.0)
+            self._missing.append(0.0)
+            self._shown.append(0.0)
             return patch
         target_opening = opening(np.asarray(target_points, np.float64)[:, :2])
-        self._recent.append(missing_upper_teeth(patch, target_opening))
+        self._missing.append(missing_upper_teeth(patch, target_opening))
+        self._shown.append(shows_teeth(patch))
         allowed = float(L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening))
-        return replace(patch, missing_teeth=min(float(np.median(self._recent)), allowed))
+        return replace(patch, missing_teeth=min(float(np.median(self._missing)), allowed),
+                       teeth_shown=float(np.median(self._shown)))
+
+
+def own_teeth_share(teeth_shown: float, target_opening: float, source_opening: float) -> float:
+    """0..1: how much of a source's own teeth is carried in front of a driver's interior
+    that shows teeth this clearly (``teeth_shown``, :func:`shows_teeth`).
+
+    The source's rows ride with its jaws and the driver's interior fills the rest of the
+    opening, its own teeth included, wherever the affine between the two contours puts
+    them: two sets of teeth in one mouth (vasa1_13 under Katie Hill, openings 0.8-1.3 times
+    the source's: the source's upper row, a dark slab, the driver's upper row, its lower
+    row, white shards at a corner). The driver's teeth alone, recoloured to the source's,
+    read as one smile, and the source's give way. Not in a target much narrower than the
+    source (obama's broad smile narrowed to a slit by AOC's talking mouth, 0.2-0.5 of it:
+    the source's own teeth show in the slit, the driver's squeezed into it would not), nor
+    for a driver showing none (an "O", a blurred video)."""
+    opened = target_opening / max(source_opening, MIN_OPENING)
+    return 1.0 - teeth_shown * float(L.smoothstep(_OWN_TEETH_GIVE_WAY[0],
+                                                  _OWN_TEETH_GIVE_WAY[1], opened))
 
 
 def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
@@ -249,6 +278,10 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
         # The source's own teeth in front of whatever interior is behind them (a driver's
         # teeth are another person's colour and size).
         own, coverage = own_interior.carried(target, (x0, y0), box_shape)
+        if use_patch and patch is not None:
+            shown = shows_teeth(patch) if patch.teeth_shown is None else patch.teeth_shown
+            coverage *= np.float32(own_teeth_share(shown, target_opening,
+                                                   style.source_opening))
         interior += (own - interior) * coverage[..., None]
     grey = 1.0 - colourfulness(style.skin)
     if grey > 0.0:
