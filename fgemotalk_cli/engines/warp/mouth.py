@@ -12,7 +12,8 @@ tall stripes. Inside the target's inner lip contour we therefore paint layers:
   (:mod:`fgemotalk_cli.engines.warp.own_interior`) instead of the procedural cavity;
 - or, for reenactment, the driver's own mouth interior (:class:`MouthPatch`) carried onto the
   target contour and colour-matched to the source, in the spirit of Averbuch-Elor et al.,
-  "Bringing Portraits to Life" (2017).
+  "Bringing Portraits to Life" (2017); where it shows teeth, they take the place of the
+  source's own (one set of teeth in a mouth, :func:`own_teeth_share`).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ _TEETH_SHARE = 0.2  # share of an opening that must look like teeth for a source
 #: open wide: a shout or a yawn is 0.5-0.7, a toothy smile 0.15-0.25, parted lips under 0.12.
 WIDE_OPEN = 0.3
 _TEETH_FADE = 0.15  # openings over which a driver's missing upper teeth are drawn in
-#: Frames over which a video decides whether its driver's opening lacks upper teeth (the
-#: median of the last ones; see :class:`DriverTeeth`).
+#: Frames over which a video decides about the teeth in its driver's openings (the median
+#: of the last ones; see :class:`DriverTeeth`).
 _TEETH_FRAMES = 5
 #: A target this many times as open as the source (from none to all) has a source's own
 #: teeth give way to a driver's (see :func:`own_teeth_share`).
@@ -275,8 +276,8 @@ def fill_mouth(roi: np.ndarray, roi_origin: tuple[int, int], style: MouthStyle,
         interior = procedural_interior(box_xy, box_shape, colours, iod_px,
                                        teeth=own_interior is None)
     if own_interior is not None:
-        # The source's own teeth in front of whatever interior is behind them (a driver's
-        # teeth are another person's colour and size).
+        # The source's own teeth in front of whatever interior is behind them, but for a
+        # driver's that show teeth of their own: those take their place (own_teeth_share).
         own, coverage = own_interior.carried(target, (x0, y0), box_shape)
         if use_patch and patch is not None:
             shown = shows_teeth(patch) if patch.teeth_shown is None else patch.teeth_shown
