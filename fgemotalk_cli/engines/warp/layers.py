@@ -61,8 +61,6 @@ _NECK_LENGTH_IOD = 1.6
 PERSON_BORDER = 2
 
 
-
-
 @dataclass(frozen=True)
 class HeadRegion:
     """The head's soft weight, as a function of position in working pixels."""
