@@ -77,3 +77,19 @@ def test_the_shared_portraits_with_a_thumbnail_keep_it_still(shared_media: Path)
     # not doubled).
     foreground = source.layers.foreground
     assert np.array_equal(foreground[448:512, :128], foreground[447:383:-1, :128])
+
+
+def test_a_border_across_the_face_is_no_inset(shared_media: Path, monkeypatch) -> None:
+    # Were a corner box ever found over the face, the layers would not paste it still over
+    # a moving face: it is dropped.
+    import fgemotalk_cli.engines.warp.layers as layers_module
+    from fgemotalk_cli.engines.warp.render import prepare_source
+    from fgemotalk_cli.faces.detector import detect_source_face
+
+    image = load_image(shared_media / "portraits" / "vexpress_vasa1_3_ref.jpg")
+    height, width = image.shape[:2]
+    over_face = (0, height // 2, width // 2, height)  # the lower left quarter: the chin
+    monkeypatch.setattr(layers_module, "inset_boxes",
+                        lambda picture: [over_face, (0, 448, 128, 512)])
+    layers = prepare_source(image, detect_source_face(image)).layers
+    assert layers.insets == ((0, 448, 128, 512),)

@@ -125,7 +125,8 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
     segmentation = person_mask(full_image)
     # A thumbnail pasted into a corner is no part of the person, however person-like it
     # looks: it stays where it is, in front of everything (:func:`paste_insets`).
-    insets = tuple(inset_boxes(full_image))
+    insets = tuple(box for box in inset_boxes(full_image)
+                   if not _overlaps_face(box, points, work_scale))
     for x0, y0, x1, y1 in insets:
         segmentation[y0:y1, x0:x1] = 0.0
     person = L.smoothstep(*_PERSON_EDGE, segmentation).astype(np.float32)
@@ -175,6 +176,15 @@ def build_layers(full_image: np.ndarray, work_scale: float, frame: L.FaceFrame,
                         head=HeadRegion.from_face(frame, points),
                         person_box=bounding_box(foreground[..., 3] > 0),
                         edge_alpha=edge_alpha, insets=insets)
+
+
+def _overlaps_face(box: Box, points: np.ndarray, work_scale: float) -> bool:
+    """Whether ``box`` (full pixels) reaches the face (``points`` in working pixels): a
+    border found across the face is no thumbnail's, and pasted still it would cut the face."""
+    oval = (points[list(L.FACE_OVAL), :2] + 0.5) * work_scale - 0.5
+    x0, y0, x1, y1 = box
+    return bool(oval[:, 0].max() > x0 and oval[:, 0].min() < x1
+                and oval[:, 1].max() > y0 and oval[:, 1].min() < y1)
 
 
 def _continue_behind(foreground: np.ndarray, box: Box) -> None:
