@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.plate_seams import edge_step
 from fgemotalk_cli.engines.warp import compose, render
 from fgemotalk_cli.engines.warp import layout as L
 from fgemotalk_cli.engines.warp.engine import edit_source, target_from_controls
@@ -363,25 +364,6 @@ def test_plate_band_continues_the_background_texture() -> None:
     assert centre.std() < 10  # no stripes reach the middle
 
 
-def _edge_step(filled: np.ndarray, image: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
-    """Mean colour step from the fill 1.5-3 px inside the hole to the photo at its edge, and
-    the photo's own step over the same distance further out."""
-    depth, labels = cv2.distanceTransformWithLabels(hole, cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-    rows, columns = np.nonzero(hole == 0)
-    nearest = np.zeros((labels.max() + 1, 2), int)
-    nearest[labels[rows, columns]] = np.stack([columns, rows], axis=1)
-    ring_rows, ring_columns = np.nonzero((depth >= 1.5) & (depth <= 3.0))
-    edge = nearest[labels[ring_rows, ring_columns]]
-    outwards = edge - np.stack([ring_columns, ring_rows], axis=1)
-    further = np.clip(edge + outwards, 0, np.array(hole.shape[::-1]) - 1)
-    photo = image.astype(np.float64)
-    step = np.abs(filled[ring_rows, ring_columns] - photo[edge[:, 1], edge[:, 0]]).max(axis=1)
-    own = np.abs(photo[further[:, 1], further[:, 0]] - photo[edge[:, 1], edge[:, 0]]).max(axis=1)
-    own = own[hole[further[:, 1], further[:, 0]] == 0]
-    return float(step.mean()), float(own.mean())
-
-
 def test_plate_band_meets_the_photo_without_a_step_at_a_ragged_edge() -> None:
     # Foliage-like texture round a head-shaped hole with strands and notches: just inside
     # the hole the fill continues the photo at its edge (the step across the edge is the
@@ -404,5 +386,5 @@ def test_plate_band_meets_the_photo_without_a_step_at_a_ragged_edge() -> None:
         centre = (int(160 + 68 * np.cos(angle)), int(190 + 108 * np.sin(angle)))
         cv2.circle(hole, centre, 5, 0, -1)
     filled = background_fill(image, hole, iod)
-    step, own = _edge_step(filled, image, hole)
+    step, own = edge_step(filled, image, hole)
     assert step < 1.15 * own, (step, own)
