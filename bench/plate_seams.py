@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 def edge_step(filled: np.ndarray, image: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     """Mean colour step from ``filled`` 1.5-3 px inside ``hole`` (H, W uint8, 1 inside) to
     ``image`` at the hole's edge, and the photo's own step over the same distance further
-    out (background pairs only)."""
+    out (background pairs only). Its own nearest-pixel table, not the plate's: the measure
+    must not depend on the checkout it measures (``--code``)."""
     import cv2
 
     depth, labels = cv2.distanceTransformWithLabels(hole, cv2.DIST_L2, 5,

@@ -110,11 +110,8 @@ def shows_teeth(patch: MouthPatch) -> float:
     """0..1: how clearly the driver's opening shows teeth at all (the teeth-like share of
     the whole opening, against its own cheeks)."""
     xy = np.asarray(patch.points, np.float64)[:, :2]
-    pixels = polygon_pixels(patch.image, xy[list(INNER_CONTOUR)])
-    if len(pixels) < 10:
-        return 0.0
-    share = float(teeth_like(pixels.astype(np.float64), skin_colour(patch.image, xy)).mean())
-    return float(L.smoothstep(_TEETH_SHOWN[0], _TEETH_SHOWN[1], share))
+    share = _teeth_like_share(patch, xy, xy[list(INNER_CONTOUR)])
+    return 0.0 if share is None else float(L.smoothstep(*_TEETH_SHOWN, share))
 
 
 def shows_upper_teeth(patch: MouthPatch) -> float:
@@ -124,11 +121,18 @@ def shows_upper_teeth(patch: MouthPatch) -> float:
     xy = np.asarray(patch.points, np.float64)[:, :2]
     upper, lower = xy[list(L.UPPER_INNER_LIP)], xy[list(L.LOWER_INNER_LIP)]
     band = np.concatenate([upper, (upper + _UPPER_BAND * (lower - upper))[::-1]])
-    pixels = polygon_pixels(patch.image, band)
+    share = _teeth_like_share(patch, xy, band)
+    # Too small to tell: the driver's mouth is left as it is.
+    return 1.0 if share is None else float(L.smoothstep(0.04, 0.15, share))
+
+
+def _teeth_like_share(patch: MouthPatch, xy: np.ndarray, polygon: np.ndarray) -> float | None:
+    """The share of the driver's pixels inside ``polygon`` that look like teeth against its
+    own cheeks; None where the polygon holds too few pixels to tell."""
+    pixels = polygon_pixels(patch.image, polygon)
     if len(pixels) < 10:
-        return 1.0  # too small to tell: leave the driver's mouth as it is
-    share = float(teeth_like(pixels.astype(np.float64), skin_colour(patch.image, xy)).mean())
-    return float(L.smoothstep(0.04, 0.15, share))
+        return None
+    return float(teeth_like(pixels.astype(np.float64), skin_colour(patch.image, xy)).mean())
 
 
 def driver_interior(patch: MouthPatch, xy: np.ndarray, shape: tuple[int, int],

@@ -193,31 +193,15 @@ def _continue_behind(foreground: np.ndarray, box: Box) -> None:
     shows more of itself above it, as one moved up from the photo's bottom edge does (see
     :func:`composite`), not a straight cut along the thumbnail's top. Not across its side
     border: a neck beside a thumbnail mirrored sideways behind it came out twice as wide
-    under a roll (vasa1_3)."""
-    import cv2
-
-    height, width = foreground.shape[:2]
+    under a roll (vasa1_3). An inset is at most half the photo tall (:mod:`.insets`), so it
+    meets the top edge or the bottom one, not both."""
     x0, y0, x1, y1 = box
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    # Each pixel mirrored across the nearer of the borders that face into the picture.
-    across = []
-    if y0 > 0:
-        across.append((yy - y0 + 0.5, xx, 2 * y0 - 1 - yy))
-    if y1 < height:
-        across.append((y1 - yy - 0.5, xx, 2 * y1 - 1 - yy))
-    if not across:  # a thumbnail as tall as the photo: across its side, then
-        if x0 > 0:
-            across.append((xx - x0 + 0.5, 2 * x0 - 1 - xx, yy))
-        if x1 < width:
-            across.append((x1 - xx - 0.5, 2 * x1 - 1 - xx, yy))
-    if not across:
-        return
-    nearest = np.argmin(np.stack([distance for distance, _, _ in across]), axis=0)
-    map_x = np.choose(nearest, [mirror_x for _, mirror_x, _ in across]).astype(np.float32)
-    map_y = np.choose(nearest, [mirror_y for _, _, mirror_y in across]).astype(np.float32)
-    mirrored = cv2.remap(foreground, map_x, map_y, cv2.INTER_NEAREST,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-    foreground[y0:y1, x0:x1] = mirrored
+    rows = np.arange(y0, y1)
+    # The border that faces into the picture: the top one for an inset at the bottom.
+    mirrored = 2 * y0 - 1 - rows if y0 > 0 else 2 * y1 - 1 - rows
+    inside = (mirrored >= 0) & (mirrored < foreground.shape[0])
+    foreground[y0:y1, x0:x1] = 0
+    foreground[rows[inside], x0:x1] = foreground[mirrored[inside], x0:x1]
 
 
 def paste_insets(frame: np.ndarray, layers: SourceLayers) -> None:

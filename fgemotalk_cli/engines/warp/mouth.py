@@ -169,8 +169,13 @@ def missing_upper_teeth(patch: MouthPatch, target_opening: float) -> float:
     target opening this wide: a mouth open wide shows the edges of its upper teeth under the
     lip, and a driver's that shows none there (an "O" over its teeth, a blurred video) would
     read as a toothless pink hole."""
-    missing = float(L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening))
+    missing = _wide(target_opening)
     return missing * (1.0 - shows_upper_teeth(patch)) if missing > 0.0 else 0.0
+
+
+def _wide(target_opening: float) -> float:
+    """0..1: how far an opening is open wide (from :data:`WIDE_OPEN` over ``_TEETH_FADE``)."""
+    return float(L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening))
 
 
 class DriverTeeth:
@@ -201,8 +206,8 @@ class DriverTeeth:
         target_opening = opening(np.asarray(target_points, np.float64)[:, :2])
         self._missing.append(missing_upper_teeth(patch, target_opening))
         self._shown.append(shows_teeth(patch))
-        allowed = float(L.smoothstep(WIDE_OPEN, WIDE_OPEN + _TEETH_FADE, target_opening))
-        return replace(patch, missing_teeth=min(float(np.median(self._missing)), allowed),
+        return replace(patch,
+                       missing_teeth=min(float(np.median(self._missing)), _wide(target_opening)),
                        teeth_shown=float(np.median(self._shown)))
 
 

@@ -106,15 +106,13 @@ def mirrored_band(image: np.ndarray, hole: np.ndarray,
                             np.uint8)
     if small_hole.all():
         return None
-    # Every hole sample's nearest background sample (each background sample its own label).
-    depth, labels = cv2.distanceTransformWithLabels(small_hole, cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-    label_rows, label_columns = np.nonzero(small_hole == 0)
-    nearest = np.zeros((labels.max() + 1, 2), np.float32)
-    nearest[labels[label_rows, label_columns]] = np.stack([label_columns, label_rows], axis=1)
+    # Every hole sample's nearest background sample.
+    depth, labels, pixel_of_label = nearest_background(small_hole)
+    nearest_rows, nearest_columns = np.divmod(pixel_of_label[labels], size[0])
+    nearest = np.dstack([nearest_columns, nearest_rows]).astype(np.float32)
     grid = np.dstack(np.meshgrid(np.arange(size[0], dtype=np.float32),
                                  np.arange(size[1], dtype=np.float32)))
-    mirror = 2.0 * nearest[labels] - grid  # in coarse samples
+    mirror = 2.0 * nearest - grid  # in coarse samples
     mirror = cv2.GaussianBlur(mirror, (0, 0), float(smoothing))
     # Weight on the coarse grid: full up to MIRROR_FULL_IOD deep, then fading.
     depth_iod = depth / (scale * max(iod_px, 1.0))
@@ -138,6 +136,28 @@ def mirrored_band(image: np.ndarray, hole: np.ndarray,
     return (x0, y0, x1, y1), colours, weight
 
 
+def nearest_background(hole: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pixel's nearest pixel outside ``hole`` ((h, w) uint8, 1 inside; not all of
+    it): the (h, w) float32 distance to it, the (h, w) int32 label of it, and per label the
+    flat index (row * w + column) of its pixel, so ``divmod(pixel_of_label[labels], w)``
+    gives its row and column."""
+    import cv2
+
+    depth, labels = cv2.distanceTransformWithLabels(hole, cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    # Each background pixel is its own label. OpenCV numbers them from 1 in raster order,
+    # so a label's pixel is the label-th background pixel of the flattened image; a table
+    # filled label by label (the fallback) cost 0.3 s on a 2048 px portrait.
+    background = np.flatnonzero(hole.reshape(-1) == 0)
+    flat_labels = labels.reshape(-1)
+    if flat_labels[background[0]] == 1 and flat_labels[background[-1]] == len(background):
+        pixel_of_label = np.concatenate([[0], background])
+    else:
+        pixel_of_label = np.zeros(int(labels.max()) + 1, np.int64)
+        pixel_of_label[flat_labels[background]] = background
+    return depth, labels, pixel_of_label
+
+
 def _turn_to_exact_edge(mirror: np.ndarray, weight: np.ndarray, hole: np.ndarray,
                        origin: tuple[int, int], band_px: float) -> None:
     """Blend ``mirror`` ((h, w, 2) float32 image coordinates over the box of ``hole``, in
@@ -151,28 +171,14 @@ def _turn_to_exact_edge(mirror: np.ndarray, weight: np.ndarray, hole: np.ndarray
     background's own over the same distance, 4 times on obama's window). Across the edge
     itself the band is continuous with the photo; a ragged edge makes that mirror ragged
     too, so it is kept to a thin band and fades into the smoothed one deeper in."""
-    import cv2
 
-    if band_px < 1.0:
+    if band_px < 1.0 or hole.all():
         return
-    depth, labels = cv2.distanceTransformWithLabels(hole, cv2.DIST_L2, 5,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
+    depth, labels, pixel_of_label = nearest_background(hole)
     near = (hole > 0) & (depth < band_px)
     if not near.any():
         return
     near_rows, near_columns = np.nonzero(near)
-    # Each background pixel is its own label. OpenCV numbers them from 1 in raster order,
-    # so a label's pixel is the label-th background pixel of the flattened box; a table of
-    # every label's pixel (the fallback) cost 0.3 s on a 2048 px portrait.
-    background = np.flatnonzero(hole.reshape(-1) == 0)
-    if not len(background):
-        return
-    flat_labels = labels.reshape(-1)
-    if flat_labels[background[0]] == 1 and flat_labels[background[-1]] == len(background):
-        pixel_of_label = np.concatenate([[0], background])
-    else:
-        pixel_of_label = np.zeros(int(labels.max()) + 1, np.int64)
-        pixel_of_label[flat_labels[background]] = background
     nearest_rows, nearest_columns = np.divmod(pixel_of_label[labels[near_rows, near_columns]],
                                               hole.shape[1])
     exact = np.stack([2 * nearest_columns - near_columns, 2 * nearest_rows - near_rows],
